@@ -1,0 +1,207 @@
+//! Command-line types only (clap). `main.rs` turns these into validated
+//! configurations once; nothing downstream of `config` sees clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatsynth",
+    version,
+    about = "Generate production-shaped synthetic chat datasets and stream them into PostgreSQL through parallel binary COPY",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a dataset and load it into PostgreSQL (parallel binary COPY), then build every index and constraint.
+    Load(LoadArgs),
+    /// Generate the same data as `load` into one PGCOPY binary file per table (or discard it, to time generation alone).
+    Generate(GenerateArgs),
+    /// Measure a loaded dataset's integrity and fidelity in the database and decide GO or NO-GO.
+    Validate(ValidateArgs),
+    /// Capture hot-path query plans, apply candidate indexes, and compare captures.
+    Explain(ExplainArgs),
+    /// Replace a database's synthetic dataset with a new one, atomically (build beside, validate, swap).
+    Refresh(RefreshArgs),
+    /// Remove exactly the synthetic rows (users whose email starts with `syn_`, and what cascades from them).
+    Clean(CleanArgs),
+    /// Manage chatsynth's private PostgreSQL cluster (the default target when no database URL is given).
+    Db(DbArgs),
+}
+
+/// Where to connect. Without `--database-url` and `DATABASE_URL`, chatsynth starts
+/// (or reuses) its own private PostgreSQL cluster under `.chatsynth/` in the
+/// current directory.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// PostgreSQL connection URL, e.g. postgres://user@host:5432/db?sslmode=require. Passwords are never printed.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Target schema holding the chat tables (created with the tables when missing).
+    #[arg(long, default_value = "public")]
+    pub schema: String,
+    /// CA certificate (PEM) for sslmode=verify-ca / verify-full.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_root_cert: Option<PathBuf>,
+}
+
+/// What to generate: a band preset, its overrides and the seed.
+#[derive(Debug, Args, Clone)]
+pub struct DatasetArgs {
+    /// Size preset: tiny (tests), dev, staging or perf.
+    #[arg(long, default_value = "dev")]
+    pub band: String,
+    /// Seed: the same seed and band give identical table contents.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// JSON or TOML file overriding the band's counts and targets (see README).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override the number of users.
+    #[arg(long, allow_negative_numbers = true)]
+    pub users: Option<i64>,
+    /// Override the number of conversations.
+    #[arg(long, allow_negative_numbers = true)]
+    pub conversations: Option<i64>,
+    /// Override the number of messages (exact).
+    #[arg(long, allow_negative_numbers = true)]
+    pub messages: Option<i64>,
+    /// Generator tasks (threads). Does not change the data. Default: number of cores.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Anchor the time window's end at the current time instead of the fixed default instant
+    /// (changes the data from run to run).
+    #[arg(long)]
+    pub window_end_now: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Replace the rows already in the target tables (otherwise a non-empty target is refused).
+    #[arg(long)]
+    pub truncate: bool,
+    /// Allow writing where the target tables hold non-synthetic rows (emails not starting with `syn_`).
+    #[arg(long)]
+    pub allow_non_synthetic: bool,
+    /// Parallel COPY streams for each large table (messages and its children).
+    #[arg(long, default_value_t = 2)]
+    pub streams: usize,
+    /// Chunk size sent to COPY, in KiB.
+    #[arg(long, default_value_t = 256)]
+    pub chunk_kib: usize,
+    /// Capacity of each table's channel, in chunks (backpressure between generators and COPY streams).
+    #[arg(long, default_value_t = 8)]
+    pub channel_chunks: usize,
+    /// Where to write the JSON report (default: reports/<band>-<seed>-<UTC time>.json).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Do not show progress bars even on a terminal (plain periodic lines instead).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Directory for the PGCOPY files (one `<table>.pgcopy` per table).
+    #[arg(long, value_name = "DIR", required_unless_present = "discard")]
+    pub out: Option<PathBuf>,
+    /// Generate and encode everything, write nothing: measures generation alone.
+    #[arg(long)]
+    pub discard: bool,
+    /// Chunk size, in KiB.
+    #[arg(long, default_value_t = 256)]
+    pub chunk_kib: usize,
+    /// Where to write the JSON report (default: reports/generate-<band>-<seed>-<UTC time>.json).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The load report whose recorded targets to check against (default: the band preset).
+    #[arg(long, value_name = "LOAD_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Band preset to check against when no load report is given.
+    #[arg(long)]
+    pub band: Option<String>,
+    /// Relative tolerance for fidelity metrics.
+    #[arg(long, default_value_t = 0.20)]
+    pub tolerance: f64,
+    /// Where to write the JSON result (default: reports/validate-<UTC time>.json).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// EXPLAIN ANALYZE runs per query and parameter case (after a warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// Where to write the capture or comparison JSON (default: reports/explain-<UTC time>.json).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Reuse the parameters stored in this earlier capture, so captures are comparable.
+    #[arg(long, value_name = "BASELINE")]
+    pub params_from: Option<PathBuf>,
+    /// Build a set of candidate indexes (CREATE INDEX CONCURRENTLY) and ANALYZE, instead of capturing.
+    #[arg(long, value_name = "SET")]
+    pub apply_indexes: Option<String>,
+    /// Compare two captures and decide GO / NO-GO, instead of capturing.
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
+    pub compare: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Allow replacing tables that hold non-synthetic rows.
+    #[arg(long)]
+    pub allow_non_synthetic: bool,
+    /// Parallel COPY streams for each large table.
+    #[arg(long, default_value_t = 2)]
+    pub streams: usize,
+    /// Where to write the JSON report.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Start (or reuse) the private cluster and print how to connect.
+    Start,
+    /// Stop the private cluster.
+    Stop,
+    /// Print the private cluster's connection URL and state.
+    Status,
+}

@@ -1,0 +1,479 @@
+//! Validated configuration: a band preset, overridden by a config file (JSON or
+//! TOML) and then by flags. Built once from the CLI in `main.rs`; everything
+//! downstream takes these types, never clap's.
+//!
+//! Every generation target of the data-shape spec lives here, in one place per
+//! band, and is echoed whole into the load report.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The default end of the time window: 2026-01-01T00:00:00Z, fixed so the same
+/// seed gives the same bytes. `--window-end-now` anchors it at the current time.
+pub const DEFAULT_WINDOW_END_MS: i64 = 1_767_225_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Band {
+    Tiny,
+    Dev,
+    Staging,
+    Perf,
+}
+
+impl Band {
+    pub const ALL: [Band; 4] = [Band::Tiny, Band::Dev, Band::Staging, Band::Perf];
+
+    pub fn parse(s: &str) -> Result<Band> {
+        match s.to_ascii_lowercase().as_str() {
+            "tiny" => Ok(Band::Tiny),
+            "dev" => Ok(Band::Dev),
+            "staging" => Ok(Band::Staging),
+            "perf" => Ok(Band::Perf),
+            _ => Err(Error::Config(format!(
+                "unknown band '{s}': expected one of tiny, dev, staging, perf"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::Tiny => "tiny",
+            Band::Dev => "dev",
+            Band::Staging => "staging",
+            Band::Perf => "perf",
+        }
+    }
+
+    /// The band's preset: counts, time window and every shape target.
+    pub fn preset(self) -> DatasetConfig {
+        let (users, conversations, messages, days, seasonal) = match self {
+            Band::Tiny => (200, 300, 10_000, 7, 0.0),
+            Band::Dev => (5_000, 8_000, 500_000, 30, 0.0),
+            Band::Staging => (150_000, 300_000, 100_000_000, 180, 0.2),
+            Band::Perf => (250_000, 600_000, 300_000_000, 365, 0.2),
+        };
+        DatasetConfig {
+            band: self,
+            seed: 42,
+            counts: Counts {
+                users,
+                conversations,
+                messages,
+            },
+            window: Window {
+                days,
+                end_ms: DEFAULT_WINDOW_END_MS,
+            },
+            shape: Shape {
+                seasonal_amplitude: seasonal,
+                ..Shape::default()
+            },
+        }
+    }
+}
+
+/// Exact row counts of the three driving tables; the others follow from the shape.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    pub users: u64,
+    pub conversations: u64,
+    pub messages: u64,
+}
+
+/// The time window the data lives in: `days` ending at `end_ms` (Unix ms, UTC).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub days: u32,
+    pub end_ms: i64,
+}
+
+impl Window {
+    pub fn start_ms(&self) -> i64 {
+        self.end_ms - self.days as i64 * DAY_MS
+    }
+    pub fn len_ms(&self) -> i64 {
+        self.days as i64 * DAY_MS
+    }
+}
+
+/// The data-shape targets (distributions.md). Field names carry units.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shape {
+    // users
+    pub active_user_share: f64,
+    pub username_len_mean: f64,
+    pub username_len_sd: f64,
+    pub profile_beta_a: f64,
+    pub profile_beta_b: f64,
+    /// Zipf exponent of user activity (membership and sending).
+    pub user_zipf_s: f64,
+    // conversations
+    pub direct_share: f64,
+    pub small_group_share: f64,
+    pub large_group_share: f64,
+    pub small_group_geometric_p: f64,
+    pub large_group_alpha: f64,
+    pub large_group_channel_share: f64,
+    // messages per conversation
+    pub messages_alpha: f64,
+    pub messages_max_per_conversation: u64,
+    pub heavy_room_fraction: f64,
+    pub heavy_room_message_share: f64,
+    // content
+    pub text_len_mu: f64,
+    pub text_len_sigma: f64,
+    pub text_len_max_chars: u32,
+    pub attachment_one_share: f64,
+    pub attachment_several_share: f64,
+    pub attachment_image_share: f64,
+    pub attachment_video_share: f64,
+    pub attachment_document_share: f64,
+    pub attachment_audio_share: f64,
+    pub system_share_in_groups: f64,
+    pub location_share: f64,
+    pub reply_share_in_groups: f64,
+    pub edited_share: f64,
+    pub deleted_share: f64,
+    // time
+    pub diurnal_peak_to_trough: f64,
+    pub weekday_factor: f64,
+    pub weekend_factor: f64,
+    pub seasonal_amplitude: f64,
+    pub burst_mean_messages: f64,
+    pub burst_gap_mean_s: f64,
+    // receipts
+    pub receipts_max_room_members: u32,
+    pub delivered_share: f64,
+    pub read_share: f64,
+    pub read_within_30s_share: f64,
+    pub read_exponential_share: f64,
+    pub read_exponential_mean_min: f64,
+    pub read_lognormal_share: f64,
+    pub read_lognormal_mu_min: f64,
+    pub read_lognormal_sigma: f64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            active_user_share: 0.95,
+            username_len_mean: 12.0,
+            username_len_sd: 4.0,
+            profile_beta_a: 2.0,
+            profile_beta_b: 5.0,
+            user_zipf_s: 1.0,
+            direct_share: 0.70,
+            small_group_share: 0.25,
+            large_group_share: 0.05,
+            small_group_geometric_p: 0.3,
+            large_group_alpha: 2.5,
+            large_group_channel_share: 0.4,
+            messages_alpha: 1.8,
+            messages_max_per_conversation: 50_000,
+            heavy_room_fraction: 0.02,
+            heavy_room_message_share: 0.30,
+            text_len_mu: 4.5,
+            text_len_sigma: 1.2,
+            text_len_max_chars: 5_000,
+            attachment_one_share: 0.12,
+            attachment_several_share: 0.03,
+            attachment_image_share: 0.65,
+            attachment_video_share: 0.15,
+            attachment_document_share: 0.12,
+            attachment_audio_share: 0.08,
+            system_share_in_groups: 0.01,
+            location_share: 0.003,
+            reply_share_in_groups: 0.10,
+            edited_share: 0.03,
+            deleted_share: 0.01,
+            diurnal_peak_to_trough: 2.5,
+            weekday_factor: 1.4,
+            weekend_factor: 0.7,
+            seasonal_amplitude: 0.0,
+            burst_mean_messages: 4.0,
+            burst_gap_mean_s: 40.0,
+            receipts_max_room_members: 20,
+            delivered_share: 0.95,
+            read_share: 0.82,
+            read_within_30s_share: 0.35,
+            read_exponential_share: 0.40,
+            read_exponential_mean_min: 45.0,
+            read_lognormal_share: 0.15,
+            read_lognormal_mu_min: 6.5,
+            read_lognormal_sigma: 1.8,
+        }
+    }
+}
+
+/// Everything that decides the data. Same `DatasetConfig` -> same bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    pub band: Band,
+    pub seed: u64,
+    pub counts: Counts,
+    pub window: Window,
+    pub shape: Shape,
+}
+
+/// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
+pub fn merge_file(base: &DatasetConfig, path: &Path) -> Result<DatasetConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read config file {}: {e}", path.display())))?;
+    let overlay: serde_json::Value = match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => {
+            let v: toml::Value = toml::from_str(&text).map_err(|e| {
+                Error::Config(format!(
+                    "config file {} is not valid TOML: {e}",
+                    path.display()
+                ))
+            })?;
+            serde_json::to_value(v).map_err(|e| Error::Config(e.to_string()))?
+        }
+        _ => serde_json::from_str(&text).map_err(|e| {
+            Error::Config(format!(
+                "config file {} is not valid JSON: {e}",
+                path.display()
+            ))
+        })?,
+    };
+    let mut merged = serde_json::to_value(base).expect("config serializes");
+    deep_merge(&mut merged, overlay);
+    serde_json::from_value(merged)
+        .map_err(|e| Error::Config(format!("config file {}: {e}", path.display())))
+}
+
+fn deep_merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+impl DatasetConfig {
+    /// Checks every invariant the generators rely on; one error lists all problems.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let c = &self.counts;
+        if c.users < 2 {
+            problems.push(format!("users must be at least 2 (got {})", c.users));
+        }
+        if c.conversations < 1 {
+            problems.push(format!(
+                "conversations must be at least 1 (got {})",
+                c.conversations
+            ));
+        }
+        if c.messages < c.conversations {
+            problems.push(format!(
+                "messages ({}) must be at least conversations ({}): every conversation has a message",
+                c.messages, c.conversations
+            ));
+        }
+        let max_msgs = c
+            .conversations
+            .saturating_mul(self.shape.messages_max_per_conversation);
+        if c.messages > max_msgs {
+            problems.push(format!(
+                "messages ({}) exceed conversations x messages_max_per_conversation ({max_msgs})",
+                c.messages
+            ));
+        }
+        if c.users > (1 << 40) || c.conversations > (1 << 40) || c.messages > (1 << 40) {
+            problems.push("counts above 2^40 are not supported".into());
+        }
+        if self.window.days < 1 || self.window.days > 3650 {
+            problems.push(format!(
+                "window days must be 1..=3650 (got {})",
+                self.window.days
+            ));
+        }
+        let s = &self.shape;
+        let shares = s.direct_share + s.small_group_share + s.large_group_share;
+        if (shares - 1.0).abs() > 1e-6 {
+            problems.push(format!(
+                "conversation class shares must sum to 1 (got {shares})"
+            ));
+        }
+        let att = s.attachment_image_share
+            + s.attachment_video_share
+            + s.attachment_document_share
+            + s.attachment_audio_share;
+        if (att - 1.0).abs() > 1e-6 {
+            problems.push(format!("attachment type shares must sum to 1 (got {att})"));
+        }
+        for (name, v) in [
+            ("active_user_share", s.active_user_share),
+            ("delivered_share", s.delivered_share),
+            ("read_share", s.read_share),
+            ("reply_share_in_groups", s.reply_share_in_groups),
+            ("edited_share", s.edited_share),
+            ("deleted_share", s.deleted_share),
+            ("heavy_room_fraction", s.heavy_room_fraction),
+            ("heavy_room_message_share", s.heavy_room_message_share),
+            ("small_group_geometric_p", s.small_group_geometric_p),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                problems.push(format!("{name} must be within 0..=1 (got {v})"));
+            }
+        }
+        if s.read_share > s.delivered_share {
+            problems.push("read_share cannot exceed delivered_share".into());
+        }
+        if s.attachment_one_share + s.attachment_several_share > 1.0 {
+            problems.push("attachment shares exceed 1".into());
+        }
+        if s.messages_alpha <= 1.0 || s.large_group_alpha <= 1.0 {
+            problems.push("power-law alphas must be above 1".into());
+        }
+        if s.messages_max_per_conversation < 1 {
+            problems.push("messages_max_per_conversation must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "invalid configuration: {}",
+                problems.join("; ")
+            )))
+        }
+    }
+}
+
+/// Turns a signed override from the command line into a count, refusing zero and negatives.
+pub fn positive_count(name: &str, v: i64) -> Result<u64> {
+    if v <= 0 {
+        Err(Error::Config(format!(
+            "--{name} must be a positive number (got {v})"
+        )))
+    } else {
+        Ok(v as u64)
+    }
+}
+
+/// Settings of the load pipeline (they do not change the data).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    pub workers: usize,
+    pub streams_per_large_table: usize,
+    pub chunk_bytes: usize,
+    pub channel_chunks: usize,
+}
+
+impl PipelineConfig {
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        if self.workers == 0 || self.workers > 256 {
+            problems.push(format!("--workers must be 1..=256 (got {})", self.workers));
+        }
+        if self.streams_per_large_table == 0 || self.streams_per_large_table > 64 {
+            problems.push(format!(
+                "--streams must be 1..=64 (got {})",
+                self.streams_per_large_table
+            ));
+        }
+        if self.chunk_bytes < 4096 || self.chunk_bytes > 64 << 20 {
+            problems.push("--chunk-kib must be 4..=65536".into());
+        }
+        if self.channel_chunks == 0 || self.channel_chunks > 4096 {
+            problems.push("--channel-chunks must be 1..=4096".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(problems.join("; ")))
+        }
+    }
+}
+
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_exact() {
+        for b in Band::ALL {
+            b.preset().validate().unwrap();
+        }
+        assert_eq!(Band::Dev.preset().counts.messages, 500_000);
+        assert_eq!(Band::Tiny.preset().counts.users, 200);
+        assert_eq!(Band::Perf.preset().window.days, 365);
+    }
+
+    #[test]
+    fn unknown_band_is_refused() {
+        let e = Band::parse("huge").unwrap_err().to_string();
+        assert!(e.contains("unknown band 'huge'"), "{e}");
+    }
+
+    #[test]
+    fn config_file_overrides_deeply_and_rejects_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("chatsynth-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("c.toml");
+        std::fs::write(
+            &toml_path,
+            "[counts]\nmessages = 1234\n[shape]\nread_share = 0.5\n",
+        )
+        .unwrap();
+        let c = merge_file(&Band::Tiny.preset(), &toml_path).unwrap();
+        assert_eq!(c.counts.messages, 1234);
+        assert_eq!(c.counts.users, 200);
+        assert_eq!(c.shape.read_share, 0.5);
+        let json_path = dir.join("c.json");
+        std::fs::write(&json_path, r#"{"shape": {"no_such_target": 1}}"#).unwrap();
+        let e = merge_file(&Band::Tiny.preset(), &json_path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no_such_target"), "{e}");
+    }
+
+    #[test]
+    fn zero_and_negative_counts_are_refused() {
+        assert!(positive_count("messages", 0).is_err());
+        assert!(positive_count("users", -5).is_err());
+        let mut c = Band::Tiny.preset();
+        c.counts.messages = 10;
+        assert!(c.validate().is_err());
+    }
+}
+
+/// Targets whose values depend on the band's scale, computed by the plan from
+/// the exact per-conversation counts it chose (distributions.md: a small band
+/// keeps the shape and lets the percentiles scale). Recorded in the load report
+/// as `realised_targets`; `validate` checks the database against them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RealisedTargets {
+    pub messages_per_conversation_median: f64,
+    pub messages_per_conversation_p95: f64,
+    pub messages_per_conversation_max: u64,
+    pub share_conversations_under_50_messages: f64,
+    pub share_conversations_over_1000_messages: f64,
+    /// Share of all messages carried by the top `heavy_room_fraction` of conversations.
+    pub heavy_room_message_share: f64,
+    /// Exact number of membership rows the plan produces.
+    pub conversation_users_rows: u64,
+}

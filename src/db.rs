@@ -1,0 +1,211 @@
+//! Connections: the validated target (URL + schema), one place that opens
+//! clients and pools, pins `search_path`, sets timeouts, and quotes identifiers.
+//! The URL's password never leaves this module: `Target::display` is redacted.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config as PgConfig, NoTls};
+
+use crate::error::{DbContext, Error, Result};
+
+/// Where to load: a server and a schema inside it.
+#[derive(Clone)]
+pub struct Target {
+    pub pg: PgConfig,
+    pub schema: String,
+    /// `user@host:port/db`, never the password.
+    pub display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // tokio-postgres' Config Debug redacts the password, but keep ours explicit.
+        write!(f, "Target({}, schema {})", self.display, self.schema)
+    }
+}
+
+/// Refuses schema names that are not plain identifiers, so nothing hostile is
+/// ever interpolated (they are quoted everywhere as well).
+pub fn check_schema_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 48
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok && !name.starts_with("pg_") {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "--schema {:?} is not allowed: use 1-48 letters, digits or underscores, starting with a letter or underscore, not starting with pg_",
+            name
+        )))
+    }
+}
+
+/// `"ident"` with embedded quotes doubled.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// `'literal'` with embedded quotes doubled (only for DDL that cannot take parameters).
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Target {
+    pub fn from_url(url: &str, schema: &str) -> Result<Target> {
+        check_schema_name(schema)?;
+        let mut pg = PgConfig::from_str(url).map_err(|e| {
+            Error::Config(format!(
+                "--database-url is not a valid PostgreSQL URL ({e}); expected postgres://user@host:port/database"
+            ))
+        })?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(10));
+        if pg.get_application_name().is_none() {
+            pg.application_name("chatsynth");
+        }
+        let display = describe(&pg);
+        Ok(Target {
+            pg,
+            schema: schema.to_string(),
+            display,
+        })
+    }
+
+    pub fn with_schema(&self, schema: &str) -> Target {
+        Target {
+            schema: schema.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub fn schema_q(&self) -> String {
+        quote_ident(&self.schema)
+    }
+
+    /// Opens a client with `search_path` pinned to the target schema and
+    /// timeouts set; the connection task ends when the client is dropped.
+    pub async fn connect(&self) -> Result<Client> {
+        let (client, conn) = self.pg.connect(NoTls).await.map_err(|e| Error::Connect {
+            target: self.display.clone(),
+            source: e,
+        })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        self.setup_session(&client).await?;
+        Ok(client)
+    }
+
+    pub async fn setup_session(&self, client: &Client) -> Result<()> {
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}, public; SET idle_in_transaction_session_timeout = '5min'; SET lock_timeout = '30s'",
+                self.schema_q()
+            ))
+            .await
+            .step("setting up the session")
+    }
+
+    /// A pool of `size` connections set up like `connect`.
+    pub fn pool(&self, size: usize) -> Result<deadpool_postgres::Pool> {
+        let mgr_cfg = deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Verified,
+        };
+        let mgr = deadpool_postgres::Manager::from_config(self.pg.clone(), NoTls, mgr_cfg);
+        deadpool_postgres::Pool::builder(mgr)
+            .max_size(size.max(1))
+            .build()
+            .map_err(|e| Error::Other(format!("cannot build connection pool: {e}")))
+    }
+
+    /// A pooled connection with the session set up.
+    pub async fn pooled(
+        &self,
+        pool: &deadpool_postgres::Pool,
+    ) -> Result<deadpool_postgres::Object> {
+        let obj = pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(source) => Error::Connect {
+                target: self.display.clone(),
+                source,
+            },
+            other => Error::Other(format!("connection pool: {other}")),
+        })?;
+        self.setup_session(&obj).await?;
+        Ok(obj)
+    }
+}
+
+/// `user@host:port/db` from a config, without the password.
+fn describe(pg: &PgConfig) -> String {
+    let host = pg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(s) => s.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{}:{}/{}",
+        pg.get_user().unwrap_or("?"),
+        host,
+        port,
+        pg.get_dbname().unwrap_or(pg.get_user().unwrap_or("?"))
+    )
+}
+
+/// The server's version string (`SHOW server_version`).
+pub async fn server_version(client: &Client) -> Result<String> {
+    let row = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .step("reading the server version")?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_schema_names_are_refused() {
+        for bad in [
+            "",
+            "a;drop table users",
+            "x\"y",
+            "1abc",
+            "pg_catalog",
+            "a b",
+            "ünï",
+        ] {
+            assert!(check_schema_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["public", "load_test_2", "_stage"] {
+            check_schema_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn display_never_holds_the_password() {
+        let t =
+            Target::from_url("postgres://bob:s3cret-pw@db.example:6543/chat", "public").unwrap();
+        assert_eq!(t.display, "bob@db.example:6543/chat");
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn quoting_doubles_quotes() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+}

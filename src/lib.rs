@@ -1,0 +1,30 @@
+//! chatsynth: production-shaped synthetic chat datasets, streamed into
+//! PostgreSQL through parallel binary COPY.
+//!
+//! The flow, module by module:
+//!
+//! - [`cli`] (clap types) -> [`config`]: a validated band preset + overrides + seed.
+//! - [`gen`]: the plan (exact counts, per-conversation sizes and message counts,
+//!   members), RNG streams, distributions, and one generator per table. Every
+//!   entity is a pure function of (seed, table, index), so any worker can make
+//!   any slice and the same seed gives the same rows for any worker count.
+//! - [`copy`]: the PGCOPY binary encoder (rows go straight into `BytesMut` chunks).
+//! - [`load`]: phases, the pipeline (generator threads -> bounded channels ->
+//!   parallel `COPY ... FROM STDIN (FORMAT binary)` streams on pooled
+//!   connections), the staging schema, deferred index/constraint builds and the
+//!   atomic swap into the target schema.
+//! - [`report`]: the versioned JSON report and the terminal summary.
+//! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
+//! - [`explain`]: hot-path query plans before and after candidate indexes.
+//! - [`embedded`]: a private PostgreSQL cluster, the default target.
+//! - [`db`] and [`error`]: connections, quoting, typed errors.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded;
+pub mod error;
+pub mod explain;
+pub mod validate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,70 @@
+//! The `chatsynth` binary: parse arguments, build validated configuration, run,
+//! and turn any error into one clear message and an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
+use chatsynth::db::Target;
+use chatsynth::{embedded, explain, validate, Result};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Resolves where to connect: `--database-url` / `DATABASE_URL`, else the private cluster.
+async fn resolve_target(t: &TargetArgs) -> Result<Target> {
+    chatsynth::db::check_schema_name(&t.schema)?;
+    let url = match &t.database_url {
+        Some(u) if !u.trim().is_empty() => u.clone(),
+        _ => embedded::ensure_running().await?,
+    };
+    Target::from_url(&url, &t.schema)
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Validate(args) => {
+            let target = resolve_target(&args.target).await?;
+            validate::run(&target, &args).await
+        }
+        Command::Explain(args) => {
+            let target = if args.compare.is_some() {
+                None
+            } else {
+                Some(resolve_target(&args.target).await?)
+            };
+            explain::run(target.as_ref(), &args).await
+        }
+        Command::Db(db) => {
+            match db.action {
+                DbAction::Start => {
+                    let url = embedded::ensure_running().await?;
+                    println!("{url}");
+                }
+                DbAction::Stop => embedded::stop().await?,
+                DbAction::Status => embedded::status().await?,
+            }
+            Ok(0)
+        }
+        _ => Err(chatsynth::Error::Other("not implemented yet".into())),
+    }
+}

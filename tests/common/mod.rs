@@ -1,0 +1,129 @@
+//! Shared helpers for integration tests: every test gets its own fresh database
+//! on the real PostgreSQL server (`CHATSYNTH_TEST_URL`, default
+//! postgres://postgres@127.0.0.1:5432/postgres), dropped when the guard drops.
+//! A missing server fails the test; nothing is skipped.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::{Client, NoTls};
+
+pub fn admin_url() -> String {
+    std::env::var("CHATSYNTH_TEST_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// URL of database `db` on the test server.
+pub fn db_url(db: &str) -> String {
+    let admin = admin_url();
+    match admin.rfind('/') {
+        Some(i) if !admin[..i].ends_with('/') => format!("{}/{}", &admin[..i], db),
+        _ => format!("{admin}/{db}"),
+    }
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("the test PostgreSQL at {url} must be running: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty database for one test; dropped (with FORCE) on drop.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new(tag: &str) -> TestDb {
+        let name = format!(
+            "chatsynth_t_{}_{}_{}",
+            tag,
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let admin = connect(&admin_url()).await;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        TestDb {
+            url: db_url(&name),
+            name,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("CHATSYNTH_KEEP_TEST_DBS").is_some() {
+            return;
+        }
+        // Drop synchronously through psql-free path: a fresh runtime-less connection.
+        let name = self.name.clone();
+        let admin = admin_url();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok((c, conn)) = tokio_postgres::connect(&admin, NoTls).await {
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Runs the built `chatsynth` binary with `args`.
+pub fn chatsynth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chatsynth"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run chatsynth")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Applies `sql/schema.sql` in schema `schema` of the database (created if missing).
+pub async fn apply_schema(client: &Client, schema: &str) {
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\"; SET search_path TO \"{schema}\";"
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(include_str!("../../sql/schema.sql"))
+        .await
+        .unwrap();
+}

@@ -21,10 +21,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod copy;
 pub mod db;
 pub mod embedded;
 pub mod error;
 pub mod explain;
+pub mod gen;
+pub mod model;
 pub mod validate;
 
 pub use error::{Error, Result};

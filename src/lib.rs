@@ -27,7 +27,11 @@ pub mod embedded;
 pub mod error;
 pub mod explain;
 pub mod gen;
+pub mod load;
 pub mod model;
+pub mod progress;
+pub mod report;
+pub mod settings;
 pub mod validate;
 
 pub use error::{Error, Result};

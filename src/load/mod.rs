@@ -74,11 +74,7 @@ pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
         plan.realised.clone(),
         opts.pipeline.clone(),
     );
-    report.post_load.push(StepReport {
-        step: "plan and value pools".into(),
-        elapsed_ms: t0.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let path = opts
         .report_path
         .clone()
@@ -446,7 +442,7 @@ async fn build_deferred(
             opts.index_workers
         )),
     });
-    report.post_load.extend(steps);
+    report.builds.extend(steps);
 
     let client = stage_target.pooled(pool).await?;
     client
@@ -479,7 +475,7 @@ async fn build_deferred(
             .batch_execute(&ddl::foreign_key_sql(&stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.post_load.push(StepReport {
+        report.builds.push(StepReport {
             step: format!("foreign key {}", fk.name),
             elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
             detail: Some(fk.table.clone()),

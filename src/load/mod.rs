@@ -255,32 +255,19 @@ async fn run_phase(
     let counters = Arc::new(Counters::default());
     let mut senders: [Option<flume::Sender<pipeline::Chunk>>; 7] = Default::default();
     let mut streams: JoinSet<(Table, Result<StreamStats>)> = JoinSet::new();
+    let ctx = pipeline::StreamCtx {
+        target: stage_target.clone(),
+        pool: pool.clone(),
+        phase: pass.name(),
+        counters: counters.clone(),
+        cancel: cancel.clone(),
+    };
     for &t in pass.tables() {
         let (tx, rx) = flume::bounded(p.channel_chunks);
         senders[t.index()] = Some(tx);
         for _ in 0..pipeline::streams_for(t, p.streams_per_large_table) {
-            let (target, pool, rx, counters, cancel) = (
-                stage_target.clone(),
-                pool.clone(),
-                rx.clone(),
-                counters.clone(),
-                cancel.clone(),
-            );
-            let schema = stage_target.schema.clone();
-            streams.spawn(async move {
-                let r = pipeline::copy_stream(
-                    target,
-                    pool,
-                    schema,
-                    t,
-                    pass.name(),
-                    rx,
-                    counters,
-                    cancel,
-                )
-                .await;
-                (t, r)
-            });
+            let (ctx, rx) = (ctx.clone(), rx.clone());
+            streams.spawn(async move { (t, pipeline::copy_stream(ctx, t, rx).await) });
         }
     }
     let progress = Progress::start(

@@ -4,8 +4,10 @@
 //!
 //! Latency is planning + execution per run. A query's improvement is the mean
 //! of its cases' relative improvements; the rules average over the queries.
-//! Changes within [`NOISE_PCT`] are "no measurable change": the comparison
-//! never credits a candidate with a gain its plan does not show.
+//! Changes within [`NOISE_PCT`] or [`NOISE_MS`] are "no measurable change"
+//! (sub-millisecond queries on a small band jitter by more than 10% from run
+//! to run), and the comparison never credits a candidate with a gain its plan
+//! does not show.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,9 @@ pub const SLOWER_PCT: f64 = 10.0;
 pub const MAX_SLOWER_QUERIES: usize = 1;
 /// Changes smaller than this, percent, are reported as no measurable change.
 pub const NOISE_PCT: f64 = 10.0;
+/// Changes smaller than this, in ms, are noise whatever their percentage (this
+/// floor also applies to the "slower" rule).
+pub const NOISE_MS: f64 = 0.05;
 /// Shared blocks (hit + read) per execution above which heap access is "high".
 pub const HIGH_HEAP_BLOCKS: i64 = 1_000;
 
@@ -70,6 +75,8 @@ pub struct QueryDelta {
     /// `None` when no candidate targets the query; otherwise whether every
     /// case's plan after names one of its candidates.
     pub uses_candidate: Option<bool>,
+    /// Mean over the cases of (after - before) mean latency, ms.
+    pub mean_delta_ms: f64,
     pub cases: Vec<CaseDelta>,
 }
 
@@ -150,18 +157,21 @@ fn case_delta(targeted_by: &[String], b: &CaseCapture, a: &CaseCapture) -> CaseD
         .cloned()
         .collect();
     let adopted_targeted = candidates_used.iter().any(|i| targeted_by.contains(i));
-    let change = if mean_imp > NOISE_PCT {
+    let delta_ms = a.total_ms.mean - b.total_ms.mean;
+    let faster = mean_imp > NOISE_PCT && -delta_ms > NOISE_MS;
+    let slower = mean_imp < -NOISE_PCT && delta_ms > NOISE_MS;
+    let change = if faster {
         format!("{mean_imp:.0}% faster")
-    } else if mean_imp < -NOISE_PCT {
+    } else if slower {
         format!("{:.0}% slower", -mean_imp)
     } else {
         "no measurable change".to_string()
     };
     let verdict = if targeted_by.is_empty() {
         change
-    } else if mean_imp > NOISE_PCT && adopted_targeted {
+    } else if faster && adopted_targeted {
         format!("{change} with {}", candidates_used.join(", "))
-    } else if mean_imp > NOISE_PCT {
+    } else if faster {
         format!("{change}, but no candidate in the plan: not credited to the indexes")
     } else if let Some(existing) = served_by_existing(b) {
         if adopted_targeted {
@@ -243,6 +253,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             mean_improvement_pct: mean(cases.iter().map(|c| c.mean_improvement_pct)),
             p95_improvement_pct: mean(cases.iter().map(|c| c.p95_improvement_pct)),
             uses_candidate,
+            mean_delta_ms: mean(cases.iter().map(|c| c.mean_ms_after - c.mean_ms_before)),
             cases,
         });
     }
@@ -300,21 +311,35 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             if q.mean_improvement_pct > MIN_IMPROVEMENT_PCT {
                 continue;
             }
+            // One line per query and cause, naming the cases it applies to.
+            let mut causes: Vec<(String, Vec<String>)> = Vec::new();
+            let mut add = |cause: String, case: &str| match causes.iter_mut().find(|c| c.0 == cause)
+            {
+                Some(c) => c.1.push(case.to_string()),
+                None => causes.push((cause, vec![case.to_string()])),
+            };
             for (c, ac) in q.cases.iter().zip(after_cases(after, &q.id)) {
                 let Some(ac) = ac else { continue };
                 if c.sorts_after > 0 {
-                    latency_mitigations.push(format!("{} {}: {MITIGATION_SORT}", q.id, c.case));
+                    add(MITIGATION_SORT.to_string(), &c.case);
                 }
                 let blocks = ac.shared_hit_blocks + ac.shared_read_blocks;
                 if !q.write && blocks >= HIGH_HEAP_BLOCKS && has_heap_scan(ac) {
-                    latency_mitigations.push(format!(
-                        "{} {}: {blocks} shared blocks per execution; {MITIGATION_HEAP}",
-                        q.id, c.case
-                    ));
+                    add(
+                        format!(
+                            "{MITIGATION_HEAP} (>= {HIGH_HEAP_BLOCKS} shared blocks per execution)"
+                        ),
+                        &c.case,
+                    );
                 }
-                if q.uses_candidate == Some(false) && c.candidates_used.is_empty() {
-                    latency_mitigations.push(format!("{} {}: {MITIGATION_NOT_USED}", q.id, c.case));
+                if q.uses_candidate.is_some()
+                    && !c.candidates_used.iter().any(|i| q.targeted_by.contains(i))
+                {
+                    add(MITIGATION_NOT_USED.to_string(), &c.case);
                 }
+            }
+            for (cause, cases) in causes {
+                latency_mitigations.push(format!("{} ({}): {cause}", q.id, cases.join(", ")));
             }
         }
         let already: Vec<String> = queries
@@ -451,7 +476,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
     // 4. Regressions.
     let slower: Vec<&QueryDelta> = queries
         .iter()
-        .filter(|q| q.mean_improvement_pct < -SLOWER_PCT)
+        .filter(|q| q.mean_improvement_pct < -SLOWER_PCT && q.mean_delta_ms > NOISE_MS)
         .collect();
     let slower_ok = slower.len() <= MAX_SLOWER_QUERIES;
     rules.push(RuleResult {
@@ -798,6 +823,19 @@ mod tests {
         // One slower query is allowed.
         let a1 = capture(|q| if q == "Q2" { 12.0 } else { 2.0 }, after_idx, |_| 0);
         assert!(compare(&b, &a1).go);
+    }
+
+    #[test]
+    fn sub_millisecond_jitter_is_not_a_regression() {
+        // 0.030 -> 0.040 ms is +33% but 0.01 ms: noise, not "slower".
+        let b = capture(|_| 0.030, before_idx, |_| 0);
+        let a = capture(|_| 0.040, after_idx, |_| 0);
+        let c = compare(&b, &a);
+        assert!(rule(&c, "at most 1 query").passed);
+        assert!(c.queries[5].cases[0]
+            .verdict
+            .starts_with("no measurable change"));
+        assert!(!rule(&c, "average latency").passed);
     }
 
     #[test]

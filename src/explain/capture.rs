@@ -147,26 +147,31 @@ impl Capture {
     pub fn read(path: &Path) -> Result<Capture> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read capture {}: {e}", path.display())))?;
-        let cap: Capture = serde_json::from_str(&text).map_err(|e| {
+        let raw: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{} is not JSON: {e}", path.display())))?;
+        let kind = raw
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("(no kind)");
+        if kind != CAPTURE_KIND {
+            return Err(Error::Config(format!(
+                "{} is a {kind:?} file, not an explain capture ({CAPTURE_KIND})",
+                path.display()
+            )));
+        }
+        let version = raw.get("version").and_then(Value::as_u64).unwrap_or(0);
+        if version != u64::from(CAPTURE_VERSION) {
+            return Err(Error::Config(format!(
+                "{} has capture version {version}; this chatsynth reads version {CAPTURE_VERSION}",
+                path.display()
+            )));
+        }
+        let cap: Capture = serde_json::from_value(raw).map_err(|e| {
             Error::Config(format!(
-                "{} is not a chatsynth explain capture: {e}",
+                "{} is not a valid explain capture: {e}",
                 path.display()
             ))
         })?;
-        if cap.kind != CAPTURE_KIND {
-            return Err(Error::Config(format!(
-                "{} is a {:?} file, not an explain capture ({CAPTURE_KIND})",
-                path.display(),
-                cap.kind
-            )));
-        }
-        if cap.version != CAPTURE_VERSION {
-            return Err(Error::Config(format!(
-                "{} has capture version {}; this chatsynth reads version {CAPTURE_VERSION}",
-                path.display(),
-                cap.version
-            )));
-        }
         Ok(cap)
     }
 

@@ -111,6 +111,9 @@ pub struct QueryCapture {
     pub write: bool,
     pub p95_target_ms: f64,
     pub targeted_by: Vec<String>,
+    /// For a write: the table it changes.
+    #[serde(default)]
+    pub writes_to: Option<String>,
     pub sql: String,
     pub cases: Vec<CaseCapture>,
 }
@@ -559,6 +562,7 @@ pub async fn capture(
             write: q.write,
             p95_target_ms: q.p95_target_ms,
             targeted_by: q.targeted_by.iter().map(|s| s.to_string()).collect(),
+            writes_to: q.writes_to.map(str::to_string),
             sql: q.sql.to_string(),
             cases: cases_out,
         });

@@ -70,6 +70,8 @@ pub struct QueryDelta {
     pub name: String,
     pub write: bool,
     pub targeted_by: Vec<String>,
+    /// For a write: the table it changes.
+    pub writes_to: Option<String>,
     pub mean_improvement_pct: f64,
     pub p95_improvement_pct: f64,
     /// `None` when no candidate targets the query; otherwise whether every
@@ -250,6 +252,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             name: bq.name.clone(),
             write: bq.write,
             targeted_by: bq.targeted_by.clone(),
+            writes_to: bq.writes_to.clone(),
             mean_improvement_pct: mean(cases.iter().map(|c| c.mean_improvement_pct)),
             p95_improvement_pct: mean(cases.iter().map(|c| c.p95_improvement_pct)),
             uses_candidate,
@@ -346,7 +349,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             .iter()
             .filter(|q| {
                 !q.targeted_by.is_empty()
-                    && q.mean_improvement_pct.abs() <= NOISE_PCT
+                    && !measurably_faster(q)
                     && before
                         .query(&q.id)
                         .is_some_and(|bq| bq.cases.iter().all(|c| served_by_existing(c).is_some()))
@@ -502,8 +505,15 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             slower
                 .iter()
                 .map(|q| {
-                    if q.write {
-                        format!("{}: a write pays for maintaining every new index on its table; keep only the candidates that earn their cost", q.id)
+                    let new_on_table = new_indexes_on(before, after, q.writes_to.as_deref());
+                    if !new_on_table.is_empty() {
+                        format!(
+                            "{}: a write now also maintains {} on its table; keep only the candidates that earn their cost",
+                            q.id,
+                            new_on_table.join(", ")
+                        )
+                    } else if q.write {
+                        format!("{}: no new index on the table it writes; likely noise or cache state: re-capture with more --runs", q.id)
                     } else {
                         format!("{}: compare its raw plans in the two captures; re-capture with more --runs to rule out noise", q.id)
                     }
@@ -534,6 +544,22 @@ fn after_cases<'a>(after: &'a Capture, id: &str) -> Vec<Option<&'a CaseCapture>>
         Some(q) => q.cases.iter().map(Some).collect(),
         None => vec![],
     }
+}
+
+/// Faster by more than the noise in both relative and absolute terms.
+fn measurably_faster(q: &QueryDelta) -> bool {
+    q.mean_improvement_pct > NOISE_PCT && -q.mean_delta_ms > NOISE_MS
+}
+
+/// Indexes on `table` in the after capture that the before capture lacked.
+fn new_indexes_on(before: &Capture, after: &Capture, table: Option<&str>) -> Vec<String> {
+    let Some(t) = table else { return vec![] };
+    let old = before.indexes.get(t).cloned().unwrap_or_default();
+    after
+        .indexes
+        .get(t)
+        .map(|v| v.iter().filter(|i| !old.contains(i)).cloned().collect())
+        .unwrap_or_default()
 }
 
 fn has_heap_scan(c: &CaseCapture) -> bool {
@@ -673,6 +699,7 @@ mod tests {
                     write: q.write,
                     p95_target_ms: q.p95_target_ms,
                     targeted_by: q.targeted_by.iter().map(|s| s.to_string()).collect(),
+                    writes_to: q.writes_to.map(str::to_string),
                     sql: String::new(),
                     cases: ["heavy", "typical"]
                         .iter()
@@ -819,7 +846,25 @@ mod tests {
         let r = rule(&c, "at most 1 query");
         assert!(!r.passed);
         assert!(r.detail.contains("Q2") && r.detail.contains("Q5"));
-        assert!(r.mitigations[0].contains("write"));
+        assert!(
+            r.mitigations[0].contains("no new index"),
+            "{:?}",
+            r.mitigations
+        );
+        let mut a_idx = a.clone();
+        a_idx.indexes.insert(
+            "messages".into(),
+            vec![crate::explain::queries::IDX_MESSAGES_DESC.into()],
+        );
+        let r2 = compare(&b, &a_idx);
+        let m = &rule(&r2, "at most 1 query").mitigations;
+        assert!(
+            m[0].starts_with(
+                "Q2: a write now also maintains idx_messages_conversation_created_desc"
+            ),
+            "{m:?}"
+        );
+        assert!(m[1].starts_with("Q5: no new index"), "{m:?}");
         // One slower query is allowed.
         let a1 = capture(|q| if q == "Q2" { 12.0 } else { 2.0 }, after_idx, |_| 0);
         assert!(compare(&b, &a1).go);

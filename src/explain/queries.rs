@@ -20,6 +20,8 @@ pub struct QueryDef {
     /// Candidate indexes meant to serve it (empty: not targeted). The query
     /// "uses its candidate" when its plan after names any one of them.
     pub targeted_by: &'static [&'static str],
+    /// The table a write changes (its index maintenance cost grows with new indexes there).
+    pub writes_to: Option<&'static str>,
 }
 
 pub const IDX_MESSAGES_DESC: &str = "idx_messages_conversation_created_desc";
@@ -35,6 +37,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 50.0,
         traffic_per_min: 50_000,
         targeted_by: &[IDX_MESSAGES_DESC],
+        writes_to: None,
     },
     QueryDef {
         id: "Q2",
@@ -44,6 +47,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 100.0,
         traffic_per_min: 30_000,
         targeted_by: &[],
+        writes_to: Some("messages"),
     },
     QueryDef {
         id: "Q3",
@@ -53,6 +57,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 75.0,
         traffic_per_min: 20_000,
         targeted_by: &[IDX_CU_USER_ACTIVE, IDX_CONVERSATIONS_UPDATED],
+        writes_to: None,
     },
     QueryDef {
         id: "Q4",
@@ -62,6 +67,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 30.0,
         traffic_per_min: 15_000,
         targeted_by: &[IDX_MESSAGES_DESC],
+        writes_to: None,
     },
     QueryDef {
         id: "Q5",
@@ -71,6 +77,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 80.0,
         traffic_per_min: 25_000,
         targeted_by: &[],
+        writes_to: Some("message_reads"),
     },
     QueryDef {
         id: "Q6",
@@ -80,6 +87,7 @@ pub const QUERIES: [QueryDef; 6] = [
         p95_target_ms: 20.0,
         traffic_per_min: 10_000,
         targeted_by: &[],
+        writes_to: None,
     },
 ];
 

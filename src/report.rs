@@ -107,6 +107,8 @@ pub struct RunReport {
     pub command: String,
     pub band: String,
     pub seed: u64,
+    /// The ledger's run id (`chatsynth_runs.run_id`), once the run was recorded.
+    pub run_id: Option<String>,
     pub dataset: DatasetConfig,
     pub realised_targets: RealisedTargets,
     pub pipeline: PipelineConfig,
@@ -143,6 +145,7 @@ impl RunReport {
             command: command.into(),
             band: dataset.band.name().into(),
             seed: dataset.seed,
+            run_id: None,
             dataset: dataset.clone(),
             realised_targets: realised,
             pipeline,

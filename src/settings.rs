@@ -61,6 +61,7 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         fancy_progress: crate::progress::fancy(a.no_progress),
         index_workers: a.index_workers,
         maintenance_work_mem: a.maintenance_work_mem.clone(),
+        command: "load",
     })
 }
 

@@ -18,6 +18,12 @@ const CATALOG_COLUMNS_SQL: &str = include_str!("../../sql/catalog/columns.sql");
 const CATALOG_ENUMS_SQL: &str = include_str!("../../sql/catalog/enums.sql");
 const CATALOG_INDEXES_SQL: &str = include_str!("../../sql/catalog/indexes.sql");
 const CATALOG_FOREIGN_KEYS_SQL: &str = include_str!("../../sql/catalog/foreign_keys.sql");
+const CATALOG_PRIVILEGES_SQL: &str = include_str!("../../sql/catalog/privileges.sql");
+const CATALOG_EXTERNAL_FKS_SQL: &str = include_str!("../../sql/catalog/external_fks.sql");
+const LEDGER_CREATE_SQL: &str = include_str!("../../sql/ledger/create.sql");
+const LEDGER_ABANDON_SQL: &str = include_str!("../../sql/ledger/abandon.sql");
+const LEDGER_START_SQL: &str = include_str!("../../sql/ledger/start.sql");
+const LEDGER_FINISH_SQL: &str = include_str!("../../sql/ledger/finish.sql");
 
 pub fn table_names() -> Vec<String> {
     Table::ALL.iter().map(|t| t.name().to_string()).collect()
@@ -174,10 +180,79 @@ pub async fn preflight(client: &Client, schema: &str) -> Result<()> {
             }
         }
     }
+    problems.extend(privilege_problems(client, schema).await?);
     if problems.is_empty() {
         Ok(())
     } else {
         Err(Error::SchemaDrift(problems))
+    }
+}
+
+/// What the connected role lacks to create the staging schema and replace the tables.
+pub async fn privilege_problems(client: &Client, schema: &str) -> Result<Vec<String>> {
+    let rows = client
+        .query(CATALOG_PRIVILEGES_SQL, &[&schema, &table_names()])
+        .await
+        .step("checking privileges")?;
+    let mut problems = Vec::new();
+    for r in rows {
+        let (what, name, ok): (String, String, bool) = (r.get(0), r.get(1), r.get(2));
+        if !ok {
+            problems.push(match what.as_str() {
+                "database" => format!(
+                    "the role cannot CREATE schemas in database {name} (needed for the staging schema)"
+                ),
+                "schema" => format!("the role cannot CREATE in schema {name}"),
+                _ => format!("the role does not own table {schema}.{name}, so it cannot replace it"),
+            });
+        }
+    }
+    Ok(problems)
+}
+
+/// The run ledger (`chatsynth_runs` in the target schema).
+pub mod ledger {
+    use super::*;
+
+    /// Creates the ledger if needed, marks runs left RUNNING by killed processes
+    /// as FAILED (we hold the schema's lock, so none of them is alive), and
+    /// records this run as RUNNING.
+    pub async fn start(
+        client: &Client,
+        run_id: &str,
+        command: &str,
+        band: &str,
+        seed: u64,
+        digest: &str,
+    ) -> Result<()> {
+        client
+            .batch_execute(LEDGER_CREATE_SQL)
+            .await
+            .step("creating the run ledger chatsynth_runs")?;
+        client
+            .execute(LEDGER_ABANDON_SQL, &[])
+            .await
+            .step("marking abandoned runs in chatsynth_runs")?;
+        client
+            .execute(LEDGER_START_SQL, &[&run_id, &command, &band, &(seed as i64), &digest])
+            .await
+            .step("recording the run in chatsynth_runs")?;
+        Ok(())
+    }
+
+    /// Records the end of a run (`COMPLETED` goes inside the swap's transaction).
+    pub async fn finish(
+        client: &impl tokio_postgres::GenericClient,
+        run_id: &str,
+        status: &str,
+        rows: &serde_json::Value,
+        error: Option<&str>,
+    ) -> Result<()> {
+        client
+            .execute(LEDGER_FINISH_SQL, &[&run_id, &status, &rows.to_string(), &error])
+            .await
+            .step("recording the run's end in chatsynth_runs")?;
+        Ok(())
     }
 }
 
@@ -350,17 +425,30 @@ pub fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
 
 /// Replaces the target's tables with the staging tables in one transaction:
 /// readers see the whole old dataset or the whole new one.
-pub async fn swap(client: &mut Client, target_schema: &str) -> Result<()> {
+pub async fn swap(
+    client: &mut Client,
+    target_schema: &str,
+    run_id: &str,
+    rows: &serde_json::Value,
+) -> Result<()> {
+    let external: Vec<(String, String, String)> = client
+        .query(CATALOG_EXTERNAL_FKS_SQL, &[&target_schema, &table_names()])
+        .await
+        .step("reading foreign keys into the chat tables")?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     let stage = stage_schema(target_schema);
     let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
     let olds: Vec<String> = Table::ALL
         .iter()
         .map(|x| format!("{t}.{}", quote_ident(x.name())))
         .collect();
-    let mut sql = format!(
-        "SET LOCAL lock_timeout = '20s'; DROP TABLE {};",
-        olds.join(", ")
-    );
+    let mut sql = "SET LOCAL lock_timeout = '20s';".to_string();
+    for (table, name, _) in &external {
+        sql.push_str(&format!("ALTER TABLE {table} DROP CONSTRAINT {};", quote_ident(name)));
+    }
+    sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
     for x in Table::ALL {
         sql.push_str(&format!(
             "ALTER TABLE {s}.{} SET SCHEMA {t};",
@@ -368,10 +456,14 @@ pub async fn swap(client: &mut Client, target_schema: &str) -> Result<()> {
         ));
     }
     sql.push_str(&format!("DROP SCHEMA {s};"));
+    for (table, name, def) in &external {
+        sql.push_str(&format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)));
+    }
     let tx = client.transaction().await.step("starting the swap")?;
     tx.batch_execute(&sql)
         .await
         .step("swapping the new tables into the target schema")?;
+    ledger::finish(&tx, run_id, "COMPLETED", rows, None).await?;
     tx.commit().await.step("committing the swap")
 }
 

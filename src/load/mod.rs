@@ -53,6 +53,8 @@ pub struct LoadOptions {
     pub index_workers: usize,
     /// `maintenance_work_mem` for index builds, e.g. "512MB".
     pub maintenance_work_mem: String,
+    /// `load` or `refresh` (refresh validates the staged data before the swap).
+    pub command: &'static str,
 }
 
 /// Runs a load and writes its report (also when it fails). Returns the report.
@@ -131,6 +133,14 @@ async fn run_inner(
         )));
     }
     let deferred = ddl::read_deferred(&control, &schema).await?;
+    let run_id = format!(
+        "{}-{}",
+        crate::gen::calendar::compact(crate::gen::calendar::now_ms()),
+        std::process::id()
+    );
+    report.run_id = Some(run_id.clone());
+    let ds = &opts.dataset;
+    ddl::ledger::start(&control, &run_id, opts.command, ds.band.name(), ds.seed, &config_digest(ds)).await?;
     report.choices.push(format!(
         "loaded into bare staging tables, then built {} indexes and {} foreign keys read from the target's catalog, then swapped them in",
         deferred.indexes.len(),
@@ -147,13 +157,21 @@ async fn run_inner(
         r = work => r,
         (name, code) = shutdown_signal() => Err(Error::Interrupted { name, exit_code: code }),
     };
+    let outcome = match outcome {
+        Ok(()) if opts.command == "refresh" => pre_swap_validation(target, &stage, ds, report).await,
+        other => other,
+    };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);
-        cleanup(target, &control).await;
+        cleanup(target, &control, &run_id, &e).await;
         return Err(e);
     }
     let t = Instant::now();
-    ddl::swap(&mut control, &schema).await?;
+    let rows = rows_per_table(report);
+    if let Err(e) = ddl::swap(&mut control, &schema, &run_id, &rows).await {
+        cleanup(target, &control, &run_id, &e).await;
+        return Err(e);
+    }
     report.post_load.push(StepReport {
         step: "swap into the target schema".into(),
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
@@ -162,16 +180,67 @@ async fn run_inner(
     Ok(())
 }
 
-/// Drops the staging schema after a failure; tries a fresh connection when
-/// the control connection is gone.
-async fn cleanup(target: &Target, control: &tokio_postgres::Client) {
-    if ddl::drop_stage(control, &target.schema).await.is_ok() {
+/// After a failure: drops the staging schema and marks the run FAILED in the
+/// ledger; tries a fresh connection when the control connection is gone.
+async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str, error: &Error) {
+    let message = error.to_string();
+    let tidy = |c: &tokio_postgres::Client| {
+        let message = message.clone();
+        async move {
+            ddl::drop_stage(c, &target.schema).await?;
+            ddl::ledger::finish(c, run_id, "FAILED", &serde_json::Value::Null, Some(&message)).await
+        }
+    };
+    if tidy(control).await.is_ok() {
         return;
     }
-    if let Ok(c) = target.connect().await {
-        if let Err(e) = ddl::drop_stage(&c, &target.schema).await {
-            eprintln!("warning: could not drop the staging schema ({e}); the next run will");
+    match target.connect().await {
+        Ok(c) => {
+            if let Err(e) = tidy(&c).await {
+                eprintln!("warning: could not clean up after the failure ({e}); the next run will");
+            }
         }
+        Err(e) => eprintln!("warning: could not reconnect to clean up ({e}); the next run will"),
+    }
+}
+
+/// sha256 of the dataset configuration: equal digests, equal data.
+pub fn config_digest(cfg: &DatasetConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(cfg).expect("config serializes");
+    Sha256::digest(json).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rows_per_table(report: &RunReport) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for t in report.phases.iter().flat_map(|p| &p.tables) {
+        m.insert(t.table.clone(), t.rows.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Refresh only: the staged dataset must pass validate's integrity checks
+/// before it may replace the live one.
+async fn pre_swap_validation(
+    target: &Target,
+    stage: &str,
+    ds: &DatasetConfig,
+    report: &mut RunReport,
+) -> Result<()> {
+    let t = Instant::now();
+    let failures = crate::validate::integrity_failures(&target.with_schema(stage), ds).await?;
+    report.post_load.push(StepReport {
+        step: "integrity validation of the staged data".into(),
+        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+        detail: Some(format!("{} failures", failures.len())),
+    });
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "the new dataset failed validation, the live data was left as it was: {}",
+            failures.join("; ")
+        )))
     }
 }
 

@@ -108,6 +108,12 @@ pub struct LoadArgs {
     /// Do not show progress bars even on a terminal (plain periodic lines instead).
     #[arg(long)]
     pub no_progress: bool,
+    /// Indexes built at once after the load, each on its own connection.
+    #[arg(long, default_value_t = 2)]
+    pub index_workers: usize,
+    /// maintenance_work_mem for the index builds (a PostgreSQL size, e.g. 512MB).
+    #[arg(long, default_value = "512MB")]
+    pub maintenance_work_mem: String,
 }
 
 #[derive(Debug, Args)]

@@ -98,7 +98,8 @@ impl Error {
             Error::Config(_)
             | Error::SchemaDrift(_)
             | Error::Refused(_)
-            | Error::Connect { .. } => 2,
+            | Error::Connect { .. }
+            | Error::Embedded(_) => 2,
             _ => 1,
         }
     }

@@ -21,10 +21,17 @@
 
 pub mod cli;
 pub mod config;
+pub mod copy;
 pub mod db;
 pub mod embedded;
 pub mod error;
 pub mod explain;
+pub mod gen;
+pub mod load;
+pub mod model;
+pub mod progress;
+pub mod report;
+pub mod settings;
 pub mod validate;
 
 pub use error::{Error, Result};

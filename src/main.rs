@@ -7,7 +7,7 @@ use clap::Parser;
 
 use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{embedded, explain, validate, Result};
+use chatsynth::{embedded, explain, load, settings, validate, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -63,6 +63,16 @@ async fn run(cli: Cli) -> Result<u8> {
                 DbAction::Stop => embedded::stop().await?,
                 DbAction::Status => embedded::status().await?,
             }
+            Ok(0)
+        }
+        Command::Load(args) => {
+            // Validate the arguments before starting anything (even the private cluster).
+            settings::dataset(&args.dataset)?;
+            let target = resolve_target(&args.target).await?;
+            let opts = settings::load(&args, target)?;
+            let (report, path) = load::run(&opts).await?;
+            print!("{}", report.summary());
+            println!("report: {}", path.display());
             Ok(0)
         }
         _ => Err(chatsynth::Error::Other("not implemented yet".into())),

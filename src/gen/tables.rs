@@ -1,0 +1,925 @@
+//! One generator per table group. A unit of work (a range of users or of
+//! conversations) is written row by row straight into per-table PGCOPY buffers
+//! (`Out`), which hand full chunks to the pipeline. Every value is a function
+//! of (seed, table, index): the same unit always produces the same rows.
+//!
+//! Conversations and their memberships come from one pass; messages,
+//! attachments, read receipts and reads from another, so each message is
+//! generated once.
+
+use bytes::{BufMut, BytesMut};
+use rand::RngCore;
+
+use super::dist::{beta, chance, exponential, lognormal, normal, pick_cdf, range, uniform};
+use super::ids::{uuid_for, ID_LEN};
+use super::plan::{Class, Plan, CONVERSATION_TYPES};
+use super::pools::{pick, Pools};
+use super::rng::{hash_unit, stream, tag};
+use super::time::timeline;
+use crate::copy::{self, put_decimal};
+use crate::model::Table;
+
+/// The consumer of finished chunks: `(table, chunk, rows)`. Returns false when
+/// the pipeline is shutting down, so generators stop promptly.
+pub trait ChunkSink {
+    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool;
+}
+
+/// Per-table buffers of one generator task.
+pub struct Out<'s, S: ChunkSink> {
+    bufs: [BytesMut; 7],
+    rows: [u64; 7],
+    chunk_bytes: usize,
+    sink: &'s mut S,
+    pub stopped: bool,
+}
+
+impl<'s, S: ChunkSink> Out<'s, S> {
+    pub fn new(sink: &'s mut S, chunk_bytes: usize) -> Self {
+        Out {
+            bufs: std::array::from_fn(|_| BytesMut::with_capacity(chunk_bytes + 8192)),
+            rows: [0; 7],
+            chunk_bytes,
+            sink,
+            stopped: false,
+        }
+    }
+
+    #[inline]
+    fn buf(&mut self, t: Table) -> &mut BytesMut {
+        let b = &mut self.bufs[t.index()];
+        copy::row(b, t.width());
+        b
+    }
+
+    #[inline]
+    fn end_row(&mut self, t: Table) {
+        let i = t.index();
+        self.rows[i] += 1;
+        if self.bufs[i].len() >= self.chunk_bytes {
+            self.flush_one(t);
+        }
+    }
+
+    fn flush_one(&mut self, t: Table) {
+        let i = t.index();
+        if self.rows[i] == 0 {
+            return;
+        }
+        let full = std::mem::replace(
+            &mut self.bufs[i],
+            BytesMut::with_capacity(self.chunk_bytes + 8192),
+        );
+        let rows = std::mem::take(&mut self.rows[i]);
+        if !self.sink.send(t, full, rows) {
+            self.stopped = true;
+        }
+    }
+
+    /// Hands every non-empty buffer to the sink (end of a unit).
+    pub fn flush(&mut self) {
+        for t in Table::ALL {
+            self.flush_one(t);
+        }
+    }
+}
+
+#[inline]
+fn id(buf: &mut BytesMut, v: &[u8; ID_LEN]) {
+    copy::bytes(buf, v);
+}
+
+/// The shared read-only state generators work from.
+pub struct Gen<'a> {
+    pub plan: &'a Plan,
+    pub pools: &'a Pools,
+}
+
+/// Scratch buffers reused across units by one generator task.
+#[derive(Default)]
+pub struct Scratch {
+    times: Vec<i64>,
+    sender_cdf: Vec<f64>,
+    outcomes: Vec<(usize, Option<i64>, Option<i64>)>,
+}
+
+/// Delivery and read times of one (message, recipient) pair; `None` = not
+/// reached before the window's end.
+#[derive(Debug, Clone, Copy)]
+pub struct PairOutcome {
+    pub delivered_at: Option<i64>,
+    pub read_at: Option<i64>,
+}
+
+impl<'a> Gen<'a> {
+    pub fn new(plan: &'a Plan, pools: &'a Pools) -> Self {
+        Gen { plan, pools }
+    }
+
+    fn seed(&self) -> u64 {
+        self.plan.cfg.seed
+    }
+
+    fn end_ms(&self) -> i64 {
+        self.plan.cfg.window.end_ms
+    }
+
+    // ---------------------------------------------------------------- users
+
+    /// Usernames: a handle cut to a normal(12, 4) length, ending with the
+    /// user's index in fixed-width base36, so they are unique by construction.
+    fn username(&self, r: &mut impl RngCore, u: u64, out: &mut [u8; 40]) -> usize {
+        let s = &self.plan.cfg.shape;
+        let n = self.plan.cfg.counts.users;
+        let width = base36_width(n.saturating_sub(1));
+        let target = normal(r, s.username_len_mean, s.username_len_sd)
+            .round()
+            .clamp(3.0, 30.0) as usize;
+        let target = target.max(width);
+        let prefix_len = target - width;
+        let first = pick(r, &self.pools.handles).as_bytes();
+        let second = pick(r, &self.pools.handles).as_bytes();
+        let mut len = 0;
+        let mut src = first.iter().chain(b"_".iter()).chain(second.iter()).cycle();
+        while len < prefix_len {
+            out[len] = *src.next().unwrap();
+            len += 1;
+        }
+        if len > 0 && out[len - 1] == b'_' {
+            out[len - 1] = b'x';
+        }
+        let mut v = u;
+        for i in (0..width).rev() {
+            out[len + i] = b"0123456789abcdefghijklmnopqrstuvwxyz"[(v % 36) as usize];
+            v /= 36;
+        }
+        len + width
+    }
+
+    pub fn users<S: ChunkSink>(&self, unit: std::ops::Range<u64>, out: &mut Out<S>) {
+        let plan = self.plan;
+        let s = &plan.cfg.shape;
+        let end = self.end_ms();
+        for u in unit {
+            let mut r = stream(self.seed(), tag::USER, u);
+            let mut name = [0u8; 40];
+            let name_len = self.username(&mut r, u, &mut name);
+            let name = &name[..name_len];
+            let created = plan.user_created_ms(u);
+            let completeness = beta(&mut r, s.profile_beta_a, s.profile_beta_b);
+            let active = chance(&mut r, s.active_user_share);
+            let b = out.buf(Table::Users);
+            id(b, &plan.user_ids[u as usize]);
+            copy::text_with(b, |b| {
+                b.put_slice(b"syn_");
+                b.put_slice(name);
+                b.put_slice(b"@example.com");
+            });
+            copy::bytes(b, name);
+            let first = chance(&mut r, completeness).then(|| pick(&mut r, &self.pools.first_names));
+            copy::opt_text(b, first);
+            let last = chance(&mut r, completeness).then(|| pick(&mut r, &self.pools.last_names));
+            copy::opt_text(b, last);
+            let bio = chance(&mut r, completeness).then(|| pick(&mut r, &self.pools.sentences));
+            copy::opt_text(b, bio);
+            if chance(&mut r, completeness) {
+                copy::text_with(b, |b| {
+                    b.put_slice(b"https://img.example.com/u/");
+                    b.put_slice(&plan.user_ids[u as usize]);
+                    b.put_slice(b".jpg");
+                });
+            } else {
+                copy::null(b);
+            }
+            copy::boolean(b, active);
+            copy::int4(
+                b,
+                if chance(&mut r, 0.3) {
+                    range(&mut r, 1, 3) as i32
+                } else {
+                    0
+                },
+            );
+            copy::int4(b, range(&mut r, 0, 5) as i32);
+            let anon = chance(&mut r, 0.2)
+                .then(|| created + range(&mut r, 0, (end - created) as u64 - 1) as i64);
+            copy::opt_timestamp_ms(b, anon);
+            // Monday 00:00 UTC of the window's last week.
+            let day = end.div_euclid(86_400_000);
+            let monday = (day - (day + 3).rem_euclid(7)) * 86_400_000;
+            copy::timestamp_ms(b, monday.max(created));
+            copy::boolean(b, !chance(&mut r, 0.1));
+            copy::boolean(b, !chance(&mut r, 0.15));
+            let vis = match uniform(&mut r) {
+                x if x < 0.70 => "PUBLIC",
+                x if x < 0.85 => "CONNECTIONS_ONLY",
+                x if x < 0.90 => "CLOSE_FRIENDS_ONLY",
+                _ => "PRIVATE",
+            };
+            copy::text(b, vis);
+            let online = active && chance(&mut r, 0.05);
+            copy::boolean(b, online);
+            let seen = if active {
+                Some(
+                    end - 1
+                        - range(&mut r, 0, (7 * 86_400_000).min(end - created - 1) as u64) as i64,
+                )
+            } else {
+                chance(&mut r, 0.5).then_some(created + (end - created) / 3)
+            };
+            copy::opt_timestamp_ms(b, seen);
+            copy::null(b); // typingIn
+            copy::opt_timestamp_ms(b, seen.map(|t| (t - 60_000).max(created)));
+            copy::timestamp_ms(b, created);
+            copy::timestamp_ms(b, seen.unwrap_or(created).max(created));
+            out.end_row(Table::Users);
+        }
+    }
+
+    // -------------------------------------------------------- conversations
+
+    /// Cumulative sender weights of conversation `c`'s members.
+    fn sender_cdf(&self, c: usize, cdf: &mut Vec<f64>) {
+        cdf.clear();
+        let mut acc = 0.0;
+        for &m in self.plan.members_of(c) {
+            acc += self.plan.sender_weight[m as usize] as f64;
+            cdf.push(acc);
+        }
+    }
+
+    /// The sender slot of global message `g`: the first draw of its stream.
+    #[inline]
+    fn sender_of(&self, g: u64, cdf: &[f64]) -> (rand_pcg::Pcg64Mcg, usize) {
+        let mut r = stream(self.seed(), tag::MESSAGE, g);
+        let slot = pick_cdf(&mut r, cdf);
+        (r, slot)
+    }
+
+    /// Whether conversation `c` gets receipts and reads (rooms up to N members).
+    #[inline]
+    fn has_receipts(&self, c: usize) -> bool {
+        self.plan.members_of(c).len() <= self.plan.cfg.shape.receipts_max_room_members as usize
+    }
+
+    /// Delivery and read of message `g` (sent at `t`) by member `slot`: a pure
+    /// function, so memberships can find their last read without the messages.
+    pub fn pair_outcome(&self, g: u64, slot: usize, t: i64) -> PairOutcome {
+        let s = &self.plan.cfg.shape;
+        let key = g * 256 + slot as u64;
+        let u = |k| hash_unit(self.seed(), tag::PAIR, key, k);
+        let state = u(0);
+        let end = self.end_ms();
+        let delivered = t + 200 + (-(3_000.0) * (1.0 - u(1)).ln()) as i64;
+        let delivered_at = (state < s.delivered_share && delivered < end).then_some(delivered);
+        let read_at = if state < s.read_share {
+            let reads = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
+            let mix = u(2) * reads;
+            let delay_ms = if mix < s.read_within_30s_share {
+                500.0 + u(3) * 29_500.0
+            } else if mix < s.read_within_30s_share + s.read_exponential_share {
+                -s.read_exponential_mean_min * 60_000.0 * (1.0 - u(3)).ln()
+            } else {
+                let z = (-2.0 * (1.0 - u(3)).ln()).sqrt() * (std::f64::consts::TAU * u(4)).cos();
+                (s.read_lognormal_mu_min + s.read_lognormal_sigma * z).exp() * 60_000.0
+            };
+            let at = (t + delay_ms as i64).max(delivered);
+            (at < end).then_some(at)
+        } else {
+            None
+        };
+        PairOutcome {
+            delivered_at: delivered_at.or(read_at.map(|_| delivered)),
+            read_at,
+        }
+    }
+
+    pub fn conversations<S: ChunkSink>(
+        &self,
+        unit: std::ops::Range<u64>,
+        out: &mut Out<S>,
+        scratch: &mut Scratch,
+    ) {
+        let plan = self.plan;
+        let end = self.end_ms();
+        for c in unit {
+            let ci = c as usize;
+            let n_msgs = plan.message_count(ci) as usize;
+            let first = plan.first_message_floor(ci);
+            timeline(
+                &mut stream(self.seed(), tag::TIMELINE, c),
+                &plan.density,
+                &plan.cfg.shape,
+                first,
+                end,
+                n_msgs,
+                &mut scratch.times,
+            );
+            let last_at = *scratch.times.last().unwrap();
+            let last_id = plan.ids.message.id(plan.msg_off[ci + 1] - 1);
+            let members = plan.members_of(ci);
+            let class = plan.class[ci];
+            let mut r = stream(self.seed(), tag::CONVERSATION, c);
+            let created = plan.conv_created_ms[ci];
+
+            let b = out.buf(Table::Conversations);
+            id(b, &plan.conv_ids[ci]);
+            if class == Class::Direct {
+                copy::null(b);
+                copy::null(b);
+            } else {
+                copy::text(b, pick(&mut r, &self.pools.group_names));
+                let desc = chance(&mut r, 0.5).then(|| pick(&mut r, &self.pools.sentences));
+                copy::opt_text(b, desc);
+            }
+            let ty = plan.conv_type[ci] as usize;
+            copy::text(b, CONVERSATION_TYPES[ty]);
+            if class != Class::Direct && chance(&mut r, 0.4) {
+                copy::text_with(b, |b| {
+                    b.put_slice(b"https://img.example.com/c/");
+                    b.put_slice(&plan.conv_ids[ci]);
+                    b.put_slice(b".png");
+                });
+            } else {
+                copy::null(b);
+            }
+            copy::boolean(b, !chance(&mut r, 0.02));
+            copy::boolean(b, class != Class::Direct);
+            copy::boolean(b, !chance(&mut r, 0.05));
+            copy::opt_int4(
+                b,
+                match ty {
+                    0 => None,
+                    1 => Some(256),
+                    _ => Some(5_000),
+                },
+            );
+            copy::timestamp_ms(b, last_at);
+            id(b, &last_id);
+            id(b, &plan.user_ids[members[0] as usize]);
+            copy::timestamp_ms(b, created);
+            copy::timestamp_ms(b, last_at);
+            out.end_row(Table::Conversations);
+
+            // Memberships, with each member's last read found by walking back
+            // from the newest message (expected a step or two).
+            self.sender_cdf(ci, &mut scratch.sender_cdf);
+            let receipts = self.has_receipts(ci);
+            for (slot, &user) in members.iter().enumerate() {
+                let mut mr = stream(
+                    self.seed(),
+                    tag::MEMBERSHIP,
+                    plan.member_off[ci] + slot as u64,
+                );
+                let joined = plan.joined_at(ci, slot);
+                let mut last_read: Option<(i64, u64)> = None;
+                if receipts {
+                    for k in (0..n_msgs).rev() {
+                        let g = plan.msg_off[ci] + k as u64;
+                        let (_, sender) = self.sender_of(g, &scratch.sender_cdf);
+                        if sender == slot {
+                            continue;
+                        }
+                        if self
+                            .pair_outcome(g, slot, scratch.times[k])
+                            .read_at
+                            .is_some()
+                        {
+                            last_read = Some((scratch.times[k], g));
+                            break;
+                        }
+                    }
+                }
+                let b = out.buf(Table::ConversationUsers);
+                id(
+                    b,
+                    &plan.ids.membership.id(plan.member_off[ci] + slot as u64),
+                );
+                let role = if class == Class::Direct {
+                    "MEMBER"
+                } else if slot == 0 {
+                    "OWNER"
+                } else if chance(&mut mr, 0.05) {
+                    "ADMIN"
+                } else {
+                    "MEMBER"
+                };
+                copy::text(b, role);
+                copy::boolean(b, true);
+                let muted = chance(&mut mr, 0.08);
+                copy::boolean(b, muted);
+                let until = (muted && chance(&mut mr, 0.5))
+                    .then(|| end + range(&mut mr, 1, 30) as i64 * 86_400_000);
+                copy::opt_timestamp_ms(b, until);
+                copy::timestamp_ms(b, joined);
+                copy::null(b); // leftAt
+                match last_read {
+                    Some((at, g)) => {
+                        copy::timestamp_ms(b, at);
+                        id(b, &plan.ids.message.id(g));
+                    }
+                    None => {
+                        copy::null(b);
+                        copy::null(b);
+                    }
+                }
+                id(b, &plan.user_ids[user as usize]);
+                id(b, &plan.conv_ids[ci]);
+                copy::timestamp_ms(b, joined);
+                copy::timestamp_ms(b, last_read.map_or(joined, |(at, _)| at.max(joined)));
+                out.end_row(Table::ConversationUsers);
+            }
+            if out.stopped {
+                return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- messages
+
+    pub fn messages<S: ChunkSink>(
+        &self,
+        unit: std::ops::Range<u64>,
+        out: &mut Out<S>,
+        scratch: &mut Scratch,
+    ) {
+        let plan = self.plan;
+        let s = &plan.cfg.shape;
+        let end = self.end_ms();
+        let seed = self.seed();
+        for c in unit {
+            let ci = c as usize;
+            let n_msgs = plan.message_count(ci) as usize;
+            timeline(
+                &mut stream(seed, tag::TIMELINE, c),
+                &plan.density,
+                s,
+                plan.first_message_floor(ci),
+                end,
+                n_msgs,
+                &mut scratch.times,
+            );
+            self.sender_cdf(ci, &mut scratch.sender_cdf);
+            let members = plan.members_of(ci);
+            let group = plan.class[ci] != Class::Direct;
+            let receipts = self.has_receipts(ci);
+            let off = plan.msg_off[ci];
+            let conv_id = &plan.conv_ids[ci];
+            for k in 0..n_msgs {
+                let g = off + k as u64;
+                let t = scratch.times[k];
+                let (mut r, sender_slot) = self.sender_of(g, &scratch.sender_cdf);
+                let sender_id = &plan.user_ids[members[sender_slot] as usize];
+                let msg_id = plan.ids.message.id(g);
+
+                // Attachments decide the type; otherwise text, system or location.
+                let u_att = uniform(&mut r);
+                let n_att = if u_att < s.attachment_one_share {
+                    1
+                } else if u_att < s.attachment_one_share + s.attachment_several_share {
+                    range(&mut r, 2, 5) as usize
+                } else {
+                    0
+                };
+                let mut att_types = [0u8; 5];
+                for a in att_types.iter_mut().take(n_att) {
+                    let x = uniform(&mut r);
+                    *a = if x < s.attachment_image_share {
+                        0
+                    } else if x < s.attachment_image_share + s.attachment_video_share {
+                        1
+                    } else if x < s.attachment_image_share
+                        + s.attachment_video_share
+                        + s.attachment_document_share
+                    {
+                        3
+                    } else {
+                        2
+                    };
+                }
+                let kind_u = uniform(&mut r);
+                let msg_type = if n_att > 0 {
+                    ["IMAGE", "VIDEO", "AUDIO", "FILE"][att_types[0] as usize]
+                } else if group && kind_u < s.system_share_in_groups {
+                    "SYSTEM"
+                } else if kind_u > 1.0 - s.location_share {
+                    "LOCATION"
+                } else {
+                    "TEXT"
+                };
+                let deleted = chance(&mut r, s.deleted_share);
+                let edited = !deleted && msg_type == "TEXT" && chance(&mut r, s.edited_share);
+                let reply_to = (group && k > 0 && chance(&mut r, s.reply_share_in_groups))
+                    .then(|| g - 1 - range(&mut r, 0, (k as u64 - 1).min(20)));
+                let text_len = lognormal(&mut r, s.text_len_mu, s.text_len_sigma)
+                    .round()
+                    .clamp(1.0, s.text_len_max_chars as f64)
+                    as usize;
+                let caption = n_att > 0 && chance(&mut r, 0.3);
+                let edited_at = edited.then(|| {
+                    (t + 1 + exponential(&mut r, 300_000.0) as i64)
+                        .min(end - 1)
+                        .max(t + 1)
+                });
+                let deleted_at = deleted.then(|| {
+                    (t + 1 + exponential(&mut r, 3_600_000.0) as i64)
+                        .min(end - 1)
+                        .max(t + 1)
+                });
+
+                // Receipts: outcomes for every other member, before the message
+                // row, since its status summarises them.
+                scratch.outcomes.clear();
+                if receipts {
+                    for slot in 0..members.len() {
+                        if slot != sender_slot {
+                            let o = self.pair_outcome(g, slot, t);
+                            scratch.outcomes.push((slot, o.delivered_at, o.read_at));
+                        }
+                    }
+                }
+                let status = if deleted {
+                    "DELETED"
+                } else if !receipts {
+                    "DELIVERED"
+                } else if scratch.outcomes.iter().all(|o| o.2.is_some()) {
+                    "READ"
+                } else if scratch.outcomes.iter().all(|o| o.1.is_some()) {
+                    "DELIVERED"
+                } else {
+                    "SENT"
+                };
+
+                let b = out.buf(Table::Messages);
+                id(b, &msg_id);
+                if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
+                    copy::null(b);
+                } else if msg_type == "SYSTEM" {
+                    copy::text(b, "A member joined the conversation");
+                } else {
+                    let len = if n_att > 0 {
+                        text_len.min(200)
+                    } else {
+                        text_len
+                    };
+                    copy::text(b, self.pools.text(&mut r, len));
+                }
+                copy::text(b, msg_type);
+                copy::text(b, status);
+                copy::boolean(b, edited);
+                copy::opt_timestamp_ms(b, edited_at);
+                copy::boolean(b, deleted);
+                copy::opt_timestamp_ms(b, deleted_at);
+                match reply_to {
+                    Some(j) => {
+                        let rid = plan.ids.message.id(j);
+                        id(b, &rid);
+                        id(b, &rid);
+                    }
+                    None => {
+                        copy::null(b);
+                        copy::null(b);
+                    }
+                }
+                match msg_type {
+                    "LOCATION" => {
+                        let lat = uniform(&mut r) * 140.0 - 70.0;
+                        let lng = uniform(&mut r) * 360.0 - 180.0;
+                        copy::jsonb_with(b, |b| {
+                            b.put_slice(b"{\"lat\": ");
+                            put_coord(b, lat);
+                            b.put_slice(b", \"lng\": ");
+                            put_coord(b, lng);
+                            b.put_slice(b"}");
+                        });
+                    }
+                    "SYSTEM" => {
+                        copy::jsonb_with(b, |b| b.put_slice(b"{\"event\": \"member_joined\"}"))
+                    }
+                    _ if n_att > 0 => copy::jsonb_with(b, |b| {
+                        b.put_slice(b"{\"attachments\": ");
+                        put_decimal(b, n_att as u64);
+                        b.put_slice(b"}");
+                    }),
+                    _ if chance(&mut r, 0.1) => {
+                        let client: &[u8] =
+                            [&b"ios"[..], b"android", b"web"][range(&mut r, 0, 2) as usize];
+                        copy::jsonb_with(b, |b| {
+                            b.put_slice(b"{\"client\": \"");
+                            b.put_slice(client);
+                            b.put_slice(b"\"}");
+                        })
+                    }
+                    _ => copy::null(b),
+                }
+                let mut key = [0u8; 36];
+                uuid_for(seed, g, &mut key);
+                copy::bytes(b, &key);
+                if chance(&mut r, 0.3) {
+                    let mut corr = [0u8; 36];
+                    uuid_for(r.next_u64(), r.next_u64() >> 24, &mut corr);
+                    copy::bytes(b, &corr);
+                } else {
+                    copy::null(b);
+                }
+                id(b, sender_id);
+                id(b, conv_id);
+                copy::timestamp_ms(b, t);
+                copy::timestamp_ms(
+                    b,
+                    t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
+                );
+                out.end_row(Table::Messages);
+
+                for (j, &ty) in att_types.iter().take(n_att).enumerate() {
+                    self.attachment(&mut r, g * 8 + j as u64, ty, sender_id, &msg_id, t, out);
+                }
+                for &(slot, delivered_at, read_at) in &scratch.outcomes {
+                    let user_id = &plan.user_ids[members[slot] as usize];
+                    if let Some(at) = delivered_at {
+                        receipt(
+                            out,
+                            plan.ids.receipt.id(g * 64 + slot as u64 * 2),
+                            "DELIVERED",
+                            at,
+                            &msg_id,
+                            user_id,
+                        );
+                    }
+                    if let Some(at) = read_at {
+                        receipt(
+                            out,
+                            plan.ids.receipt.id(g * 64 + slot as u64 * 2 + 1),
+                            "READ",
+                            at,
+                            &msg_id,
+                            user_id,
+                        );
+                        let b = out.buf(Table::MessageReads);
+                        id(b, &plan.ids.read.id(g * 32 + slot as u64));
+                        copy::timestamp_ms(b, at);
+                        id(b, user_id);
+                        id(b, &msg_id);
+                        copy::timestamp_ms(b, at);
+                        copy::timestamp_ms(b, at);
+                        out.end_row(Table::MessageReads);
+                    }
+                }
+            }
+            if out.stopped {
+                return;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attachment<S: ChunkSink>(
+        &self,
+        r: &mut rand_pcg::Pcg64Mcg,
+        key: u64,
+        ty: u8,
+        uploader: &[u8; ID_LEN],
+        message: &[u8; ID_LEN],
+        t: i64,
+        out: &mut Out<S>,
+    ) {
+        // (type label, kb mu, kb sigma, kb min, kb max, file prefix, [(ext, mime)])
+        const KINDS: [(&str, f64, f64, f64, f64, &str, &[(&str, &str)]); 4] = [
+            (
+                "IMAGE",
+                5.5,
+                1.2,
+                50.0,
+                8_000.0,
+                "IMG_",
+                &[
+                    ("jpg", "image/jpeg"),
+                    ("jpg", "image/jpeg"),
+                    ("png", "image/png"),
+                    ("webp", "image/webp"),
+                    ("gif", "image/gif"),
+                ],
+            ),
+            (
+                "VIDEO",
+                8.0,
+                1.5,
+                500.0,
+                50_000.0,
+                "VID_",
+                &[
+                    ("mp4", "video/mp4"),
+                    ("mp4", "video/mp4"),
+                    ("mov", "video/quicktime"),
+                ],
+            ),
+            (
+                "AUDIO",
+                6.0,
+                1.3,
+                50.0,
+                10_000.0,
+                "AUD_",
+                &[
+                    ("m4a", "audio/mp4"),
+                    ("mp3", "audio/mpeg"),
+                    ("ogg", "audio/ogg"),
+                ],
+            ),
+            (
+                "DOCUMENT",
+                5.0,
+                1.0,
+                10.0,
+                5_000.0,
+                "DOC_",
+                &[
+                    ("pdf", "application/pdf"),
+                    ("pdf", "application/pdf"),
+                    (
+                        "docx",
+                        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    ),
+                    (
+                        "xlsx",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                    ("txt", "text/plain"),
+                ],
+            ),
+        ];
+        let (label, mu, sigma, lo, hi, prefix, exts) = KINDS[ty as usize];
+        let (ext, mime) = exts[range(r, 0, exts.len() as u64 - 1) as usize];
+        let kb = lognormal(r, mu, sigma).clamp(lo, hi);
+        let number = range(r, 1000, 9999);
+        let aid = self.plan.ids.attachment.id(key);
+        let b = out.buf(Table::Attachments);
+        id(b, &aid);
+        let filename = |b: &mut BytesMut| {
+            b.put_slice(prefix.as_bytes());
+            put_decimal(b, number);
+            b.put_u8(b'.');
+            b.put_slice(ext.as_bytes());
+        };
+        copy::text_with(b, filename);
+        copy::text_with(b, |b| {
+            b.put_slice(b"upload-");
+            put_decimal(b, number);
+            b.put_u8(b'.');
+            b.put_slice(ext.as_bytes());
+        });
+        copy::text(b, mime);
+        copy::int4(b, (kb * 1024.0) as i32);
+        copy::text_with(b, |b| {
+            b.put_slice(b"https://cdn.example.com/a/");
+            b.put_slice(&aid);
+            b.put_u8(b'/');
+            filename(b);
+        });
+        if ty <= 1 {
+            copy::text_with(b, |b| {
+                b.put_slice(b"https://cdn.example.com/t/");
+                b.put_slice(&aid);
+                b.put_slice(b".jpg");
+            });
+        } else {
+            copy::null(b);
+        }
+        copy::text(b, label);
+        const IMAGE_SIZES: [(i32, i32); 6] = [
+            (1080, 1920),
+            (1920, 1080),
+            (3024, 4032),
+            (4032, 3024),
+            (1080, 1080),
+            (800, 600),
+        ];
+        const VIDEO_SIZES: [(i32, i32); 4] = [(1280, 720), (1920, 1080), (720, 1280), (1080, 1920)];
+        let dims = match ty {
+            0 => Some(IMAGE_SIZES[range(r, 0, 5) as usize]),
+            1 => Some(VIDEO_SIZES[range(r, 0, 3) as usize]),
+            _ => None,
+        };
+        copy::opt_int4(b, dims.map(|d| d.0));
+        copy::opt_int4(b, dims.map(|d| d.1));
+        let duration = match ty {
+            1 => Some(lognormal(r, 3.5, 1.0).clamp(1.0, 3_600.0) as i32),
+            2 => Some(lognormal(r, 3.0, 1.0).clamp(1.0, 3_600.0) as i32),
+            _ => None,
+        };
+        copy::opt_int4(b, duration);
+        id(b, uploader);
+        id(b, message);
+        copy::timestamp_ms(b, t);
+        copy::timestamp_ms(b, t);
+        out.end_row(Table::Attachments);
+    }
+}
+
+fn receipt<S: ChunkSink>(
+    out: &mut Out<S>,
+    rid: [u8; ID_LEN],
+    state: &str,
+    at: i64,
+    msg: &[u8; ID_LEN],
+    user: &[u8; ID_LEN],
+) {
+    let b = out.buf(Table::MessageReceipts);
+    id(b, &rid);
+    copy::text(b, state);
+    copy::timestamp_ms(b, at);
+    id(b, msg);
+    id(b, user);
+    copy::timestamp_ms(b, at);
+    copy::timestamp_ms(b, at);
+    out.end_row(Table::MessageReceipts);
+}
+
+/// A coordinate with 5 decimals, without allocating.
+fn put_coord(b: &mut BytesMut, v: f64) {
+    if v < 0.0 {
+        b.put_u8(b'-');
+    }
+    let scaled = (v.abs() * 100_000.0).round() as u64;
+    put_decimal(b, scaled / 100_000);
+    b.put_u8(b'.');
+    let frac = scaled % 100_000;
+    let mut digits = [b'0'; 5];
+    let mut f = frac;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    b.put_slice(&digits);
+}
+
+fn base36_width(mut max: u64) -> usize {
+    let mut w = 1;
+    while max >= 36 {
+        max /= 36;
+        w += 1;
+    }
+    w.max(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Band;
+
+    struct Collect(Vec<(Table, BytesMut, u64)>);
+    impl ChunkSink for Collect {
+        fn send(&mut self, t: Table, c: BytesMut, rows: u64) -> bool {
+            self.0.push((t, c, rows));
+            true
+        }
+    }
+
+    fn rows_of(sink: &Collect, t: Table) -> u64 {
+        sink.0.iter().filter(|c| c.0 == t).map(|c| c.2).sum()
+    }
+
+    #[test]
+    fn units_produce_exact_counts_and_identical_bytes() {
+        let cfg = Band::Tiny.preset();
+        let plan = Plan::build(&cfg);
+        let pools = Pools::new(cfg.seed);
+        let g = Gen::new(&plan, &pools);
+        let run = || {
+            let mut sink = Collect(Vec::new());
+            let mut out = Out::new(&mut sink, 64 * 1024);
+            let mut scratch = Scratch::default();
+            for u in &plan.user_units {
+                g.users(u.clone(), &mut out);
+            }
+            for u in &plan.conversation_units {
+                g.conversations(u.clone(), &mut out, &mut scratch);
+            }
+            for u in &plan.message_units {
+                g.messages(u.clone(), &mut out, &mut scratch);
+            }
+            out.flush();
+            sink
+        };
+        let a = run();
+        assert_eq!(rows_of(&a, Table::Users), 200);
+        assert_eq!(rows_of(&a, Table::Conversations), 300);
+        assert_eq!(rows_of(&a, Table::Messages), 10_000);
+        assert_eq!(
+            rows_of(&a, Table::ConversationUsers),
+            plan.members.len() as u64
+        );
+        assert!(rows_of(&a, Table::MessageReads) > 0);
+        let b = run();
+        assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.1 == y.1));
+    }
+
+    #[test]
+    fn coordinates_and_widths() {
+        let mut b = BytesMut::new();
+        put_coord(&mut b, -12.3456789);
+        assert_eq!(&b[..], b"-12.34568");
+        assert_eq!(base36_width(199), 2);
+        assert_eq!(base36_width(249_999), 4);
+    }
+}

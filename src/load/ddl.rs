@@ -1,0 +1,399 @@
+//! Schema work around a load: the preflight that compares the target with what
+//! the generators write, the staging schema the data is loaded into (bare
+//! tables, no secondary indexes or foreign keys), the deferred builds of
+//! exactly the indexes and constraints the target has (read from its catalog),
+//! and the swap that replaces the target tables in one short transaction.
+//!
+//! The target is never written before the swap: a failed, interrupted or
+//! killed load leaves it as it was, and the next run drops the leftovers.
+
+use tokio_postgres::Client;
+
+use crate::db::{quote_ident, Target};
+use crate::error::{DbContext, Error, Result};
+use crate::model::{ColType, Table};
+
+const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+const CATALOG_COLUMNS_SQL: &str = include_str!("../../sql/catalog/columns.sql");
+const CATALOG_ENUMS_SQL: &str = include_str!("../../sql/catalog/enums.sql");
+const CATALOG_INDEXES_SQL: &str = include_str!("../../sql/catalog/indexes.sql");
+const CATALOG_FOREIGN_KEYS_SQL: &str = include_str!("../../sql/catalog/foreign_keys.sql");
+
+pub fn table_names() -> Vec<String> {
+    Table::ALL.iter().map(|t| t.name().to_string()).collect()
+}
+
+/// The staging schema of a target schema (deterministic, so leftovers of a
+/// killed run are found and dropped by the next one).
+pub fn stage_schema(target_schema: &str) -> String {
+    format!("cs_stage_{target_schema}")
+}
+
+/// Advisory lock key of a target schema: one chatsynth writer per schema.
+pub fn lock_key(target_schema: &str) -> String {
+    format!("chatsynth:{target_schema}")
+}
+
+pub async fn try_lock(client: &Client, schema: &str) -> Result<()> {
+    let row = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext($1))",
+            &[&lock_key(schema)],
+        )
+        .await
+        .step("taking the schema lock")?;
+    if row.get::<_, bool>(0) {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "another chatsynth run is writing into schema {schema:?}; wait for it to finish"
+        )))
+    }
+}
+
+/// Which of the seven tables exist in the schema.
+pub async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')",
+            &[&schema, &table_names()],
+        )
+        .await
+        .step("reading the target's tables")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Creates the schema (if missing) and the tables from `sql/schema.sql`, in
+/// one transaction.
+pub async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
+    let tx = client.transaction().await.step("creating the tables")?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {s}; SET LOCAL search_path TO {s};",
+        s = quote_ident(schema)
+    ))
+    .await
+    .step("creating the target schema")?;
+    tx.batch_execute(SCHEMA_SQL)
+        .await
+        .step("applying sql/schema.sql")?;
+    tx.commit().await.step("committing the new tables")
+}
+
+/// Compares the target schema with what the generators write and returns every
+/// mismatch at once: missing tables or columns, wrong types or nullability,
+/// missing enum labels, and NOT NULL columns without a default that the
+/// generator does not fill. Unknown nullable or defaulted columns are fine.
+pub async fn preflight(client: &Client, schema: &str) -> Result<()> {
+    let mut problems = Vec::new();
+    let present = existing_tables(client, schema).await?;
+    for t in Table::ALL {
+        if !present.iter().any(|p| p == t.name()) {
+            problems.push(format!("table {schema}.{} is missing", t.name()));
+        }
+    }
+    let cols = client
+        .query(CATALOG_COLUMNS_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading the target's columns")?;
+    // (table, column, type, not null, has default)
+    let cols: Vec<(String, String, String, bool, bool)> = cols
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let enums = client
+        .query(CATALOG_ENUMS_SQL, &[&schema])
+        .await
+        .step("reading the target's enum types")?;
+    let enum_labels = |name: &str| -> Option<Vec<String>> {
+        let labels: Vec<String> = enums
+            .iter()
+            .filter(|r| r.get::<_, String>(0) == name)
+            .filter_map(|r| r.get::<_, Option<String>>(1))
+            .collect();
+        enums
+            .iter()
+            .any(|r| r.get::<_, String>(0) == name)
+            .then_some(labels)
+    };
+    for t in Table::ALL {
+        if !present.iter().any(|p| p == t.name()) {
+            continue;
+        }
+        let here: Vec<_> = cols.iter().filter(|c| c.0 == t.name()).collect();
+        for c in t.columns() {
+            let Some(found) = here.iter().find(|x| x.1 == c.name) else {
+                problems.push(format!("column {}.\"{}\" is missing", t.name(), c.name));
+                continue;
+            };
+            let ty_ok = match c.ty {
+                ColType::Enum(name, labels) => {
+                    let ok = found.2 == quote_ident(name) || found.2 == name;
+                    if ok {
+                        match enum_labels(name) {
+                            Some(have) => {
+                                for l in labels {
+                                    if !have.iter().any(|h| h == l) {
+                                        problems.push(format!(
+                                            "enum \"{name}\" lacks the label '{l}' (used by {}.\"{}\")",
+                                            t.name(),
+                                            c.name
+                                        ));
+                                    }
+                                }
+                            }
+                            None => problems.push(format!("enum type \"{name}\" is missing")),
+                        }
+                    }
+                    ok
+                }
+                ColType::Timestamp => {
+                    found.2.starts_with("timestamp(") && found.2.ends_with("without time zone")
+                        || found.2 == "timestamp without time zone"
+                }
+                other => found.2 == other.sql(),
+            };
+            if !ty_ok {
+                problems.push(format!(
+                    "column {}.\"{}\" has type {} but chatsynth writes {}",
+                    t.name(),
+                    c.name,
+                    found.2,
+                    c.ty.sql()
+                ));
+            }
+        }
+        for x in &here {
+            let known = t.columns().iter().any(|c| c.name == x.1);
+            if !known && x.3 && !x.4 {
+                problems.push(format!(
+                    "column {}.\"{}\" is NOT NULL without a default, and chatsynth does not fill it",
+                    t.name(),
+                    x.1
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::SchemaDrift(problems))
+    }
+}
+
+/// Tables of the seven that hold at least one row, and whether any user row is
+/// not synthetic (email not starting with the literal `syn_`).
+pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i64)> {
+    let mut non_empty = Vec::new();
+    for t in Table::ALL {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {}.{})",
+                    quote_ident(schema),
+                    quote_ident(t.name())
+                ),
+                &[],
+            )
+            .await
+            .step(format!("checking whether {} is empty", t.name()))?;
+        if row.get::<_, bool>(0) {
+            non_empty.push(t.name().to_string());
+        }
+    }
+    let foreign: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {}.\"users\" WHERE NOT starts_with(\"email\", 'syn_')",
+                quote_ident(schema)
+            ),
+            &[],
+        )
+        .await
+        .step("counting non-synthetic users")?
+        .get(0);
+    Ok((non_empty, foreign))
+}
+
+/// An index (or a constraint backed by one) to build after the load.
+#[derive(Debug, Clone)]
+pub struct IndexDdl {
+    pub table: String,
+    pub name: String,
+    /// `CREATE ... INDEX` statement targeting the staging schema.
+    pub create: String,
+    /// `p` or `u` when the index backs a constraint of that name.
+    pub constraint: Option<char>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKeyDdl {
+    pub table: String,
+    pub name: String,
+    pub definition: String,
+}
+
+/// Everything to rebuild on the staging tables, read from the target's catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred {
+    pub indexes: Vec<IndexDdl>,
+    pub foreign_keys: Vec<ForeignKeyDdl>,
+}
+
+/// Rewrites `CREATE [UNIQUE] INDEX name ON qualified.table USING ...` to build
+/// the same index on the staging table.
+fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<String> {
+    let on = def.find(" ON ")?;
+    let using = on + def[on..].find(" USING ")?;
+    let head = &def[..def.find(" INDEX ")?];
+    Some(format!(
+        "{head} INDEX {} ON {}.{}{}",
+        quote_ident(name),
+        quote_ident(stage),
+        quote_ident(table),
+        &def[using..]
+    ))
+}
+
+pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
+    let stage = stage_schema(schema);
+    let mut d = Deferred::default();
+    for r in client
+        .query(CATALOG_INDEXES_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading the target's indexes")?
+    {
+        let (table, name, def): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let contype: Option<i8> = r.get(3);
+        let create = retarget_index(&def, &name, &stage, &table).ok_or_else(|| {
+            Error::Other(format!("cannot read the definition of index {name}: {def}"))
+        })?;
+        d.indexes.push(IndexDdl {
+            table,
+            name,
+            create,
+            constraint: contype.map(|c| c as u8 as char),
+        });
+    }
+    for r in client
+        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading the target's foreign keys")?
+    {
+        d.foreign_keys.push(ForeignKeyDdl {
+            table: r.get(0),
+            name: r.get(1),
+            definition: r.get(2),
+        });
+    }
+    Ok(d)
+}
+
+/// Drops leftovers of an earlier run and creates bare copies of the target
+/// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
+/// foreign keys) in the staging schema.
+pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
+    let stage = stage_schema(&target.schema);
+    let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
+    let mut sql = format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s};");
+    for table in Table::ALL {
+        let q = quote_ident(table.name());
+        sql.push_str(&format!(
+            "CREATE TABLE {s}.{q} (LIKE {t}.{q} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+             INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION);"
+        ));
+    }
+    client
+        .batch_execute(&format!("BEGIN; {sql} COMMIT;"))
+        .await
+        .step("creating the staging tables")?;
+    Ok(stage)
+}
+
+pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_ident(&stage_schema(target_schema))
+        ))
+        .await
+        .step("dropping the staging schema")
+}
+
+/// Turns built unique indexes into the constraints they back.
+pub fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String> {
+    let kind = match ix.constraint? {
+        'p' => "PRIMARY KEY",
+        'u' => "UNIQUE",
+        _ => return None,
+    };
+    Some(format!(
+        "ALTER TABLE {}.{} ADD CONSTRAINT {} {kind} USING INDEX {}",
+        quote_ident(stage),
+        quote_ident(&ix.table),
+        quote_ident(&ix.name),
+        quote_ident(&ix.name)
+    ))
+}
+
+/// The foreign key, on the staging table; unqualified references resolve to
+/// the staging tables first (search_path stage, target).
+pub fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
+    format!(
+        "ALTER TABLE {}.{} ADD CONSTRAINT {} {}",
+        quote_ident(stage),
+        quote_ident(&fk.table),
+        quote_ident(&fk.name),
+        fk.definition
+    )
+}
+
+/// Replaces the target's tables with the staging tables in one transaction:
+/// readers see the whole old dataset or the whole new one.
+pub async fn swap(client: &mut Client, target_schema: &str) -> Result<()> {
+    let stage = stage_schema(target_schema);
+    let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
+    let olds: Vec<String> = Table::ALL
+        .iter()
+        .map(|x| format!("{t}.{}", quote_ident(x.name())))
+        .collect();
+    let mut sql = format!(
+        "SET LOCAL lock_timeout = '20s'; DROP TABLE {};",
+        olds.join(", ")
+    );
+    for x in Table::ALL {
+        sql.push_str(&format!(
+            "ALTER TABLE {s}.{} SET SCHEMA {t};",
+            quote_ident(x.name())
+        ));
+    }
+    sql.push_str(&format!("DROP SCHEMA {s};"));
+    let tx = client.transaction().await.step("starting the swap")?;
+    tx.batch_execute(&sql)
+        .await
+        .step("swapping the new tables into the target schema")?;
+    tx.commit().await.step("committing the swap")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_definitions_are_retargeted() {
+        let def = "CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)";
+        assert_eq!(
+            retarget_index(def, "users_email_key", "cs_stage_public", "users").unwrap(),
+            "CREATE UNIQUE INDEX \"users_email_key\" ON \"cs_stage_public\".\"users\" USING btree (email)"
+        );
+        let def = "CREATE INDEX \"messages_conversationId_createdAt_idx\" ON \"my-s\".messages USING btree (\"conversationId\", \"createdAt\" DESC) INCLUDE (id) WHERE (\"isDeleted\" = false)";
+        let out = retarget_index(
+            def,
+            "messages_conversationId_createdAt_idx",
+            "st",
+            "messages",
+        )
+        .unwrap();
+        assert!(out.starts_with("CREATE INDEX \"messages_conversationId_createdAt_idx\" ON \"st\".\"messages\" USING btree (\"conversationId\", \"createdAt\" DESC) INCLUDE (id) WHERE"));
+    }
+}

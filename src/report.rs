@@ -1,0 +1,329 @@
+//! The versioned JSON report of a run (load, generate, refresh) and the
+//! summary table printed on the terminal. The report echoes the whole
+//! configuration, so any dataset can be rebuilt exactly from it; it never
+//! holds a password (the target is recorded in its redacted form).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DatasetConfig, PipelineConfig, RealisedTargets};
+use crate::error::{Error, Result};
+use crate::gen::calendar;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableReport {
+    pub table: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed_ms: f64,
+    pub rows_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub streams: usize,
+    pub chunks: u64,
+    /// Time to hand one chunk to the connection (socket backpressure included).
+    pub chunk_send_latency_us: Percentiles,
+    /// Summed over streams: time the COPY streams waited for generators.
+    pub streams_waiting_for_generators_ms: f64,
+    /// Longest wait for the server's acknowledgement of a finished COPY.
+    pub server_ack_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorReport {
+    pub workers: usize,
+    /// Summed over generator threads: generating and encoding rows.
+    pub generating_ms: f64,
+    /// Summed over generator threads: blocked on a full channel (the sink was slower).
+    pub blocked_on_channel_ms: f64,
+    pub units: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseReport {
+    pub phase: String,
+    pub elapsed_ms: f64,
+    pub generator: GeneratorReport,
+    pub tables: Vec<TableReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepReport {
+    pub step: String,
+    pub elapsed_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed_ms: f64,
+    pub load_phases_ms: f64,
+    pub post_load_ms: f64,
+    pub rows_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub messages_rows_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `user@host:port/db`, never the password.
+    pub database: String,
+    pub schema: String,
+    pub server_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub format_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    pub command: String,
+    pub band: String,
+    pub seed: u64,
+    pub dataset: DatasetConfig,
+    pub realised_targets: RealisedTargets,
+    pub pipeline: PipelineConfig,
+    pub target: Option<TargetInfo>,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Order-of-work choices this run made (deferred indexes, session settings...).
+    pub choices: Vec<String>,
+    pub phases: Vec<PhaseReport>,
+    pub post_load: Vec<StepReport>,
+    pub totals: Totals,
+    pub peak_rss_mb: f64,
+    /// `completed`, `failed` or `interrupted`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    pub fn new(
+        command: &str,
+        dataset: &DatasetConfig,
+        realised: RealisedTargets,
+        pipeline: PipelineConfig,
+    ) -> RunReport {
+        RunReport {
+            format_version: FORMAT_VERSION,
+            tool: "chatsynth".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            command: command.into(),
+            band: dataset.band.name().into(),
+            seed: dataset.seed,
+            dataset: dataset.clone(),
+            realised_targets: realised,
+            pipeline,
+            target: None,
+            started_at: calendar::iso8601(calendar::now_ms()),
+            finished_at: String::new(),
+            choices: Vec::new(),
+            phases: Vec::new(),
+            post_load: Vec::new(),
+            totals: Totals::default(),
+            peak_rss_mb: 0.0,
+            outcome: "running".into(),
+            error: None,
+        }
+    }
+
+    /// Fills totals and the outcome.
+    pub fn finish(&mut self, elapsed_ms: f64, error: Option<&Error>) {
+        self.finished_at = calendar::iso8601(calendar::now_ms());
+        let rows: u64 = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.tables)
+            .map(|t| t.rows)
+            .sum();
+        let bytes: u64 = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.tables)
+            .map(|t| t.bytes)
+            .sum();
+        let load_ms: f64 = self.phases.iter().map(|p| p.elapsed_ms).sum();
+        let post_ms: f64 = self.post_load.iter().map(|s| s.elapsed_ms).sum();
+        let messages = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.tables)
+            .find(|t| t.table == "messages");
+        self.totals = Totals {
+            rows,
+            bytes,
+            elapsed_ms,
+            load_phases_ms: load_ms,
+            post_load_ms: post_ms,
+            rows_per_sec: per_sec(rows as f64, elapsed_ms),
+            mb_per_sec: per_sec(bytes as f64 / 1e6, elapsed_ms),
+            messages_rows_per_sec: messages.map_or(0.0, |m| m.rows_per_sec),
+        };
+        self.peak_rss_mb = peak_rss_mb();
+        self.outcome = match error {
+            None => "completed",
+            Some(Error::Interrupted { .. }) => "interrupted",
+            Some(_) => "failed",
+        }
+        .into();
+        self.error = error.map(|e| e.to_string());
+    }
+
+    pub fn default_path(&self) -> PathBuf {
+        let prefix = if self.command == "load" {
+            String::new()
+        } else {
+            format!("{}-", self.command)
+        };
+        PathBuf::from("reports").join(format!(
+            "{prefix}{}-{}-{}.json",
+            self.band,
+            self.seed,
+            calendar::compact(calendar::now_ms())
+        ))
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_json(path, self)
+    }
+
+    /// The terminal summary: one line per table, then totals and post-load steps.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "{:<18} {:>12} {:>9} {:>8} {:>12} {:>8} {:>7} {:>9} {:>9}\n",
+            "table", "rows", "MB", "s", "rows/s", "MB/s", "streams", "send p50", "send p99"
+        ));
+        for t in self.phases.iter().flat_map(|p| &p.tables) {
+            s.push_str(&format!(
+                "{:<18} {:>12} {:>9.1} {:>8.2} {:>12} {:>8.1} {:>7} {:>7}us {:>7}us\n",
+                t.table,
+                group(t.rows),
+                t.bytes as f64 / 1e6,
+                t.elapsed_ms / 1000.0,
+                group(t.rows_per_sec as u64),
+                t.mb_per_sec,
+                t.streams,
+                t.chunk_send_latency_us.p50,
+                t.chunk_send_latency_us.p99
+            ));
+        }
+        for p in &self.phases {
+            s.push_str(&format!(
+                "phase {:<13} {:>8.2}s  generators: {:.2}s generating, {:.2}s blocked on full channels ({} threads)\n",
+                p.phase,
+                p.elapsed_ms / 1000.0,
+                p.generator.generating_ms / 1000.0,
+                p.generator.blocked_on_channel_ms / 1000.0,
+                p.generator.workers
+            ));
+        }
+        for st in &self.post_load {
+            s.push_str(&format!(
+                "{:<40} {:>8.2}s\n",
+                st.step,
+                st.elapsed_ms / 1000.0
+            ));
+        }
+        s.push_str(&format!(
+            "total: {} rows, {:.1} MB in {:.2}s ({} rows/s); messages {} rows/s; post-load {:.2}s; peak RSS {:.0} MB; {}\n",
+            group(self.totals.rows),
+            self.totals.bytes as f64 / 1e6,
+            self.totals.elapsed_ms / 1000.0,
+            group(self.totals.rows_per_sec as u64),
+            group(self.totals.messages_rows_per_sec as u64),
+            self.totals.post_load_ms / 1000.0,
+            self.peak_rss_mb,
+            self.outcome
+        ));
+        s
+    }
+}
+
+pub fn per_sec(amount: f64, ms: f64) -> f64 {
+    if ms <= 0.0 {
+        0.0
+    } else {
+        amount / (ms / 1000.0)
+    }
+}
+
+/// Writes pretty JSON, creating the parent folder; written to a temporary
+/// file first and renamed, so a report is never half-written.
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?;
+    std::fs::write(&tmp, text + "\n")
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+/// 1234567 -> "1,234,567"
+pub fn group(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Peak resident set size of this process, in MB.
+pub fn peak_rss_mb() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own; RUSAGE_SELF is valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc == 0 {
+        ru.ru_maxrss as f64 / 1024.0
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_and_rates() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(per_sec(1000.0, 500.0), 2000.0);
+        assert!(peak_rss_mb() > 0.0);
+    }
+}

@@ -1,0 +1,64 @@
+//! Turns parsed command-line arguments into validated configurations, once.
+//! Everything downstream takes `DatasetConfig`, `PipelineConfig` and
+//! `LoadOptions`; nothing below this module sees clap types.
+
+use crate::cli::{DatasetArgs, LoadArgs};
+use crate::config::{self, default_workers, positive_count, Band, DatasetConfig, PipelineConfig};
+use crate::db::Target;
+use crate::error::Result;
+use crate::load::LoadOptions;
+
+/// Band preset, then the config file, then flags; validated as a whole.
+pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
+    let band = Band::parse(&a.band)?;
+    let mut cfg = band.preset();
+    if let Some(path) = &a.config {
+        cfg = config::merge_file(&cfg, path)?;
+    }
+    cfg.band = band;
+    cfg.seed = a.seed;
+    if let Some(v) = a.users {
+        cfg.counts.users = positive_count("users", v)?;
+    }
+    if let Some(v) = a.conversations {
+        cfg.counts.conversations = positive_count("conversations", v)?;
+    }
+    if let Some(v) = a.messages {
+        cfg.counts.messages = positive_count("messages", v)?;
+    }
+    if a.window_end_now {
+        cfg.window.end_ms = crate::gen::calendar::now_ms();
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+pub fn pipeline(
+    a: &DatasetArgs,
+    streams: usize,
+    chunk_kib: usize,
+    channel_chunks: usize,
+) -> Result<PipelineConfig> {
+    let p = PipelineConfig {
+        workers: a.workers.unwrap_or_else(default_workers),
+        streams_per_large_table: streams,
+        chunk_bytes: chunk_kib.saturating_mul(1024),
+        channel_chunks,
+    };
+    p.validate()?;
+    Ok(p)
+}
+
+pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
+    Ok(LoadOptions {
+        dataset: dataset(&a.dataset)?,
+        pipeline: pipeline(&a.dataset, a.streams, a.chunk_kib, a.channel_chunks)?,
+        target,
+        truncate: a.truncate,
+        allow_non_synthetic: a.allow_non_synthetic,
+        report_path: a.report.clone(),
+        fancy_progress: crate::progress::fancy(a.no_progress),
+        index_workers: a.index_workers,
+        maintenance_work_mem: a.maintenance_work_mem.clone(),
+    })
+}

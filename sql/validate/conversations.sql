@@ -3,8 +3,8 @@
 -- name; GROUP_CHAT/CHANNEL have a name and exactly one OWNER, the creator.
 -- $1 window start (Unix ms), $2 window end (Unix ms).
 WITH w AS (
-    SELECT to_timestamp($1::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
-           to_timestamp($2::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
+    SELECT to_timestamp(($1::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
+           to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
 ),
 m AS (
     SELECT cu."conversationId"                                               AS cid,

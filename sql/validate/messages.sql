@@ -2,8 +2,8 @@
 -- sender's membership (integrity), with the message-level shape aggregated alongside.
 -- $1 window start (Unix ms), $2 window end (Unix ms).
 WITH w AS (
-    SELECT to_timestamp($1::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
-           to_timestamp($2::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
+    SELECT to_timestamp(($1::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
+           to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
 )
 SELECT
     count(*)::float8                                                            AS messages,
@@ -31,12 +31,19 @@ SELECT
     (avg(char_length(m."content")) FILTER (WHERE m."type" = 'TEXT' AND m."content" IS NOT NULL))::float8
                                                                                 AS text_len_mean,
     count(*) FILTER (WHERE m."type" <> 'TEXT')::float8                          AS non_text_messages,
+    -- messages without attachments (TEXT, SYSTEM, LOCATION): the generator draws
+    -- SYSTEM (in groups) and LOCATION only among these
+    count(*) FILTER (WHERE m."type" IN ('TEXT', 'SYSTEM', 'LOCATION'))::float8   AS plain_messages,
     count(*) FILTER (WHERE m."type" = 'LOCATION')::float8                       AS location_messages,
+    count(*) FILTER (WHERE c."type" <> 'DIRECT_MESSAGE'
+                        AND m."type" IN ('TEXT', 'SYSTEM', 'LOCATION'))::float8 AS group_plain_messages,
     count(*) FILTER (WHERE c."type" <> 'DIRECT_MESSAGE')::float8                AS group_messages,
     count(*) FILTER (WHERE c."type" <> 'DIRECT_MESSAGE' AND m."type" = 'SYSTEM')::float8
                                                                                 AS group_system_messages,
     count(*) FILTER (WHERE c."type" <> 'DIRECT_MESSAGE' AND m."replyToId" IS NOT NULL)::float8
                                                                                 AS group_reply_messages,
+    -- edits apply to live TEXT messages only
+    count(*) FILTER (WHERE m."type" = 'TEXT' AND NOT m."isDeleted")::float8     AS live_text_messages,
     count(*) FILTER (WHERE m."isEdited")::float8                                AS edited_messages,
     count(*) FILTER (WHERE m."isDeleted")::float8                               AS deleted_messages
 FROM "messages" m

@@ -5,7 +5,7 @@
 -- and it is not after the conversation's lastMessageAt.
 -- $1 receipts room-size limit (members), $2 window end (Unix ms).
 WITH w AS (
-    SELECT to_timestamp($2::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
+    SELECT to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
 ),
 sizes AS (
     SELECT "conversationId" AS cid, count(*) AS members FROM "conversation_users" GROUP BY 1

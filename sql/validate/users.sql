@@ -1,8 +1,8 @@
 -- validate: one scan of "users" (identity, synthetic marker, window, user-level shape).
 -- $1 window start (Unix ms), $2 window end (Unix ms). One row; scalars are float8.
 WITH w AS (
-    SELECT to_timestamp($1::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
-           to_timestamp($2::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
+    SELECT to_timestamp(($1::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
+           to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
 )
 SELECT
     count(*)::float8                                                   AS users,

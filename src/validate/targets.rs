@@ -52,11 +52,11 @@ impl Targets {
         })
     }
 
-    /// A band preset; realised targets come from the generator's plan when it can
-    /// compute them (`None` until then).
+    /// A band preset, with the realised targets its plan produces (the same
+    /// numbers a load of that preset records in its report).
     pub fn from_band(band: Band, how: &str) -> Targets {
         let dataset = band.preset();
-        let realised = realised_for(&dataset);
+        let realised = Some(crate::gen::realised_targets(&dataset));
         Targets {
             dataset,
             realised,
@@ -93,12 +93,6 @@ impl Targets {
         let max = s.text_len_max_chars.max(1) as f64;
         normal_expectation(|z| (s.text_len_mu + s.text_len_sigma * z).exp().clamp(1.0, max))
     }
-}
-
-/// Realised targets of a configuration without a report: needs the generator's
-/// plan (`gen::realised_targets`), which does not exist yet.
-fn realised_for(_dataset: &DatasetConfig) -> Option<RealisedTargets> {
-    None
 }
 
 /// E[f(Z)] for a standard normal Z (midpoint rule over [-9, 9]).

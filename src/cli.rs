@@ -159,7 +159,8 @@ pub struct ExplainArgs {
     /// EXPLAIN ANALYZE runs per query and parameter case (after a warm-up).
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
-    /// Where to write the capture or comparison JSON (default: reports/explain-<UTC time>.json).
+    /// Where to write the JSON: capture (default reports/explain-<UTC time>.json), index report
+    /// (reports/explain-indexes-<UTC time>.json) or comparison (reports/explain-compare-<UTC time>.json).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Reuse the parameters stored in this earlier capture, so captures are comparable.

@@ -27,6 +27,7 @@ pub mod embedded;
 pub mod error;
 pub mod explain;
 pub mod gen;
+pub mod generate;
 pub mod load;
 pub mod model;
 pub mod progress;

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{embedded, explain, load, settings, validate, Result};
+use chatsynth::{embedded, explain, generate, load, settings, validate, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -71,6 +71,13 @@ async fn run(cli: Cli) -> Result<u8> {
             let target = resolve_target(&args.target).await?;
             let opts = settings::load(&args, target)?;
             let (report, path) = load::run(&opts).await?;
+            print!("{}", report.summary());
+            println!("report: {}", path.display());
+            Ok(0)
+        }
+        Command::Generate(args) => {
+            let opts = settings::generate(&args)?;
+            let (report, path) = generate::run(&opts).await?;
             print!("{}", report.summary());
             println!("report: {}", path.display());
             Ok(0)

@@ -115,8 +115,13 @@ pub struct RunReport {
     pub finished_at: String,
     /// Order-of-work choices this run made (deferred indexes, session settings...).
     pub choices: Vec<String>,
+    /// Building the plan and the value pools, before any connection.
+    pub plan_ms: f64,
     pub phases: Vec<PhaseReport>,
+    /// Steps after the load phases (aggregates; they add up to `totals.post_load_ms`).
     pub post_load: Vec<StepReport>,
+    /// Each index and foreign-key build, slowest first (inside the aggregates above).
+    pub builds: Vec<StepReport>,
     pub totals: Totals,
     pub peak_rss_mb: f64,
     /// `completed`, `failed` or `interrupted`.
@@ -145,8 +150,10 @@ impl RunReport {
             started_at: calendar::iso8601(calendar::now_ms()),
             finished_at: String::new(),
             choices: Vec::new(),
+            plan_ms: 0.0,
             phases: Vec::new(),
             post_load: Vec::new(),
+            builds: Vec::new(),
             totals: Totals::default(),
             peak_rss_mb: 0.0,
             outcome: "running".into(),
@@ -247,7 +254,16 @@ impl RunReport {
         }
         for st in &self.post_load {
             s.push_str(&format!(
-                "{:<40} {:>8.2}s\n",
+                "{:<48} {:>8.2}s\n",
+                st.step,
+                st.elapsed_ms / 1000.0
+            ));
+        }
+        let mut slow: Vec<&StepReport> = self.builds.iter().collect();
+        slow.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
+        for st in slow.iter().take(3) {
+            s.push_str(&format!(
+                "  slowest: {:<39} {:>8.2}s\n",
                 st.step,
                 st.elapsed_ms / 1000.0
             ));
@@ -295,7 +311,7 @@ pub fn group(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -2,10 +2,11 @@
 //! Everything downstream takes `DatasetConfig`, `PipelineConfig` and
 //! `LoadOptions`; nothing below this module sees clap types.
 
-use crate::cli::{DatasetArgs, LoadArgs};
+use crate::cli::{DatasetArgs, GenerateArgs, LoadArgs};
 use crate::config::{self, default_workers, positive_count, Band, DatasetConfig, PipelineConfig};
 use crate::db::Target;
 use crate::error::Result;
+use crate::generate::GenerateOptions;
 use crate::load::LoadOptions;
 
 /// Band preset, then the config file, then flags; validated as a whole.
@@ -60,5 +61,14 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         fancy_progress: crate::progress::fancy(a.no_progress),
         index_workers: a.index_workers,
         maintenance_work_mem: a.maintenance_work_mem.clone(),
+    })
+}
+
+pub fn generate(a: &GenerateArgs) -> Result<GenerateOptions> {
+    Ok(GenerateOptions {
+        dataset: dataset(&a.dataset)?,
+        pipeline: pipeline(&a.dataset, 1, a.chunk_kib, 16)?,
+        out_dir: if a.discard { None } else { a.out.clone() },
+        report_path: a.report.clone(),
     })
 }

@@ -49,7 +49,7 @@ pub struct IdGen {
 
 impl IdGen {
     pub fn new(seed: u64, table: u64) -> IdGen {
-        let salt = mix64(seed ^ 0x5eed_1d5) & ((1 << 54) - 1);
+        let salt = mix64(seed ^ 0x05ee_d1d5) & ((1 << 54) - 1);
         let mut prefix = [b'c'; 13];
         base36_12((salt << 8) | table, &mut prefix[1..]);
         IdGen {

@@ -85,8 +85,12 @@ impl Pools {
                 corpus.push_str(w);
             }
             sentence_len += 1;
-            if sentence_len > 4 && r.next_u64() % 8 == 0 {
-                corpus.push_str(if r.next_u64() % 5 == 0 { "? " } else { ". " });
+            if sentence_len > 4 && r.next_u64().is_multiple_of(8) {
+                corpus.push_str(if r.next_u64().is_multiple_of(5) {
+                    "? "
+                } else {
+                    ". "
+                });
                 sentence_len = 0;
             } else {
                 corpus.push(' ');

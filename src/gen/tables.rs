@@ -683,72 +683,15 @@ impl<'a> Gen<'a> {
         t: i64,
         out: &mut Out<S>,
     ) {
-        // (type label, kb mu, kb sigma, kb min, kb max, file prefix, [(ext, mime)])
-        const KINDS: [(&str, f64, f64, f64, f64, &str, &[(&str, &str)]); 4] = [
-            (
-                "IMAGE",
-                5.5,
-                1.2,
-                50.0,
-                8_000.0,
-                "IMG_",
-                &[
-                    ("jpg", "image/jpeg"),
-                    ("jpg", "image/jpeg"),
-                    ("png", "image/png"),
-                    ("webp", "image/webp"),
-                    ("gif", "image/gif"),
-                ],
-            ),
-            (
-                "VIDEO",
-                8.0,
-                1.5,
-                500.0,
-                50_000.0,
-                "VID_",
-                &[
-                    ("mp4", "video/mp4"),
-                    ("mp4", "video/mp4"),
-                    ("mov", "video/quicktime"),
-                ],
-            ),
-            (
-                "AUDIO",
-                6.0,
-                1.3,
-                50.0,
-                10_000.0,
-                "AUD_",
-                &[
-                    ("m4a", "audio/mp4"),
-                    ("mp3", "audio/mpeg"),
-                    ("ogg", "audio/ogg"),
-                ],
-            ),
-            (
-                "DOCUMENT",
-                5.0,
-                1.0,
-                10.0,
-                5_000.0,
-                "DOC_",
-                &[
-                    ("pdf", "application/pdf"),
-                    ("pdf", "application/pdf"),
-                    (
-                        "docx",
-                        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                    ),
-                    (
-                        "xlsx",
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    ),
-                    ("txt", "text/plain"),
-                ],
-            ),
-        ];
-        let (label, mu, sigma, lo, hi, prefix, exts) = KINDS[ty as usize];
+        let MediaKind {
+            label,
+            kb_mu: mu,
+            kb_sigma: sigma,
+            kb_min: lo,
+            kb_max: hi,
+            prefix,
+            exts,
+        } = MEDIA[ty as usize];
         let (ext, mime) = exts[range(r, 0, exts.len() as u64 - 1) as usize];
         let kb = lognormal(r, mu, sigma).clamp(lo, hi);
         let number = range(r, 1000, 9999);
@@ -815,6 +758,83 @@ impl<'a> Gen<'a> {
         out.end_row(Table::Attachments);
     }
 }
+
+/// Attachment kinds (index = the generator's type code): log-normal size in KB,
+/// clamped, from distributions.md; file name prefix; extensions and mime types.
+struct MediaKind {
+    label: &'static str,
+    kb_mu: f64,
+    kb_sigma: f64,
+    kb_min: f64,
+    kb_max: f64,
+    prefix: &'static str,
+    exts: &'static [(&'static str, &'static str)],
+}
+
+const MEDIA: [MediaKind; 4] = [
+    MediaKind {
+        label: "IMAGE",
+        kb_mu: 5.5,
+        kb_sigma: 1.2,
+        kb_min: 50.0,
+        kb_max: 8_000.0,
+        prefix: "IMG_",
+        exts: &[
+            ("jpg", "image/jpeg"),
+            ("jpg", "image/jpeg"),
+            ("png", "image/png"),
+            ("webp", "image/webp"),
+            ("gif", "image/gif"),
+        ],
+    },
+    MediaKind {
+        label: "VIDEO",
+        kb_mu: 8.0,
+        kb_sigma: 1.5,
+        kb_min: 500.0,
+        kb_max: 50_000.0,
+        prefix: "VID_",
+        exts: &[
+            ("mp4", "video/mp4"),
+            ("mp4", "video/mp4"),
+            ("mov", "video/quicktime"),
+        ],
+    },
+    MediaKind {
+        label: "AUDIO",
+        kb_mu: 6.0,
+        kb_sigma: 1.3,
+        kb_min: 50.0,
+        kb_max: 10_000.0,
+        prefix: "AUD_",
+        exts: &[
+            ("m4a", "audio/mp4"),
+            ("mp3", "audio/mpeg"),
+            ("ogg", "audio/ogg"),
+        ],
+    },
+    MediaKind {
+        label: "DOCUMENT",
+        kb_mu: 5.0,
+        kb_sigma: 1.0,
+        kb_min: 10.0,
+        kb_max: 5_000.0,
+        prefix: "DOC_",
+        exts: &[
+            ("pdf", "application/pdf"),
+            ("pdf", "application/pdf"),
+            (
+                "docx",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ),
+            (
+                "xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            ("txt", "text/plain"),
+        ],
+    },
+];
 
 fn receipt<S: ChunkSink>(
     out: &mut Out<S>,

@@ -74,11 +74,7 @@ pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
         plan.realised.clone(),
         opts.pipeline.clone(),
     );
-    report.post_load.push(StepReport {
-        step: "plan and value pools".into(),
-        elapsed_ms: t0.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let path = opts
         .report_path
         .clone()
@@ -259,32 +255,19 @@ async fn run_phase(
     let counters = Arc::new(Counters::default());
     let mut senders: [Option<flume::Sender<pipeline::Chunk>>; 7] = Default::default();
     let mut streams: JoinSet<(Table, Result<StreamStats>)> = JoinSet::new();
+    let ctx = pipeline::StreamCtx {
+        target: stage_target.clone(),
+        pool: pool.clone(),
+        phase: pass.name(),
+        counters: counters.clone(),
+        cancel: cancel.clone(),
+    };
     for &t in pass.tables() {
         let (tx, rx) = flume::bounded(p.channel_chunks);
         senders[t.index()] = Some(tx);
         for _ in 0..pipeline::streams_for(t, p.streams_per_large_table) {
-            let (target, pool, rx, counters, cancel) = (
-                stage_target.clone(),
-                pool.clone(),
-                rx.clone(),
-                counters.clone(),
-                cancel.clone(),
-            );
-            let schema = stage_target.schema.clone();
-            streams.spawn(async move {
-                let r = pipeline::copy_stream(
-                    target,
-                    pool,
-                    schema,
-                    t,
-                    pass.name(),
-                    rx,
-                    counters,
-                    cancel,
-                )
-                .await;
-                (t, r)
-            });
+            let (ctx, rx) = (ctx.clone(), rx.clone());
+            streams.spawn(async move { (t, pipeline::copy_stream(ctx, t, rx).await) });
         }
     }
     let progress = Progress::start(
@@ -446,7 +429,7 @@ async fn build_deferred(
             opts.index_workers
         )),
     });
-    report.post_load.extend(steps);
+    report.builds.extend(steps);
 
     let client = stage_target.pooled(pool).await?;
     client
@@ -479,7 +462,7 @@ async fn build_deferred(
             .batch_execute(&ddl::foreign_key_sql(&stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.post_load.push(StepReport {
+        report.builds.push(StepReport {
             step: format!("foreign key {}", fk.name),
             elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
             detail: Some(fk.table.clone()),

@@ -253,18 +253,30 @@ impl Default for StreamStats {
     }
 }
 
+/// What a COPY stream works with.
+#[derive(Clone)]
+pub struct StreamCtx {
+    pub target: Target,
+    pub pool: deadpool_postgres::Pool,
+    pub phase: &'static str,
+    pub counters: Arc<Counters>,
+    pub cancel: Arc<AtomicBool>,
+}
+
 /// One COPY stream: takes chunks from `rx` until every generator is done,
 /// then finishes the COPY and checks the server's row count.
 pub async fn copy_stream(
-    target: Target,
-    pool: deadpool_postgres::Pool,
-    schema: String,
+    ctx: StreamCtx,
     table: Table,
-    phase: &'static str,
     rx: flume::Receiver<Chunk>,
-    counters: Arc<Counters>,
-    cancel: Arc<AtomicBool>,
 ) -> Result<StreamStats> {
+    let StreamCtx {
+        target,
+        pool,
+        phase,
+        counters,
+        cancel,
+    } = ctx;
     let fail = |message: String| Error::Copy {
         table: table.name().to_string(),
         phase: phase.to_string(),
@@ -277,7 +289,7 @@ pub async fn copy_stream(
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     let sink = client
-        .copy_in::<_, Bytes>(&table.copy_sql(&schema))
+        .copy_in::<_, Bytes>(&table.copy_sql(&target.schema))
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     futures::pin_mut!(sink);

@@ -1,10 +1,474 @@
-//! `chatsynth validate`: integrity and fidelity measured in SQL. (Stub.)
+//! `chatsynth validate`: the quality gate after a load. Reads the dataset back
+//! out of the database and decides GO or NO-GO.
+//!
+//! - [`targets`], what to check against (a load report's dataset and realised
+//!   targets, or a band preset).
+//! - `sql/validate/*.sql`: every measurement is an aggregate computed in the
+//!   database, a few scans with many aggregates each, all inside one
+//!   REPEATABLE READ READ ONLY transaction (one snapshot); no row leaves it.
+//! - [`checks`], integrity (critical, counts of violating rows that must be 0)
+//!   and fidelity (measured vs target within the tolerance), and the decision.
+//! - Output: a table on the terminal and a JSON file with checks, targets,
+//!   measured values, histograms and the decision. Exit 0 GO, 1 NO-GO, 2 when
+//!   validation could not run.
+
+pub mod checks;
+pub mod targets;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
 
 use crate::cli::ValidateArgs;
+use crate::config::{Band, Counts, DatasetConfig, RealisedTargets};
 use crate::db::Target;
-use crate::error::{Error, Result};
+use crate::error::{DbContext, Error, Result};
+use checks::{fmt_num, Check, Decision, Kind, Metrics, Status};
+use targets::Targets;
 
-/// Runs validation; returns the exit code (0 GO, 1 NO-GO).
-pub async fn run(_target: &Target, _args: &ValidateArgs) -> Result<u8> {
-    Err(Error::Other("validate is not implemented yet".into()))
+/// The tables a loaded dataset has; validation refuses to run without them.
+const TABLES: [&str; 7] = [
+    "users",
+    "conversations",
+    "conversation_users",
+    "messages",
+    "attachments",
+    "message_reads",
+    "message_receipts",
+];
+
+/// Which parameters a query file takes.
+#[derive(Clone, Copy)]
+enum Params {
+    /// $1 window start, $2 window end (Unix ms).
+    Window,
+    /// $1 heavy-room fraction.
+    HeavyFraction,
+    /// $1 receipts room-size limit, $2 window end (Unix ms).
+    Receipts,
+    /// $1 top-user fraction.
+    TopUsers,
+    None,
+}
+
+const QUERIES: &[(&str, &str, Params)] = &[
+    (
+        "users",
+        include_str!("../../sql/validate/users.sql"),
+        Params::Window,
+    ),
+    (
+        "conversations",
+        include_str!("../../sql/validate/conversations.sql"),
+        Params::Window,
+    ),
+    (
+        "messages",
+        include_str!("../../sql/validate/messages.sql"),
+        Params::Window,
+    ),
+    (
+        "message_order",
+        include_str!("../../sql/validate/message_order.sql"),
+        Params::HeavyFraction,
+    ),
+    (
+        "replies",
+        include_str!("../../sql/validate/replies.sql"),
+        Params::None,
+    ),
+    (
+        "attachments",
+        include_str!("../../sql/validate/attachments.sql"),
+        Params::None,
+    ),
+    (
+        "reads",
+        include_str!("../../sql/validate/reads.sql"),
+        Params::Receipts,
+    ),
+    (
+        "receipts",
+        include_str!("../../sql/validate/receipts.sql"),
+        Params::Receipts,
+    ),
+    (
+        "time",
+        include_str!("../../sql/validate/time.sql"),
+        Params::Window,
+    ),
+    (
+        "activity",
+        include_str!("../../sql/validate/activity.sql"),
+        Params::TopUsers,
+    ),
+];
+
+/// The fraction of users whose share of messages the skew check measures.
+const TOP_USER_FRACTION: f64 = 0.10;
+
+/// Everything measured: scalar aggregates and histograms, by column name.
+#[derive(Debug, Default)]
+pub struct Measured {
+    pub metrics: Metrics,
+    pub histograms: BTreeMap<String, Vec<i64>>,
+    pub query_ms: Vec<(String, u64)>,
+}
+
+/// Runs validation; returns the exit code (0 GO, 1 NO-GO). Errors mean it could
+/// not run: they are `Config`/`Connect` so that they exit 2.
+pub async fn run(target: &Target, args: &ValidateArgs) -> Result<u8> {
+    let started = Instant::now();
+    if !(args.tolerance > 0.0 && args.tolerance <= 10.0) {
+        return Err(Error::Config(format!(
+            "--tolerance must be a relative tolerance above 0 and at most 10 (got {})",
+            args.tolerance
+        )));
+    }
+    let from_report = args
+        .report
+        .as_deref()
+        .map(Targets::from_report)
+        .transpose()?;
+    let band = args.band.as_deref().map(Band::parse).transpose()?;
+    if let (Some(t), Some(b)) = (&from_report, band) {
+        if t.dataset.band != b {
+            return Err(Error::Config(format!(
+                "--band {} contradicts the load report, which is a {} load",
+                b.name(),
+                t.dataset.band.name()
+            )));
+        }
+    }
+
+    let client = target.connect().await?;
+    let result = measure_and_decide(&client, target, args, from_report, band, started).await;
+    result.map_err(could_not_run)
+}
+
+/// Errors after connecting (a query failing, an unwritable output) mean the
+/// gate could not run: exit 2, not 1 (which means NO-GO).
+fn could_not_run(e: Error) -> Error {
+    match e {
+        Error::Config(_) | Error::Connect { .. } | Error::Interrupted { .. } => e,
+        other => Error::Config(format!("validate could not run: {other}")),
+    }
+}
+
+async fn measure_and_decide(
+    client: &Client,
+    target: &Target,
+    args: &ValidateArgs,
+    from_report: Option<Targets>,
+    band: Option<Band>,
+    started: Instant,
+) -> Result<u8> {
+    check_tables(client, &target.schema).await?;
+    let targets = match (from_report, band) {
+        (Some(t), _) => t,
+        (None, Some(b)) => Targets::from_band(b, "--band"),
+        (None, None) => {
+            let counts = count_rows(client).await?;
+            Targets::from_band(
+                targets::infer_band(&counts)?,
+                "inferred from the row counts",
+            )
+        }
+    };
+
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .step("starting the read-only validation transaction")?;
+    let measured = measure(client, &targets.dataset).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .step("ending the validation transaction")?;
+
+    let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
+    let checks = checks::build(&measured.metrics, hourly, &targets, args.tolerance);
+    let decision = checks::decide(&checks);
+
+    print_table(&checks, &decision, &targets, target);
+
+    let stamp: (String, String) = {
+        let row = client
+            .query_one(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), \
+                        to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                &[],
+            )
+            .await
+            .step("reading the server time")?;
+        (row.get(0), row.get(1))
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reports/validate-{}.json", stamp.0)));
+    let report = ValidateReport {
+        report_version: 1,
+        tool: "chatsynth",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        validated_at: stamp.1,
+        database: &target.display,
+        schema: &target.schema,
+        targets_source: &targets.source,
+        tolerance: args.tolerance,
+        dataset: &targets.dataset,
+        realised_targets: targets.realised.as_ref(),
+        decision: &decision,
+        checks: &checks,
+        histograms: histograms(&measured.histograms),
+        measured: &measured.metrics,
+        query_ms: measured.query_ms.iter().cloned().collect(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    write_report(&out, &report)?;
+    println!("result written to {}", out.display());
+    Ok(if decision.go { 0 } else { 1 })
+}
+
+async fn check_tables(client: &Client, schema: &str) -> Result<()> {
+    let mut missing = Vec::new();
+    for t in TABLES {
+        let row = client
+            .query_one(
+                "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+                &[&schema, &t],
+            )
+            .await
+            .step("looking up the dataset's tables")?;
+        if !row.get::<_, bool>(0) {
+            missing.push(t);
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "schema \"{schema}\" has no chatsynth dataset (missing tables: {}); load one first",
+            missing.join(", ")
+        )))
+    }
+}
+
+async fn count_rows(client: &Client) -> Result<Counts> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM \"users\"), (SELECT count(*) FROM \"conversations\"), \
+                    (SELECT count(*) FROM \"messages\")",
+            &[],
+        )
+        .await
+        .step("counting users, conversations and messages")?;
+    let n = |i: usize| row.get::<_, i64>(i) as u64;
+    Ok(Counts {
+        users: n(0),
+        conversations: n(1),
+        messages: n(2),
+    })
+}
+
+/// Runs every query file; each returns one row of named aggregates.
+pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
+    let start_ms = dataset.window.start_ms();
+    let end_ms = dataset.window.end_ms;
+    let heavy = dataset.shape.heavy_room_fraction;
+    let room_limit = dataset.shape.receipts_max_room_members as i64;
+    let mut out = Measured::default();
+    for (name, sql, params) in QUERIES {
+        let p: Vec<&(dyn ToSql + Sync)> = match params {
+            Params::Window => vec![&start_ms, &end_ms],
+            Params::HeavyFraction => vec![&heavy],
+            Params::Receipts => vec![&room_limit, &end_ms],
+            Params::TopUsers => vec![&TOP_USER_FRACTION],
+            Params::None => vec![],
+        };
+        let t0 = Instant::now();
+        let row = client
+            .query_one(*sql, &p)
+            .await
+            .step(format!("validation query sql/validate/{name}.sql"))?;
+        out.query_ms
+            .push((name.to_string(), t0.elapsed().as_millis() as u64));
+        for (i, col) in row.columns().iter().enumerate() {
+            let key = col.name().to_string();
+            match *col.type_() {
+                Type::FLOAT8 => {
+                    out.metrics.insert(key, row.get::<_, Option<f64>>(i));
+                }
+                Type::INT8 => {
+                    out.metrics
+                        .insert(key, row.get::<_, Option<i64>>(i).map(|v| v as f64));
+                }
+                Type::INT8_ARRAY => {
+                    let v: Option<Vec<Option<i64>>> = row.get(i);
+                    let v = v
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|x| x.unwrap_or(0))
+                        .collect();
+                    out.histograms.insert(key, v);
+                }
+                ref other => {
+                    return Err(Error::Other(format!(
+                        "sql/validate/{name}.sql: column {key} has type {other}; expected float8, int8 or int8[]"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct Histogram {
+    labels: Vec<String>,
+    counts: Vec<i64>,
+}
+
+fn histograms(h: &BTreeMap<String, Vec<i64>>) -> BTreeMap<&'static str, Histogram> {
+    let mut out = BTreeMap::new();
+    let sizes = [
+        "0-1", "2", "3-5", "6-10", "11-20", "21-50", "51-100", "101-256", "257+",
+    ];
+    let mut mpc = vec!["0".to_string()];
+    for k in 0..17u32 {
+        let lo = 1u64 << k;
+        mpc.push(match k {
+            0 => "1".to_string(),
+            16 => format!("{lo}+"),
+            _ => format!("{lo}-{}", (lo << 1) - 1),
+        });
+    }
+    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
+    for (name, key, labels) in [
+        (
+            "conversation_sizes_members",
+            "hist_conversation_sizes",
+            sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        ),
+        (
+            "messages_per_conversation_log2",
+            "hist_messages_per_conversation",
+            mpc,
+        ),
+        ("messages_by_hour_utc", "hist_hourly", hours),
+    ] {
+        if let Some(counts) = h.get(key) {
+            out.insert(
+                name,
+                Histogram {
+                    labels,
+                    counts: counts.clone(),
+                },
+            );
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ValidateReport<'a> {
+    report_version: u32,
+    tool: &'static str,
+    tool_version: &'static str,
+    validated_at: String,
+    database: &'a str,
+    schema: &'a str,
+    targets_source: &'a str,
+    tolerance: f64,
+    dataset: &'a DatasetConfig,
+    realised_targets: Option<&'a RealisedTargets>,
+    decision: &'a Decision,
+    checks: &'a [Check],
+    histograms: BTreeMap<&'static str, Histogram>,
+    measured: &'a Metrics,
+    query_ms: BTreeMap<String, u64>,
+    elapsed_ms: u64,
+}
+
+fn write_report(path: &std::path::Path, report: &ValidateReport<'_>) -> Result<()> {
+    let unwritable = |e: std::io::Error| {
+        Error::Config(format!(
+            "cannot write the validation result to {}: {e}",
+            path.display()
+        ))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(unwritable)?;
+    }
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
+    std::fs::write(path, json + "\n").map_err(unwritable)
+}
+
+fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target: &Target) {
+    println!(
+        "validate {} schema {} against {}",
+        target.display, target.schema, targets.source
+    );
+    let w = checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(5);
+    for cat in [checks::Category::Integrity, checks::Category::Fidelity] {
+        println!();
+        println!(
+            "{:<w$}  {:<8}  {:>20}  {:>12}  result",
+            match cat {
+                checks::Category::Integrity => "INTEGRITY",
+                checks::Category::Fidelity => "FIDELITY",
+            },
+            "kind",
+            "target",
+            "measured",
+        );
+        for c in checks.iter().filter(|c| c.category == cat) {
+            let kind = match c.kind {
+                Kind::Critical => "critical",
+                Kind::Warning => "warning",
+            };
+            let target_s = match c.expect {
+                checks::Expect::Near { target, .. } if !target.is_finite() => "n/a".to_string(),
+                e => e.display(),
+            };
+            let measured = c.measured.map(fmt_num).unwrap_or_else(|| "-".into());
+            let result = match c.status {
+                Status::Pass => "pass".to_string(),
+                Status::Fail => "FAIL".to_string(),
+                Status::Skipped => format!("skipped: {}", c.note),
+            };
+            let note = if c.status == Status::Fail && !c.note.is_empty() {
+                format!(" ({})", c.note)
+            } else {
+                String::new()
+            };
+            println!(
+                "{:<w$}  {:<8}  {:>20}  {:>12}  {result}{note}",
+                c.name, kind, target_s, measured
+            );
+        }
+    }
+    println!();
+    if decision.go {
+        println!(
+            "decision: GO ({} warnings failed, at most {} allowed)",
+            decision.warning_failures.len(),
+            checks::MAX_WARNING_FAILURES
+        );
+    } else {
+        println!("decision: NO-GO");
+        for r in &decision.reasons {
+            println!("  - {r}");
+        }
+    }
 }

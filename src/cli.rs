@@ -90,10 +90,17 @@ pub struct LoadArgs {
     /// Replace the rows already in the target tables (otherwise a non-empty target is refused).
     #[arg(long)]
     pub truncate: bool,
-    /// Allow writing where the target tables hold non-synthetic rows (emails not starting with `syn_`).
+    /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
-    /// Parallel COPY streams for each large table (messages and its children).
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// How a load runs (none of these change the data).
+#[derive(Debug, Args, Clone)]
+pub struct TuningArgs {
+    /// Parallel COPY streams for each large table (messages and receipts).
     #[arg(long, default_value_t = 2)]
     pub streams: usize,
     /// Chunk size sent to COPY, in KiB.
@@ -102,18 +109,18 @@ pub struct LoadArgs {
     /// Capacity of each table's channel, in chunks (backpressure between generators and COPY streams).
     #[arg(long, default_value_t = 8)]
     pub channel_chunks: usize,
-    /// Where to write the JSON report (default: reports/<band>-<seed>-<UTC time>.json).
-    #[arg(long, value_name = "PATH")]
-    pub report: Option<PathBuf>,
-    /// Do not show progress bars even on a terminal (plain periodic lines instead).
-    #[arg(long)]
-    pub no_progress: bool,
     /// Indexes built at once after the load, each on its own connection.
     #[arg(long, default_value_t = 2)]
     pub index_workers: usize,
     /// maintenance_work_mem for the index builds (a PostgreSQL size, e.g. 512MB).
     #[arg(long, default_value = "512MB")]
     pub maintenance_work_mem: String,
+    /// Where to write the JSON report (default: reports/<band>-<seed>-<UTC time>.json).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Do not show progress bars even on a terminal (plain periodic lines instead).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,15 +187,11 @@ pub struct RefreshArgs {
     pub dataset: DatasetArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Allow replacing tables that hold non-synthetic rows.
+    /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
-    /// Parallel COPY streams for each large table.
-    #[arg(long, default_value_t = 2)]
-    pub streams: usize,
-    /// Where to write the JSON report.
-    #[arg(long, value_name = "PATH")]
-    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
+pub mod clean;
 pub mod cli;
 pub mod config;
 pub mod copy;

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{embedded, explain, generate, load, settings, validate, Result};
+use chatsynth::{clean, embedded, explain, generate, load, settings, validate, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -82,6 +82,19 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("report: {}", path.display());
             Ok(0)
         }
-        _ => Err(chatsynth::Error::Other("not implemented yet".into())),
+        Command::Refresh(args) => {
+            settings::dataset(&args.dataset)?;
+            let target = resolve_target(&args.target).await?;
+            let opts = settings::refresh(&args, target)?;
+            let (report, path) = load::run(&opts).await?;
+            print!("{}", report.summary());
+            println!("report: {}", path.display());
+            Ok(0)
+        }
+        Command::Clean(args) => {
+            let target = resolve_target(&args.target).await?;
+            clean::run(&target).await?;
+            Ok(0)
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! Everything downstream takes `DatasetConfig`, `PipelineConfig` and
 //! `LoadOptions`; nothing below this module sees clap types.
 
-use crate::cli::{DatasetArgs, GenerateArgs, LoadArgs};
+use crate::cli::{DatasetArgs, GenerateArgs, LoadArgs, RefreshArgs, TuningArgs};
 use crate::config::{self, default_workers, positive_count, Band, DatasetConfig, PipelineConfig};
 use crate::db::Target;
 use crate::error::Result;
@@ -51,17 +51,53 @@ pub fn pipeline(
 }
 
 pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
-    Ok(LoadOptions {
-        dataset: dataset(&a.dataset)?,
-        pipeline: pipeline(&a.dataset, a.streams, a.chunk_kib, a.channel_chunks)?,
+    load_options(
+        &a.dataset,
+        &a.tuning,
         target,
-        truncate: a.truncate,
-        allow_non_synthetic: a.allow_non_synthetic,
-        report_path: a.report.clone(),
-        fancy_progress: crate::progress::fancy(a.no_progress),
-        index_workers: a.index_workers,
-        maintenance_work_mem: a.maintenance_work_mem.clone(),
-        command: "load",
+        "load",
+        a.truncate,
+        a.allow_non_synthetic,
+    )
+}
+
+/// A refresh is a load that replaces the live dataset, validated before the swap.
+pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
+    load_options(
+        &a.dataset,
+        &a.tuning,
+        target,
+        "refresh",
+        true,
+        a.allow_non_synthetic,
+    )
+}
+
+fn load_options(
+    d: &DatasetArgs,
+    t: &TuningArgs,
+    target: Target,
+    command: &'static str,
+    truncate: bool,
+    allow_non_synthetic: bool,
+) -> Result<LoadOptions> {
+    if t.index_workers == 0 || t.index_workers > 32 {
+        return Err(crate::Error::Config(format!(
+            "--index-workers must be 1..=32 (got {})",
+            t.index_workers
+        )));
+    }
+    Ok(LoadOptions {
+        dataset: dataset(d)?,
+        pipeline: pipeline(d, t.streams, t.chunk_kib, t.channel_chunks)?,
+        target,
+        truncate,
+        allow_non_synthetic,
+        report_path: t.report.clone(),
+        fancy_progress: crate::progress::fancy(t.no_progress),
+        index_workers: t.index_workers,
+        maintenance_work_mem: t.maintenance_work_mem.clone(),
+        command,
     })
 }
 

@@ -234,7 +234,10 @@ pub mod ledger {
             .await
             .step("marking abandoned runs in chatsynth_runs")?;
         client
-            .execute(LEDGER_START_SQL, &[&run_id, &command, &band, &(seed as i64), &digest])
+            .execute(
+                LEDGER_START_SQL,
+                &[&run_id, &command, &band, &(seed as i64), &digest],
+            )
             .await
             .step("recording the run in chatsynth_runs")?;
         Ok(())
@@ -249,7 +252,10 @@ pub mod ledger {
         error: Option<&str>,
     ) -> Result<()> {
         client
-            .execute(LEDGER_FINISH_SQL, &[&run_id, &status, &rows.to_string(), &error])
+            .execute(
+                LEDGER_FINISH_SQL,
+                &[&run_id, &status, &rows.to_string(), &error],
+            )
             .await
             .step("recording the run's end in chatsynth_runs")?;
         Ok(())
@@ -446,7 +452,10 @@ pub async fn swap(
         .collect();
     let mut sql = "SET LOCAL lock_timeout = '20s';".to_string();
     for (table, name, _) in &external {
-        sql.push_str(&format!("ALTER TABLE {table} DROP CONSTRAINT {};", quote_ident(name)));
+        sql.push_str(&format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {};",
+            quote_ident(name)
+        ));
     }
     sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
     for x in Table::ALL {
@@ -457,7 +466,10 @@ pub async fn swap(
     }
     sql.push_str(&format!("DROP SCHEMA {s};"));
     for (table, name, def) in &external {
-        sql.push_str(&format!("ALTER TABLE {table} ADD CONSTRAINT {} {def};", quote_ident(name)));
+        sql.push_str(&format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {} {def};",
+            quote_ident(name)
+        ));
     }
     let tx = client.transaction().await.step("starting the swap")?;
     tx.batch_execute(&sql)

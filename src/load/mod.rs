@@ -140,7 +140,15 @@ async fn run_inner(
     );
     report.run_id = Some(run_id.clone());
     let ds = &opts.dataset;
-    ddl::ledger::start(&control, &run_id, opts.command, ds.band.name(), ds.seed, &config_digest(ds)).await?;
+    ddl::ledger::start(
+        &control,
+        &run_id,
+        opts.command,
+        ds.band.name(),
+        ds.seed,
+        &config_digest(ds),
+    )
+    .await?;
     report.choices.push(format!(
         "loaded into bare staging tables, then built {} indexes and {} foreign keys read from the target's catalog, then swapped them in",
         deferred.indexes.len(),
@@ -158,7 +166,9 @@ async fn run_inner(
         (name, code) = shutdown_signal() => Err(Error::Interrupted { name, exit_code: code }),
     };
     let outcome = match outcome {
-        Ok(()) if opts.command == "refresh" => pre_swap_validation(target, &stage, ds, report).await,
+        Ok(()) if opts.command == "refresh" => {
+            pre_swap_validation(target, &stage, ds, report).await
+        }
         other => other,
     };
     if let Err(e) = outcome {
@@ -183,20 +193,25 @@ async fn run_inner(
 /// After a failure: drops the staging schema and marks the run FAILED in the
 /// ledger; tries a fresh connection when the control connection is gone.
 async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str, error: &Error) {
+    async fn tidy(
+        c: &tokio_postgres::Client,
+        schema: &str,
+        run_id: &str,
+        message: &str,
+    ) -> Result<()> {
+        ddl::drop_stage(c, schema).await?;
+        ddl::ledger::finish(c, run_id, "FAILED", &serde_json::Value::Null, Some(message)).await
+    }
     let message = error.to_string();
-    let tidy = |c: &tokio_postgres::Client| {
-        let message = message.clone();
-        async move {
-            ddl::drop_stage(c, &target.schema).await?;
-            ddl::ledger::finish(c, run_id, "FAILED", &serde_json::Value::Null, Some(&message)).await
-        }
-    };
-    if tidy(control).await.is_ok() {
+    if tidy(control, &target.schema, run_id, &message)
+        .await
+        .is_ok()
+    {
         return;
     }
     match target.connect().await {
         Ok(c) => {
-            if let Err(e) = tidy(&c).await {
+            if let Err(e) = tidy(&c, &target.schema, run_id, &message).await {
                 eprintln!("warning: could not clean up after the failure ({e}); the next run will");
             }
         }
@@ -208,7 +223,10 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 pub fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
-    Sha256::digest(json).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn rows_per_table(report: &RunReport) -> serde_json::Value {

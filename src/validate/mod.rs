@@ -472,3 +472,38 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
         }
     }
 }
+
+/// The critical integrity checks that fail on the dataset in `target`'s schema
+/// (one sentence each), measured in one read-only snapshot. `refresh` runs this
+/// on the staged dataset before it may replace the live one.
+pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Result<Vec<String>> {
+    let client = target.connect().await?;
+    check_tables(&client, &target.schema).await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .step("starting the read-only validation transaction")?;
+    let measured = measure(&client, dataset).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .step("ending the validation transaction")?;
+    let targets = Targets {
+        dataset: dataset.clone(),
+        realised: None,
+        source: "the run's own configuration".into(),
+    };
+    let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
+    Ok(checks::build(&measured.metrics, hourly, &targets, 0.2)
+        .into_iter()
+        .filter(|c| {
+            c.category == checks::Category::Integrity
+                && c.kind == Kind::Critical
+                && c.status != Status::Pass
+        })
+        .map(|c| {
+            let m = c.measured.map_or("not measured".to_string(), fmt_num);
+            format!("{} ({m})", c.name)
+        })
+        .collect())
+}

@@ -5,7 +5,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config as PgConfig, NoTls};
+use tokio_postgres::{Client, Config as PgConfig};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls;
 
 use crate::error::{DbContext, Error, Result};
 
@@ -16,6 +19,8 @@ pub struct Target {
     pub schema: String,
     /// `user@host:port/db`, never the password.
     pub display: String,
+    pub tls_mode: tls::SslMode,
+    tls: MakeRustlsConnect,
 }
 
 impl std::fmt::Debug for Target {
@@ -56,9 +61,19 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 impl Target {
-    pub fn from_url(url: &str, schema: &str) -> Result<Target> {
+    /// `ssl_root_cert` (the `--ssl-root-cert` flag) wins over the URL's `sslrootcert`.
+    pub fn from_url(
+        url: &str,
+        schema: &str,
+        ssl_root_cert: Option<&std::path::Path>,
+    ) -> Result<Target> {
         check_schema_name(schema)?;
-        let mut pg = PgConfig::from_str(url).map_err(|e| {
+        let (url, mut tls_settings) = tls::split(url)?;
+        if let Some(p) = ssl_root_cert {
+            tls_settings.root_cert = Some(p.to_path_buf());
+        }
+        let connector = tls::connector(&tls_settings)?;
+        let mut pg = PgConfig::from_str(&url).map_err(|e| {
             Error::Config(format!(
                 "--database-url is not a valid PostgreSQL URL ({e}); expected postgres://user@host:port/database"
             ))
@@ -71,11 +86,14 @@ impl Target {
         if pg.get_application_name().is_none() {
             pg.application_name("chatsynth");
         }
+        pg.ssl_mode(tls_settings.mode.transport());
         let display = describe(&pg);
         Ok(Target {
             pg,
             schema: schema.to_string(),
             display,
+            tls_mode: tls_settings.mode,
+            tls: connector,
         })
     }
 
@@ -93,10 +111,14 @@ impl Target {
     /// Opens a client with `search_path` pinned to the target schema and
     /// timeouts set; the connection task ends when the client is dropped.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, conn) = self.pg.connect(NoTls).await.map_err(|e| Error::Connect {
-            target: self.display.clone(),
-            source: e,
-        })?;
+        let (client, conn) =
+            self.pg
+                .connect(self.tls.clone())
+                .await
+                .map_err(|e| Error::Connect {
+                    target: self.display.clone(),
+                    source: e,
+                })?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -119,7 +141,8 @@ impl Target {
         let mgr_cfg = deadpool_postgres::ManagerConfig {
             recycling_method: deadpool_postgres::RecyclingMethod::Verified,
         };
-        let mgr = deadpool_postgres::Manager::from_config(self.pg.clone(), NoTls, mgr_cfg);
+        let mgr =
+            deadpool_postgres::Manager::from_config(self.pg.clone(), self.tls.clone(), mgr_cfg);
         deadpool_postgres::Pool::builder(mgr)
             .max_size(size.max(1))
             .build()
@@ -197,8 +220,12 @@ mod tests {
 
     #[test]
     fn display_never_holds_the_password() {
-        let t =
-            Target::from_url("postgres://bob:s3cret-pw@db.example:6543/chat", "public").unwrap();
+        let t = Target::from_url(
+            "postgres://bob:s3cret-pw@db.example:6543/chat",
+            "public",
+            None,
+        )
+        .unwrap();
         assert_eq!(t.display, "bob@db.example:6543/chat");
         assert!(!format!("{t:?}").contains("s3cret"));
     }

@@ -11,7 +11,7 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
     /// Could not reach or talk to the database.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {}", pg_message(.source))]
     Connect {
         target: String,
         #[source]

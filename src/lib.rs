@@ -34,6 +34,7 @@ pub mod model;
 pub mod progress;
 pub mod report;
 pub mod settings;
+pub mod tls;
 pub mod validate;
 
 pub use error::{Error, Result};

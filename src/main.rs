@@ -37,7 +37,7 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
         Some(u) if !u.trim().is_empty() => u.clone(),
         _ => embedded::ensure_running().await?,
     };
-    Target::from_url(&url, &t.schema)
+    Target::from_url(&url, &t.schema, t.ssl_root_cert.as_deref())
 }
 
 async fn run(cli: Cli) -> Result<u8> {

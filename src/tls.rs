@@ -1,0 +1,321 @@
+//! TLS for PostgreSQL connections, through rustls. `sslmode` follows libpq:
+//! `disable` (plain), `prefer` (TLS when the server offers it, the default),
+//! `require` (TLS, certificate not checked), `verify-ca` (the server's chain
+//! must lead to the CA file) and `verify-full` (and its name must match the
+//! host). tokio-postgres itself knows only disable/prefer/require, so the URL's
+//! `sslmode` and `sslrootcert` are taken out here and enforced by the verifier.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(s: &str) -> Result<SslMode> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(Error::Config(format!(
+                    "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
+                )))
+            }
+        })
+    }
+
+    /// What tokio-postgres enforces itself (TLS on or off); verification is ours.
+    pub fn transport(self) -> PgSslMode {
+        match self {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            _ => PgSslMode::Require,
+        }
+    }
+}
+
+/// The TLS part of a connection string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub mode: SslMode,
+    pub root_cert: Option<PathBuf>,
+}
+
+/// Splits `sslmode` and `sslrootcert` out of a URL (`?sslmode=...&...`) or a
+/// key=value connection string; returns the rest for tokio-postgres.
+pub fn split(conn: &str) -> Result<(String, TlsSettings)> {
+    let mut mode = None;
+    let mut root = None;
+    let mut take = |k: &str, v: &str| -> Result<bool> {
+        match k {
+            "sslmode" => {
+                mode = Some(SslMode::parse(v)?);
+                Ok(true)
+            }
+            "sslrootcert" => {
+                root = Some(PathBuf::from(v));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    };
+    let rest = if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
+        match conn.split_once('?') {
+            None => conn.to_string(),
+            Some((base, query)) => {
+                let mut kept = Vec::new();
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    if !take(k, &percent_decode(v))? {
+                        kept.push(pair);
+                    }
+                }
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+        }
+    } else {
+        let mut kept = Vec::new();
+        for part in conn.split_whitespace() {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            if !take(k, v.trim_matches('\''))? {
+                kept.push(part);
+            }
+        }
+        kept.join(" ")
+    };
+    Ok((
+        rest,
+        TlsSettings {
+            mode: mode.unwrap_or(SslMode::Prefer),
+            root_cert: root,
+        },
+    ))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn load_roots(path: &Path) -> Result<RootCertStore> {
+    let bad = |e: String| Error::Config(format!("cannot read CA file {}: {e}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut store = RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        store
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if store.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(store)
+}
+
+/// The connector for these settings (also used for `prefer`/`disable`, where
+/// tokio-postgres decides whether TLS happens at all).
+pub fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect> {
+    let provider = provider();
+    let verifier: Arc<dyn ServerCertVerifier> = match s.mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            Arc::new(AcceptAny(provider.clone()))
+        }
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let path = s.root_cert.as_deref().ok_or_else(|| {
+                Error::Config(
+                    "sslmode=verify-ca/verify-full needs the CA certificate: pass --ssl-root-cert FILE or sslrootcert=FILE in the URL".into(),
+                )
+            })?;
+            let webpki = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(load_roots(path)?),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
+            if s.mode == SslMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(ChainOnly(webpki))
+            }
+        }
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `require`: encrypted, certificate not checked (libpq's meaning).
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to the CA; the host name is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_and_rootcert_are_split_out() {
+        let (rest, s) =
+            split("postgres://u:p@h:5432/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem").unwrap();
+        assert_eq!(rest, "postgres://u:p@h:5432/db?application_name=x");
+        assert_eq!(s.mode, SslMode::VerifyFull);
+        assert_eq!(s.root_cert.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        let (rest, s) = split("host=h user=u sslmode=require dbname=d").unwrap();
+        assert_eq!(rest, "host=h user=u dbname=d");
+        assert_eq!(s.mode, SslMode::Require);
+        let (rest, s) = split("postgres://h/db").unwrap();
+        assert_eq!(
+            (rest.as_str(), s.mode),
+            ("postgres://h/db", SslMode::Prefer)
+        );
+        assert!(split("postgres://h/db?sslmode=bogus").is_err());
+    }
+
+    #[test]
+    fn verify_modes_need_a_ca_file() {
+        let e = connector(&TlsSettings {
+            mode: SslMode::VerifyFull,
+            root_cert: None,
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("--ssl-root-cert"), "{e}");
+        assert!(connector(&TlsSettings {
+            mode: SslMode::Require,
+            root_cert: None
+        })
+        .is_ok());
+    }
+}

@@ -230,9 +230,11 @@ async fn schema_sql_matches_the_prisma_conventions() {
 /// The catalog's indexes and constraints of a schema, for before/after comparison.
 async fn catalog_shape(c: &tokio_postgres::Client, schema: &str) -> Vec<String> {
     c.query(
-        "SELECT 'i:' || indexname || ':' || regexp_replace(indexdef, ' ON \\S+ ', ' ON ') FROM pg_indexes WHERE schemaname = $1 \
+        "SELECT 'i:' || indexname || ':' || regexp_replace(indexdef, ' ON [^ .]+\\.', ' ON ') FROM pg_indexes \
+         WHERE schemaname = $1 AND tablename <> 'chatsynth_runs' \
          UNION ALL SELECT 'c:' || con.conname || ':' || pg_get_constraintdef(con.oid) || ':' || con.convalidated \
-         FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE n.nspname = $1 \
+         FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace \
+         WHERE n.nspname = $1 AND con.conrelid::regclass::text <> 'chatsynth_runs' \
          ORDER BY 1",
         &[&schema],
     )
@@ -477,5 +479,86 @@ async fn bad_input_gets_one_clear_error_and_writes_nothing() {
         )
         .await,
         1
+    );
+}
+
+/// sql/schema.sql with `createdAt`/`updatedAt` moved right after `id` in every
+/// table, as a Prisma model listing them first would generate.
+fn reordered_schema() -> String {
+    let sql = include_str!("../sql/schema.sql");
+    let mut out = Vec::new();
+    let mut table: Vec<&str> = Vec::new();
+    let mut in_table = false;
+    for line in sql.lines() {
+        if line.starts_with("CREATE TABLE") {
+            in_table = true;
+        }
+        if in_table {
+            table.push(line);
+            if line.starts_with(");") {
+                let stamps: Vec<&str> = table
+                    .iter()
+                    .copied()
+                    .filter(|l| l.contains("\"createdAt\"") || l.contains("\"updatedAt\""))
+                    .collect();
+                for l in &table {
+                    if stamps.contains(l) {
+                        continue;
+                    }
+                    out.push(l.to_string());
+                    if l.trim_start().starts_with("\"id\" TEXT NOT NULL") {
+                        out.extend(stamps.iter().map(|s| s.to_string()));
+                    }
+                }
+                table.clear();
+                in_table = false;
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+#[tokio::test]
+async fn loads_into_a_prisma_migrated_database() {
+    let db = TestDb::new("prisma").await;
+    let c = db.client().await;
+    // What `prisma migrate deploy` leaves besides the models' tables.
+    c.batch_execute(
+        "CREATE TABLE \"_prisma_migrations\" (
+            \"id\" VARCHAR(36) PRIMARY KEY NOT NULL, \"checksum\" VARCHAR(64) NOT NULL,
+            \"finished_at\" TIMESTAMPTZ, \"migration_name\" VARCHAR(255) NOT NULL, \"logs\" TEXT,
+            \"rolled_back_at\" TIMESTAMPTZ, \"started_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),
+            \"applied_steps_count\" INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO \"_prisma_migrations\" (id, checksum, migration_name, finished_at, applied_steps_count)
+            VALUES ('0b7c', 'abc', '20250101000000_init', now(), 1);",
+    )
+    .await
+    .unwrap();
+    let schema = reordered_schema();
+    assert!(schema.contains("\"id\" TEXT NOT NULL,\n    \"createdAt\""));
+    c.batch_execute(&schema).await.unwrap();
+    let before = catalog_shape(&c, "public").await;
+    assert_ok(&load(&db.url, &[]));
+    assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 10_000);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM \"_prisma_migrations\"").await,
+        1
+    );
+    // Column order, indexes and constraints are exactly as the migration made them.
+    assert_eq!(catalog_shape(&c, "public").await, before);
+    let second: String = c
+        .query_one(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 'messages'::regclass AND attnum = 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(second, "createdAt");
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM messages m LEFT JOIN users u ON u.id = m.\"senderId\" WHERE u.id IS NULL").await,
+        0
     );
 }

@@ -200,7 +200,25 @@ impl Layout {
             Some(h) if !h.is_empty() => cwd.join(h),
             _ => cwd.clone(),
         };
-        let home = base.join(".chatsynth");
+        let mut home = base.join(".chatsynth");
+        // As root, PostgreSQL runs as another user, who may not be able to reach
+        // the project folder (a clone under /root, say). Then the cluster lives
+        // in a folder of its own under /var/tmp, derived from the project path
+        // so every later command finds it again.
+        // SAFETY: geteuid has no preconditions.
+        let explicit = std::env::var_os("CHATSYNTH_HOME").is_some_and(|h| !h.is_empty());
+        if unsafe { libc::geteuid() } == 0 && !explicit && first_untraversable(&home).is_some() {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(cwd.as_os_str().as_encoded_bytes());
+            let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let fallback = PathBuf::from("/var/tmp").join(format!("chatsynth-{tag}"));
+            eprintln!(
+                "note: the 'postgres' user cannot reach {} (a parent folder is not traversable), so the private cluster lives in {} instead",
+                home.display(),
+                fallback.display()
+            );
+            home = fallback;
+        }
         let shown = match home.strip_prefix(&cwd) {
             Ok(rel) => rel.display().to_string(),
             Err(_) => home.display().to_string(),

@@ -43,14 +43,17 @@ impl Progress {
                         let (bar, style) = match expected[t.index()] {
                             Some(n) => (
                                 ProgressBar::new(n),
-                                "{prefix:>18} [{bar:30}] {human_pos}/{human_len} rows {per_sec:>14} ETA {eta}",
+                                "{prefix:>18} [{bar:30}] {human_pos}/{human_len} rows {rate:>14} ETA {eta}",
                             ),
-                            None => (ProgressBar::no_length(), "{prefix:>18} {human_pos} rows {per_sec:>14}"),
+                            None => (ProgressBar::no_length(), "{prefix:>18} {human_pos} rows {rate:>14}"),
                         };
                         let bar = mp.add(bar);
                         bar.set_style(
                             ProgressStyle::with_template(style)
                                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                    let _ = write!(w, "{} rows/s", group(s.per_sec() as u64));
+                                })
                                 .progress_chars("=> "),
                         );
                         bar.set_prefix(t.name());
@@ -121,5 +124,54 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.stop.notify_one();
+    }
+}
+
+/// Progress of the post-load builds: a bar on a terminal, a line per slow or
+/// final build otherwise.
+pub struct Steps {
+    bar: Option<ProgressBar>,
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Steps {
+    pub fn new(what: &str, total: usize, fancy: bool) -> Steps {
+        let bar = fancy.then(|| {
+            let b = ProgressBar::with_draw_target(
+                Some(total as u64),
+                ProgressDrawTarget::stderr_with_hz(8),
+            );
+            b.set_style(
+                ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b
+        });
+        Steps {
+            bar,
+            total,
+            done: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// One step finished after `secs` seconds.
+    pub fn finished(&self, name: &str, secs: f64) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        match &self.bar {
+            Some(b) => {
+                b.set_message(format!("{name} ({secs:.1}s)"));
+                b.inc(1);
+                if n == self.total {
+                    b.finish();
+                }
+            }
+            None if secs >= 1.0 || n == self.total => {
+                eprintln!("[{n}/{}] {name}: {secs:.1}s", self.total)
+            }
+            None => {}
+        }
     }
 }

@@ -459,14 +459,20 @@ async fn build_deferred(
         opts.index_workers,
         deferred.foreign_keys.len()
     );
+    let steps = Arc::new(crate::progress::Steps::new(
+        "indexes",
+        jobs.len(),
+        opts.fancy_progress,
+    ));
     let queue = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
     let mut workers = JoinSet::new();
     for _ in 0..opts.index_workers.max(1) {
-        let (queue, pool, target, mwm) = (
+        let (queue, pool, target, mwm, steps) = (
             queue.clone(),
             pool.clone(),
             stage_target.clone(),
             opts.maintenance_work_mem.clone(),
+            steps.clone(),
         );
         workers.spawn(async move {
             let client = target.pooled(&pool).await?;
@@ -486,6 +492,10 @@ async fn build_deferred(
                     .batch_execute(&job.create)
                     .await
                     .step(format!("building index {} on {}", job.name, job.table))?;
+                steps.finished(
+                    &format!("index {} on {}", job.name, job.table),
+                    t.elapsed().as_secs_f64(),
+                );
                 done.push(StepReport {
                     step: format!("index {}", job.name),
                     elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,

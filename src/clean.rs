@@ -55,17 +55,7 @@ pub async fn run(target: &Target) -> Result<()> {
     // A killed load's staging schema is synthetic too.
     ddl::drop_stage(&client, schema).await?;
     let before = counts(&client, schema).await?;
-    let real: i64 = client
-        .query_one(
-            &format!(
-                "SELECT count(*) FROM {}.\"users\" WHERE NOT starts_with(\"email\", 'syn_')",
-                quote_ident(schema)
-            ),
-            &[],
-        )
-        .await
-        .step("counting non-synthetic users")?
-        .get(0);
+    let real = ddl::non_synthetic_users(&client, schema).await?;
     let tx = client.transaction().await.step("starting the clean")?;
     tx.batch_execute(&format!(
         "SET LOCAL search_path TO {}; SET LOCAL lock_timeout = '30s'",

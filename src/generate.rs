@@ -107,20 +107,14 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }
-    let t0 = Instant::now();
-    let cfg = opts.dataset.clone();
-    let (plan, pools) =
-        tokio::task::spawn_blocking(move || (Plan::build(&cfg), Pools::new(cfg.seed)))
-            .await
-            .map_err(|e| Error::Other(format!("planning failed: {e}")))?;
-    let (plan, pools) = (Arc::new(plan), Arc::new(pools));
+    let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
         "generate",
         &opts.dataset,
         plan.realised.clone(),
         opts.pipeline.clone(),
     );
-    report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    report.plan_ms = plan_ms;
     report.choices.push(match &opts.out_dir {
         Some(d) => format!(
             "wrote one PGCOPY binary file per table into {}",
@@ -133,14 +127,7 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
         .clone()
         .unwrap_or_else(|| report.default_path());
     let result = generate_all(opts, plan, pools, &mut report).await;
-    report.finish(
-        started.elapsed().as_secs_f64() * 1000.0,
-        result.as_ref().err(),
-    );
-    let written = report.write(&path);
-    result?;
-    written?;
-    Ok((report, path))
+    report.conclude(started, result, path)
 }
 
 async fn generate_all(

@@ -206,6 +206,25 @@ impl RunReport {
         self.error = error.map(|e| e.to_string());
     }
 
+    /// Ends a run: totals and outcome, then the report is written whatever the
+    /// outcome (a refused or failed run's report says why). The run's error
+    /// comes first; a report that cannot be written is the error otherwise.
+    pub fn conclude(
+        mut self,
+        started: std::time::Instant,
+        result: Result<()>,
+        path: PathBuf,
+    ) -> Result<(RunReport, PathBuf)> {
+        self.finish(
+            started.elapsed().as_secs_f64() * 1000.0,
+            result.as_ref().err(),
+        );
+        let written = self.write(&path);
+        result?;
+        written?;
+        Ok((self, path))
+    }
+
     pub fn default_path(&self) -> PathBuf {
         let prefix = if self.command == "load" {
             String::new()

@@ -25,15 +25,6 @@ pub const WARMUP_RUNS: usize = 2;
 /// [`ALWAYS_LARGE`] (they grow with traffic even when a small band is loaded).
 pub const LARGE_TABLE_MIN_ROWS: i64 = 10_000;
 pub const ALWAYS_LARGE: [&str; 3] = ["messages", "message_reads", "message_receipts"];
-pub const CHAT_TABLES: [&str; 7] = [
-    "users",
-    "conversations",
-    "conversation_users",
-    "messages",
-    "attachments",
-    "message_reads",
-    "message_receipts",
-];
 /// Rows Q1 and Q3 ask for (queries.md: 20-100, usually 50; 20-50).
 pub const HISTORY_LIMIT: i64 = 50;
 pub const CONVERSATION_LIST_LIMIT: i64 = 30;
@@ -216,7 +207,7 @@ pub async fn catalog(
     client: &Client,
     schema: &str,
 ) -> Result<(BTreeMap<String, i64>, BTreeMap<String, Vec<String>>)> {
-    let tables: Vec<String> = CHAT_TABLES.iter().map(|s| s.to_string()).collect();
+    let tables = crate::load::ddl::table_names();
     let rows = client
         .query(CATALOG_TABLES, &[&schema, &tables])
         .await
@@ -228,9 +219,9 @@ pub async fn catalog(
         est.insert(t.clone(), r.get::<_, i64>(1));
         idx.insert(t, r.get::<_, Vec<String>>(2));
     }
-    let missing: Vec<&str> = CHAT_TABLES
+    let missing: Vec<&str> = tables
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|t| !est.contains_key(*t))
         .collect();
     if !missing.is_empty() {

@@ -12,3 +12,21 @@ pub mod tables;
 pub mod time;
 
 pub use plan::{realised_targets, Plan};
+
+/// The plan and value pools of a configuration, built on a blocking thread;
+/// also returns how long that took, in ms.
+pub async fn prepare(
+    cfg: &crate::config::DatasetConfig,
+) -> crate::Result<(std::sync::Arc<Plan>, std::sync::Arc<pools::Pools>, f64)> {
+    let t0 = std::time::Instant::now();
+    let cfg = cfg.clone();
+    let (plan, pools) =
+        tokio::task::spawn_blocking(move || (Plan::build(&cfg), pools::Pools::new(cfg.seed)))
+            .await
+            .map_err(|e| crate::Error::Other(format!("planning failed: {e}")))?;
+    Ok((
+        std::sync::Arc::new(plan),
+        std::sync::Arc::new(pools),
+        t0.elapsed().as_secs_f64() * 1000.0,
+    ))
+}

@@ -282,7 +282,13 @@ pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i6
             non_empty.push(t.name().to_string());
         }
     }
-    let foreign: i64 = client
+    let foreign = non_synthetic_users(client, schema).await?;
+    Ok((non_empty, foreign))
+}
+
+/// Users whose email does not start with the literal `syn_` (the synthetic marker).
+pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
+    Ok(client
         .query_one(
             &format!(
                 "SELECT count(*) FROM {}.\"users\" WHERE NOT starts_with(\"email\", 'syn_')",
@@ -292,8 +298,7 @@ pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i6
         )
         .await
         .step("counting non-synthetic users")?
-        .get(0);
-    Ok((non_empty, foreign))
+        .get(0))
 }
 
 /// An index (or a constraint backed by one) to build after the load.

@@ -60,37 +60,20 @@ pub struct LoadOptions {
 /// Runs a load and writes its report (also when it fails). Returns the report.
 pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
     let started = Instant::now();
-    let t0 = Instant::now();
-    let cfg = opts.dataset.clone();
-    let (plan, pools) = tokio::task::spawn_blocking(move || {
-        let plan = Plan::build(&cfg);
-        let pools = Pools::new(cfg.seed);
-        (plan, pools)
-    })
-    .await
-    .map_err(|e| Error::Other(format!("planning failed: {e}")))?;
-    let (plan, pools) = (Arc::new(plan), Arc::new(pools));
+    let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
-        "load",
+        opts.command,
         &opts.dataset,
         plan.realised.clone(),
         opts.pipeline.clone(),
     );
-    report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    report.plan_ms = plan_ms;
     let path = opts
         .report_path
         .clone()
         .unwrap_or_else(|| report.default_path());
     let result = run_inner(opts, plan, pools, &mut report).await;
-    report.finish(
-        started.elapsed().as_secs_f64() * 1000.0,
-        result.as_ref().err(),
-    );
-    // A run refused before writing anything still gets its report: it says why.
-    let written = report.write(&path);
-    result?;
-    written?;
-    Ok((report, path))
+    report.conclude(started, result, path)
 }
 
 async fn run_inner(

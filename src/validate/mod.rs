@@ -30,17 +30,6 @@ use crate::error::{DbContext, Error, Result};
 use checks::{fmt_num, Check, Decision, Kind, Metrics, Status};
 use targets::Targets;
 
-/// The tables a loaded dataset has; validation refuses to run without them.
-const TABLES: [&str; 7] = [
-    "users",
-    "conversations",
-    "conversation_users",
-    "messages",
-    "attachments",
-    "message_reads",
-    "message_receipts",
-];
-
 /// Which parameters a query file takes.
 #[derive(Clone, Copy)]
 enum Params {
@@ -235,19 +224,12 @@ async fn measure_and_decide(
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
-    let mut missing = Vec::new();
-    for t in TABLES {
-        let row = client
-            .query_one(
-                "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-                &[&schema, &t],
-            )
-            .await
-            .step("looking up the dataset's tables")?;
-        if !row.get::<_, bool>(0) {
-            missing.push(t);
-        }
-    }
+    let present = crate::load::ddl::existing_tables(client, schema).await?;
+    let missing: Vec<&str> = crate::model::Table::ALL
+        .iter()
+        .map(|t| t.name())
+        .filter(|n| !present.iter().any(|p| p == n))
+        .collect();
     if missing.is_empty() {
         Ok(())
     } else {

@@ -143,16 +143,17 @@ async fn run_inner(
     let stage = ddl::create_stage(&control, target).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let work = load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone());
+    // Everything up to the swap can be interrupted; the target is untouched until then.
+    let work = async {
+        load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
+        if opts.command == "refresh" {
+            pre_swap_validation(target, &stage, ds, report).await?;
+        }
+        Ok(())
+    };
     let outcome = tokio::select! {
         r = work => r,
         (name, code) = shutdown_signal() => Err(Error::Interrupted { name, exit_code: code }),
-    };
-    let outcome = match outcome {
-        Ok(()) if opts.command == "refresh" => {
-            pre_swap_validation(target, &stage, ds, report).await
-        }
-        other => other,
     };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);

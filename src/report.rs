@@ -179,8 +179,8 @@ impl RunReport {
             .flat_map(|p| &p.tables)
             .map(|t| t.bytes)
             .sum();
-        let load_ms: f64 = self.phases.iter().map(|p| p.elapsed_ms).sum();
-        let post_ms: f64 = self.post_load.iter().map(|s| s.elapsed_ms).sum();
+        let load_ms: f64 = self.phases.iter().map(|p| p.elapsed_ms).sum::<f64>() + 0.0;
+        let post_ms: f64 = self.post_load.iter().map(|s| s.elapsed_ms).sum::<f64>() + 0.0;
         let messages = self
             .phases
             .iter()

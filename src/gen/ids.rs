@@ -20,12 +20,23 @@ pub mod kind {
     pub const RECEIPT: u64 = 7;
 }
 
+/// Every two-digit base36 string, so ids take 6 divisions instead of 12.
+const PAIRS: [[u8; 2]; 1296] = {
+    let mut t = [[0u8; 2]; 1296];
+    let mut i = 0;
+    while i < 1296 {
+        t[i] = [DIGITS[i / 36], DIGITS[i % 36]];
+        i += 1;
+    }
+    t
+};
+
 /// Writes `v` (< 36^12) as 12 base36 digits.
 #[inline]
 fn base36_12(mut v: u64, out: &mut [u8]) {
-    for i in (0..12).rev() {
-        out[i] = DIGITS[(v % 36) as usize];
-        v /= 36;
+    for i in (0..6).rev() {
+        out[2 * i..2 * i + 2].copy_from_slice(&PAIRS[(v % 1296) as usize]);
+        v /= 1296;
     }
 }
 

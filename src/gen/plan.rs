@@ -287,7 +287,7 @@ fn message_counts(cfg: &DatasetConfig, class: &[Class], r: &mut rand_pcg::Pcg64M
     let max = s.messages_max_per_conversation;
     // Find the range h of the law that gives the heavy-room share.
     let (mut lo, mut hi) = (1.0001f64.ln(), 1e9f64.ln());
-    for _ in 0..100 {
+    for _ in 0..64 {
         let mid = 0.5 * (lo + hi);
         if top_share(s.messages_alpha, mid.exp(), s.heavy_room_fraction)
             < s.heavy_room_message_share
@@ -316,10 +316,12 @@ fn message_counts(cfg: &DatasetConfig, class: &[Class], r: &mut rand_pcg::Pcg64M
     for (rank, &(_, i)) in keys.iter().enumerate() {
         w[i] = power_law_quantile((rank as f64 + 0.5) / n as f64, s.messages_alpha, 1.0, h);
     }
-    let clamp = |x: f64| (x.floor() as u64).clamp(1, max);
+    // `as u64` truncates, which is floor for the non-negative values here.
+    let clamp = |x: f64| (x as u64).clamp(1, max);
     let sum_at = |scale: f64| -> u64 { w.iter().map(|&x| clamp(x * scale)).sum() };
     let (mut slo, mut shi) = (0.0f64, total as f64);
-    for _ in 0..200 {
+    // 64 halvings take the bracket below f64 resolution.
+    for _ in 0..64 {
         let mid = 0.5 * (slo + shi);
         if sum_at(mid) <= total {
             slo = mid;

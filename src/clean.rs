@@ -39,6 +39,7 @@ async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
 pub async fn run(target: &Target) -> Result<()> {
     let started = Instant::now();
     let schema = &target.schema;
+    ddl::check_target_schema(schema)?;
     let mut client = target.connect().await?;
     ddl::try_lock(&client, schema).await?;
     let present = ddl::existing_tables(&client, schema).await?;

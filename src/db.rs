@@ -40,7 +40,11 @@ pub fn check_schema_name(name: &str) -> Result<()> {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok && !name.starts_with("pg_") {
+    if ok && name.starts_with("cs_stage_") {
+        Err(Error::Config(format!(
+            "--schema {name:?} is not allowed: cs_stage_* schemas are chatsynth's staging schemas, dropped by the next run"
+        )))
+    } else if ok && !name.starts_with("pg_") {
         Ok(())
     } else {
         Err(Error::Config(format!(
@@ -208,6 +212,7 @@ mod tests {
             "x\"y",
             "1abc",
             "pg_catalog",
+            "cs_stage_public",
             "a b",
             "ünï",
         ] {

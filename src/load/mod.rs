@@ -123,6 +123,10 @@ async fn run_inner(
     );
     report.run_id = Some(run_id.clone());
     let ds = &opts.dataset;
+    // From the first write on, SIGINT/SIGTERM are caught (a signal arriving
+    // before the work starts is delivered at the select below), so the run
+    // always ends through the cleanup: stage dropped, ledger FAILED.
+    let mut shutdown = Shutdown::install()?;
     ddl::ledger::start(
         &control,
         &run_id,
@@ -143,7 +147,8 @@ async fn run_inner(
     let stage = ddl::create_stage(&control, target).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
-    // Everything up to the swap can be interrupted; the target is untouched until then.
+    // Everything before the swap can be interrupted, the refresh's validation
+    // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
         load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
         if opts.command == "refresh" {
@@ -153,7 +158,7 @@ async fn run_inner(
     };
     let outcome = tokio::select! {
         r = work => r,
-        (name, code) = shutdown_signal() => Err(Error::Interrupted { name, exit_code: code }),
+        (name, code) = shutdown.recv() => Err(Error::Interrupted { name, exit_code: code }),
     };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);
@@ -162,14 +167,19 @@ async fn run_inner(
     }
     let t = Instant::now();
     let rows = rows_per_table(report);
-    if let Err(e) = ddl::swap(&mut control, &schema, &run_id, &rows).await {
-        cleanup(target, &control, &run_id, &e).await;
-        return Err(e);
-    }
+    // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
+    // signal arriving now is ignored and the run completes.
+    let attempts = match ddl::swap(&mut control, &schema, &run_id, &rows).await {
+        Ok(n) => n,
+        Err(e) => {
+            cleanup(target, &control, &run_id, &e).await;
+            return Err(e);
+        }
+    };
     report.post_load.push(StepReport {
         step: "swap into the target schema".into(),
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
+        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
     });
     Ok(())
 }
@@ -246,15 +256,29 @@ async fn pre_swap_validation(
     }
 }
 
-/// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-pub async fn shutdown_signal() -> (&'static str, u8) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => ("SIGINT", 130),
-        _ = term.recv() => ("SIGTERM", 143),
+/// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
+/// `recv` is polled is kept and delivered by it).
+pub struct Shutdown {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    pub fn install() -> Result<Shutdown> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let int = signal(SignalKind::interrupt())
+            .map_err(|e| Error::io("installing the SIGINT handler", e))?;
+        let term = signal(SignalKind::terminate())
+            .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
+        Ok(Shutdown { int, term })
+    }
+
+    /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
+    pub async fn recv(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+        }
     }
 }
 
@@ -360,22 +384,30 @@ async fn run_phase(
     let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
     let mut first_error = None;
     while let Some(joined) = streams.join_next().await {
-        let (t, r) = joined.map_err(|e| Error::Other(format!("a COPY task failed: {e}")))?;
-        match r {
-            Ok(s) => match per_table.iter_mut().find(|x| x.0 == t) {
-                Some(x) => {
-                    x.1.merge(&s);
-                    x.2 += 1;
+        let failed = match joined {
+            Ok((t, Ok(s))) => {
+                match per_table.iter_mut().find(|x| x.0 == t) {
+                    Some(x) => {
+                        x.1.merge(&s);
+                        x.2 += 1;
+                    }
+                    None => per_table.push((t, s, 1)),
                 }
-                None => per_table.push((t, s, 1)),
-            },
-            Err(e) => {
-                // Stop the generators and the other streams; keep the first error.
-                cancel.store(true, Ordering::Relaxed);
-                streams.abort_all();
-                first_error.get_or_insert(e);
+                continue;
             }
-        }
+            Ok((_, Err(e))) => e,
+            // The streams aborted after the first error end as cancelled:
+            // the first error is the one that names the table and phase.
+            Err(e) if e.is_cancelled() && first_error.is_some() => continue,
+            Err(e) => Error::Other(format!(
+                "a COPY task of phase '{}' failed: {e}",
+                pass.name()
+            )),
+        };
+        // Stop the generators and the other streams; keep the first error.
+        cancel.store(true, Ordering::Relaxed);
+        streams.abort_all();
+        first_error.get_or_insert(failed);
     }
     let gen = tokio::task::spawn_blocking(move || pipeline::join_generators(gens))
         .await

@@ -44,7 +44,7 @@ enum Pass {
 fn run_pass(g: &Gen, pass: Pass, units: &[std::ops::Range<u64>]) -> Count {
     let mut sink = Count::default();
     let mut scratch = Scratch::default();
-    let mut out = Out::new(&mut sink, CHUNK_BYTES);
+    let mut out = Out::new(&mut sink, CHUNK_BYTES, &chatsynth::model::Table::ALL);
     for u in units {
         match pass {
             Pass::Users => g.users(u.clone(), &mut out),

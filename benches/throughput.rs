@@ -68,7 +68,7 @@ struct Opts {
 }
 
 const HELP: &str = "\
-chatsynth end-to-end benchmark (see docs/benchmark.md)
+chatsynth end-to-end benchmark (see the README section on the benchmark)
 
   --band B                 band to load (default dev)
   --database-url URL       admin connection (default $CHATSYNTH_BENCH_URL or
@@ -568,8 +568,12 @@ impl LoadSeries {
         self.messages_rps
             .push(table_of(&r, "messages").map_or(f64::NAN, |t| f(t, &["rows_per_sec"])));
         let mp = phase_of(&r, "messages");
+        // The messages table has a phase of its own; attachments, reads and
+        // receipts follow in "message children". Together they load the four
+        // tables the reference copies one after another.
+        let children_ms = phase_of(&r, "message children").map_or(0.0, |p| f(p, &["elapsed_ms"]));
         self.messages_phase_ms
-            .push(mp.map_or(f64::NAN, |p| f(p, &["elapsed_ms"])));
+            .push(mp.map_or(f64::NAN, |p| f(p, &["elapsed_ms"])) + children_ms);
         self.gen_busy_ms
             .push(mp.map_or(f64::NAN, |p| f(p, &["generator", "generating_ms"])));
         self.gen_blocked_ms
@@ -696,7 +700,9 @@ async fn run(o: &Opts, sc: &mut Scratch, reports_dir: &Path) -> R<Value> {
                 ];
                 let (_, r) =
                     chatsynth(&args, &tmp_reports.join(format!("gen-w{workers}-{i}.json")))?;
-                let ms = phase_of(&r, "messages").map_or(f64::NAN, |p| f(p, &["elapsed_ms"]));
+                // Messages with their attachments, reads and receipts: both passes.
+                let ms = phase_of(&r, "messages").map_or(f64::NAN, |p| f(p, &["elapsed_ms"]))
+                    + phase_of(&r, "message children").map_or(0.0, |p| f(p, &["elapsed_ms"]));
                 let mps = o.gen_messages as f64 / (ms / 1e3);
                 runs.push(mps);
                 per_core.push(mps / workers as f64);
@@ -849,7 +855,13 @@ async fn run(o: &Opts, sc: &mut Scratch, reports_dir: &Path) -> R<Value> {
         );
         line("  end-to-end wall clock", &s.wall_s, "s", 1.0, 2);
         line("  load phases", &s.load_phases_ms, "s", 1e-3, 2);
-        line("  messages phase", &s.messages_phase_ms, "s", 1e-3, 2);
+        line(
+            "  messages + children phases",
+            &s.messages_phase_ms,
+            "s",
+            1e-3,
+            2,
+        );
         line("  messages table rows/s", &s.messages_rps, "rows/s", 1.0, 0);
         line(
             "  messages phase generators busy",
@@ -1001,7 +1013,7 @@ async fn run(o: &Opts, sc: &mut Scratch, reports_dir: &Path) -> R<Value> {
                 3,
             );
             line(
-                "  messages phase: server COPY of its 4 tables / phase",
+                "  messages + children phases: server COPY of the 4 tables / phases",
                 &phase,
                 "x",
                 1.0,

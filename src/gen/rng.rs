@@ -23,6 +23,7 @@ pub mod tag {
     pub const PAIR: u64 = 7;
     pub const MEMBERSHIP: u64 = 8;
     pub const POOLS: u64 = 9;
+    pub const ATTACHMENT: u64 = 10;
 }
 
 /// The RNG of entity `index` of kind `tag` under `seed`.

@@ -29,20 +29,35 @@ pub trait ChunkSink {
 pub struct Out<'s, S: ChunkSink> {
     bufs: [BytesMut; 7],
     rows: [u64; 7],
+    /// The tables this task produces; generators skip encoding the others.
+    wanted: [bool; 7],
     chunk_bytes: usize,
     sink: &'s mut S,
     pub stopped: bool,
 }
 
 impl<'s, S: ChunkSink> Out<'s, S> {
-    pub fn new(sink: &'s mut S, chunk_bytes: usize) -> Self {
+    /// Buffers for `tables`; rows of other tables are not encoded at all.
+    pub fn new(sink: &'s mut S, chunk_bytes: usize, tables: &[Table]) -> Self {
+        let mut wanted = [false; 7];
+        for t in tables {
+            wanted[t.index()] = true;
+        }
         Out {
-            bufs: std::array::from_fn(|_| BytesMut::with_capacity(chunk_bytes + 8192)),
+            bufs: std::array::from_fn(|i| {
+                BytesMut::with_capacity(if wanted[i] { chunk_bytes + 8192 } else { 0 })
+            }),
             rows: [0; 7],
+            wanted,
             chunk_bytes,
             sink,
             stopped: false,
         }
+    }
+
+    #[inline]
+    pub fn wants(&self, t: Table) -> bool {
+        self.wanted[t.index()]
     }
 
     #[inline]
@@ -550,93 +565,104 @@ impl<'a> Gen<'a> {
                     "SENT"
                 };
 
-                let b = out.buf(Table::Messages);
-                id(b, &msg_id);
-                if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
-                    copy::null(b);
-                } else if msg_type == "SYSTEM" {
-                    copy::text(b, "A member joined the conversation");
-                } else {
-                    let len = if n_att > 0 {
-                        text_len.min(200)
+                if out.wants(Table::Messages) {
+                    let b = out.buf(Table::Messages);
+                    id(b, &msg_id);
+                    if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
+                        copy::null(b);
+                    } else if msg_type == "SYSTEM" {
+                        copy::text(b, "A member joined the conversation");
                     } else {
-                        text_len
-                    };
-                    copy::text(b, self.pools.text(&mut r, len));
-                }
-                copy::text(b, msg_type);
-                copy::text(b, status);
-                copy::boolean(b, edited);
-                copy::opt_timestamp_ms(b, edited_at);
-                copy::boolean(b, deleted);
-                copy::opt_timestamp_ms(b, deleted_at);
-                match reply_to {
-                    Some(j) => {
-                        let rid = plan.ids.message.id(j);
-                        id(b, &rid);
-                        id(b, &rid);
+                        let len = if n_att > 0 {
+                            text_len.min(200)
+                        } else {
+                            text_len
+                        };
+                        copy::text(b, self.pools.text(&mut r, len));
                     }
-                    None => {
-                        copy::null(b);
-                        copy::null(b);
+                    copy::text(b, msg_type);
+                    copy::text(b, status);
+                    copy::boolean(b, edited);
+                    copy::opt_timestamp_ms(b, edited_at);
+                    copy::boolean(b, deleted);
+                    copy::opt_timestamp_ms(b, deleted_at);
+                    match reply_to {
+                        Some(j) => {
+                            let rid = plan.ids.message.id(j);
+                            id(b, &rid);
+                            id(b, &rid);
+                        }
+                        None => {
+                            copy::null(b);
+                            copy::null(b);
+                        }
                     }
-                }
-                match msg_type {
-                    "LOCATION" => {
-                        let lat = uniform(&mut r) * 140.0 - 70.0;
-                        let lng = uniform(&mut r) * 360.0 - 180.0;
-                        copy::jsonb_with(b, |b| {
-                            b.put_slice(b"{\"lat\": ");
-                            put_coord(b, lat);
-                            b.put_slice(b", \"lng\": ");
-                            put_coord(b, lng);
+                    match msg_type {
+                        "LOCATION" => {
+                            let lat = uniform(&mut r) * 140.0 - 70.0;
+                            let lng = uniform(&mut r) * 360.0 - 180.0;
+                            copy::jsonb_with(b, |b| {
+                                b.put_slice(b"{\"lat\": ");
+                                put_coord(b, lat);
+                                b.put_slice(b", \"lng\": ");
+                                put_coord(b, lng);
+                                b.put_slice(b"}");
+                            });
+                        }
+                        "SYSTEM" => {
+                            copy::jsonb_with(b, |b| b.put_slice(b"{\"event\": \"member_joined\"}"))
+                        }
+                        _ if n_att > 0 => copy::jsonb_with(b, |b| {
+                            b.put_slice(b"{\"attachments\": ");
+                            put_decimal(b, n_att as u64);
                             b.put_slice(b"}");
-                        });
+                        }),
+                        _ if chance(&mut r, 0.1) => {
+                            let client: &[u8] =
+                                [&b"ios"[..], b"android", b"web"][range(&mut r, 0, 2) as usize];
+                            copy::jsonb_with(b, |b| {
+                                b.put_slice(b"{\"client\": \"");
+                                b.put_slice(client);
+                                b.put_slice(b"\"}");
+                            })
+                        }
+                        _ => copy::null(b),
                     }
-                    "SYSTEM" => {
-                        copy::jsonb_with(b, |b| b.put_slice(b"{\"event\": \"member_joined\"}"))
+                    let mut key = [0u8; 36];
+                    uuid_for(seed, g, &mut key);
+                    copy::bytes(b, &key);
+                    if chance(&mut r, 0.3) {
+                        let mut corr = [0u8; 36];
+                        uuid_for(r.next_u64(), r.next_u64() >> 24, &mut corr);
+                        copy::bytes(b, &corr);
+                    } else {
+                        copy::null(b);
                     }
-                    _ if n_att > 0 => copy::jsonb_with(b, |b| {
-                        b.put_slice(b"{\"attachments\": ");
-                        put_decimal(b, n_att as u64);
-                        b.put_slice(b"}");
-                    }),
-                    _ if chance(&mut r, 0.1) => {
-                        let client: &[u8] =
-                            [&b"ios"[..], b"android", b"web"][range(&mut r, 0, 2) as usize];
-                        copy::jsonb_with(b, |b| {
-                            b.put_slice(b"{\"client\": \"");
-                            b.put_slice(client);
-                            b.put_slice(b"\"}");
-                        })
-                    }
-                    _ => copy::null(b),
+                    id(b, sender_id);
+                    id(b, conv_id);
+                    copy::timestamp_ms(b, t);
+                    copy::timestamp_ms(
+                        b,
+                        t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
+                    );
+                    out.end_row(Table::Messages);
                 }
-                let mut key = [0u8; 36];
-                uuid_for(seed, g, &mut key);
-                copy::bytes(b, &key);
-                if chance(&mut r, 0.3) {
-                    let mut corr = [0u8; 36];
-                    uuid_for(r.next_u64(), r.next_u64() >> 24, &mut corr);
-                    copy::bytes(b, &corr);
-                } else {
-                    copy::null(b);
-                }
-                id(b, sender_id);
-                id(b, conv_id);
-                copy::timestamp_ms(b, t);
-                copy::timestamp_ms(
-                    b,
-                    t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
-                );
-                out.end_row(Table::Messages);
 
-                for (j, &ty) in att_types.iter().take(n_att).enumerate() {
-                    self.attachment(&mut r, g * 8 + j as u64, ty, sender_id, &msg_id, t, out);
+                if out.wants(Table::Attachments) {
+                    // A stream of their own, so the pass that writes only
+                    // attachments makes the same ones as a pass that writes all.
+                    let mut ar = stream(seed, tag::ATTACHMENT, g);
+                    for (j, &ty) in att_types.iter().take(n_att).enumerate() {
+                        self.attachment(&mut ar, g * 8 + j as u64, ty, sender_id, &msg_id, t, out);
+                    }
                 }
+                let (receipts_wanted, reads_wanted) = (
+                    out.wants(Table::MessageReceipts),
+                    out.wants(Table::MessageReads),
+                );
                 for &(slot, delivered_at, read_at) in &scratch.outcomes {
                     let user_id = &plan.user_ids[members[slot] as usize];
-                    if let Some(at) = delivered_at {
+                    if let (Some(at), true) = (delivered_at, receipts_wanted) {
                         receipt(
                             out,
                             plan.ids.receipt.id(g * 64 + slot as u64 * 2),
@@ -646,7 +672,8 @@ impl<'a> Gen<'a> {
                             user_id,
                         );
                     }
-                    if let Some(at) = read_at {
+                    let Some(at) = read_at else { continue };
+                    if receipts_wanted {
                         receipt(
                             out,
                             plan.ids.receipt.id(g * 64 + slot as u64 * 2 + 1),
@@ -655,6 +682,8 @@ impl<'a> Gen<'a> {
                             &msg_id,
                             user_id,
                         );
+                    }
+                    if reads_wanted {
                         let b = out.buf(Table::MessageReads);
                         id(b, &plan.ids.read.id(g * 32 + slot as u64));
                         copy::timestamp_ms(b, at);
@@ -907,7 +936,7 @@ mod tests {
         let g = Gen::new(&plan, &pools);
         let run = || {
             let mut sink = Collect(Vec::new());
-            let mut out = Out::new(&mut sink, 64 * 1024);
+            let mut out = Out::new(&mut sink, 64 * 1024, &Table::ALL);
             let mut scratch = Scratch::default();
             for u in &plan.user_units {
                 g.users(u.clone(), &mut out);

@@ -22,23 +22,32 @@ use crate::gen::tables::{ChunkSink, Gen, Out, Scratch};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::Table;
 
-/// The three generation passes, in foreign-key order. Children are generated
-/// in the same pass as their parent row, so each message is made once.
+/// The generation passes, in foreign-key order. Memberships come with their
+/// conversations. Messages get a phase to themselves, so the largest table has
+/// the server alone; the children pass re-derives each message's decisions
+/// (cheap: no text, no encoding) and writes attachments, reads and receipts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
     Users,
     Conversations,
     Messages,
+    MessageChildren,
 }
 
 impl Pass {
-    pub const ALL: [Pass; 3] = [Pass::Users, Pass::Conversations, Pass::Messages];
+    pub const ALL: [Pass; 4] = [
+        Pass::Users,
+        Pass::Conversations,
+        Pass::Messages,
+        Pass::MessageChildren,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Pass::Users => "users",
             Pass::Conversations => "conversations",
             Pass::Messages => "messages",
+            Pass::MessageChildren => "message children",
         }
     }
 
@@ -46,8 +55,8 @@ impl Pass {
         match self {
             Pass::Users => &[Table::Users],
             Pass::Conversations => &[Table::Conversations, Table::ConversationUsers],
-            Pass::Messages => &[
-                Table::Messages,
+            Pass::Messages => &[Table::Messages],
+            Pass::MessageChildren => &[
                 Table::Attachments,
                 Table::MessageReads,
                 Table::MessageReceipts,
@@ -59,7 +68,7 @@ impl Pass {
         match self {
             Pass::Users => &plan.user_units,
             Pass::Conversations => &plan.conversation_units,
-            Pass::Messages => &plan.message_units,
+            Pass::Messages | Pass::MessageChildren => &plan.message_units,
         }
     }
 }
@@ -171,13 +180,13 @@ pub fn spawn_generators(
                         }
                         sink.unit = u as u32;
                         sink.seq = [0; 7];
-                        let mut out = Out::new(&mut sink, chunk_bytes);
+                        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
                         match pass {
                             Pass::Users => gen.users(units[u].clone(), &mut out),
                             Pass::Conversations => {
                                 gen.conversations(units[u].clone(), &mut out, &mut scratch)
                             }
-                            Pass::Messages => {
+                            Pass::Messages | Pass::MessageChildren => {
                                 gen.messages(units[u].clone(), &mut out, &mut scratch)
                             }
                         }

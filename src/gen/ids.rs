@@ -31,13 +31,22 @@ const PAIRS: [[u8; 2]; 1296] = {
     t
 };
 
-/// Writes `v` (< 36^12) as 12 base36 digits.
+/// Writes `v` (< 36^6) as 6 base36 digits, with 32-bit arithmetic.
 #[inline]
-fn base36_12(mut v: u64, out: &mut [u8]) {
-    for i in (0..6).rev() {
+fn base36_6(mut v: u32, out: &mut [u8]) {
+    for i in (0..3).rev() {
         out[2 * i..2 * i + 2].copy_from_slice(&PAIRS[(v % 1296) as usize]);
         v /= 1296;
     }
+}
+
+/// Writes `v` (< 36^12) as 12 base36 digits: one 64-bit division, then two
+/// halves of 6 digits.
+#[inline]
+fn base36_12(v: u64, out: &mut [u8]) {
+    const HALF: u64 = 36u64.pow(6);
+    base36_6((v / HALF) as u32, &mut out[..6]);
+    base36_6((v % HALF) as u32, &mut out[6..12]);
 }
 
 /// A bijection on 62-bit integers keyed by `k`.
@@ -84,16 +93,20 @@ pub fn uuid_for(seed: u64, key: u64, out: &mut [u8; 36]) {
     let hi = mix64(seed ^ 0x1de_a907);
     let lo = permute62(key, mix64(seed)) | (0b10 << 62);
     let v = ((hi as u128) << 64) | lo as u128;
-    let hex = b"0123456789abcdef";
-    let mut j = 0;
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out[j] = b'-';
-            j += 1;
-        }
-        let nib = ((v >> (124 - 4 * i)) & 0xf) as usize;
-        out[j] = if i == 12 { b'4' } else { hex[nib] };
-        j += 1;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut h = [0u8; 32];
+    for (i, byte) in v.to_be_bytes().iter().enumerate() {
+        h[2 * i] = HEX[(byte >> 4) as usize];
+        h[2 * i + 1] = HEX[(byte & 0xf) as usize];
+    }
+    h[12] = b'4'; // the version digit
+    out[..8].copy_from_slice(&h[..8]);
+    out[9..13].copy_from_slice(&h[8..12]);
+    out[14..18].copy_from_slice(&h[12..16]);
+    out[19..23].copy_from_slice(&h[16..20]);
+    out[24..].copy_from_slice(&h[20..]);
+    for d in [8, 13, 18, 23] {
+        out[d] = b'-';
     }
 }
 

@@ -34,13 +34,20 @@ pub fn stream(seed: u64, tag: u64, index: u64) -> Pcg64Mcg {
     Pcg64Mcg::new(((a as u128) << 64) | (b as u128) | 1)
 }
 
-/// A counter-based uniform in [0, 1): the `k`-th draw keyed by (seed, tag, index).
-/// Used where a decision must be recomputed cheaply elsewhere (read receipts).
+/// The key of a family of counter-based draws (seed, tag); see [`keyed_unit`].
 #[inline]
-pub fn hash_unit(seed: u64, tag: u64, index: u64, k: u64) -> f64 {
-    let h = mix64(mix64(seed ^ tag.wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ index)
-        .wrapping_add(k.wrapping_mul(0x632b_e59b_d9b4_e019));
-    unit_f64(mix64(h))
+pub fn family(seed: u64, tag: u64) -> u64 {
+    mix64(seed ^ tag.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// A counter-based uniform in [0, 1): the `k`-th draw of entity `index` in a
+/// family. Used where a decision must be recomputed cheaply elsewhere (read
+/// receipts); `base = mix64(family ^ index)` is computed once per entity.
+#[inline]
+pub fn keyed_unit(base: u64, k: u64) -> f64 {
+    unit_f64(mix64(
+        base.wrapping_add(k.wrapping_mul(0x632b_e59b_d9b4_e019)),
+    ))
 }
 
 /// 53 random bits as a float in [0, 1).
@@ -71,9 +78,10 @@ mod tests {
     }
 
     #[test]
-    fn hash_unit_is_uniform_enough() {
+    fn keyed_units_are_uniform_enough() {
         let n = 100_000;
-        let mean: f64 = (0..n).map(|i| hash_unit(7, 1, i, 0)).sum::<f64>() / n as f64;
+        let f = family(7, 1);
+        let mean: f64 = (0..n).map(|i| keyed_unit(mix64(f ^ i), 0)).sum::<f64>() / n as f64;
         assert!((mean - 0.5).abs() < 0.01, "{mean}");
     }
 }

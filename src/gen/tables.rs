@@ -14,7 +14,7 @@ use super::dist::{beta, chance, exponential, lognormal, normal, pick_cdf, range,
 use super::ids::{uuid_for, ID_LEN};
 use super::plan::{Class, Plan, CONVERSATION_TYPES};
 use super::pools::{pick, Pools};
-use super::rng::{hash_unit, stream, tag};
+use super::rng::{family, keyed_unit, mix64, stream, tag};
 use super::time::timeline;
 use crate::copy::{self, put_decimal};
 use crate::model::Table;
@@ -108,6 +108,8 @@ fn id(buf: &mut BytesMut, v: &[u8; ID_LEN]) {
 pub struct Gen<'a> {
     pub plan: &'a Plan,
     pub pools: &'a Pools,
+    /// Key of the read-receipt draws, computed once.
+    pair_family: u64,
 }
 
 /// Scratch buffers reused across units by one generator task.
@@ -128,7 +130,11 @@ pub struct PairOutcome {
 
 impl<'a> Gen<'a> {
     pub fn new(plan: &'a Plan, pools: &'a Pools) -> Self {
-        Gen { plan, pools }
+        Gen {
+            plan,
+            pools,
+            pair_family: family(plan.cfg.seed, tag::PAIR),
+        }
     }
 
     fn seed(&self) -> u64 {
@@ -281,8 +287,8 @@ impl<'a> Gen<'a> {
     /// function, so memberships can find their last read without the messages.
     pub fn pair_outcome(&self, g: u64, slot: usize, t: i64) -> PairOutcome {
         let s = &self.plan.cfg.shape;
-        let key = g * 256 + slot as u64;
-        let u = |k| hash_unit(self.seed(), tag::PAIR, key, k);
+        let base = mix64(self.pair_family ^ (g * 256 + slot as u64));
+        let u = |k| keyed_unit(base, k);
         let state = u(0);
         let end = self.end_ms();
         let delivered = t + 200 + (-(3_000.0) * (1.0 - u(1)).ln()) as i64;
@@ -512,38 +518,8 @@ impl<'a> Gen<'a> {
                         2
                     };
                 }
-                let kind_u = uniform(&mut r);
-                let msg_type = if n_att > 0 {
-                    ["IMAGE", "VIDEO", "AUDIO", "FILE"][att_types[0] as usize]
-                } else if group && kind_u < s.system_share_in_groups {
-                    "SYSTEM"
-                } else if kind_u > 1.0 - s.location_share {
-                    "LOCATION"
-                } else {
-                    "TEXT"
-                };
-                let deleted = chance(&mut r, s.deleted_share);
-                let edited = !deleted && msg_type == "TEXT" && chance(&mut r, s.edited_share);
-                let reply_to = (group && k > 0 && chance(&mut r, s.reply_share_in_groups))
-                    .then(|| g - 1 - range(&mut r, 0, (k as u64 - 1).min(20)));
-                let text_len = lognormal(&mut r, s.text_len_mu, s.text_len_sigma)
-                    .round()
-                    .clamp(1.0, s.text_len_max_chars as f64)
-                    as usize;
-                let caption = n_att > 0 && chance(&mut r, 0.3);
-                let edited_at = edited.then(|| {
-                    (t + 1 + exponential(&mut r, 300_000.0) as i64)
-                        .min(end - 1)
-                        .max(t + 1)
-                });
-                let deleted_at = deleted.then(|| {
-                    (t + 1 + exponential(&mut r, 3_600_000.0) as i64)
-                        .min(end - 1)
-                        .max(t + 1)
-                });
-
-                // Receipts: outcomes for every other member, before the message
-                // row, since its status summarises them.
+                // Receipts: outcomes for every other member (a pure function
+                // of the pair); the message row's status summarises them.
                 scratch.outcomes.clear();
                 if receipts {
                     for slot in 0..members.len() {
@@ -553,19 +529,51 @@ impl<'a> Gen<'a> {
                         }
                     }
                 }
-                let status = if deleted {
-                    "DELETED"
-                } else if !receipts {
-                    "DELIVERED"
-                } else if scratch.outcomes.iter().all(|o| o.2.is_some()) {
-                    "READ"
-                } else if scratch.outcomes.iter().all(|o| o.1.is_some()) {
-                    "DELIVERED"
-                } else {
-                    "SENT"
-                };
-
+                // The rest decides only the message row: the children pass
+                // (attachments have their own stream) skips it.
                 if out.wants(Table::Messages) {
+                    let kind_u = uniform(&mut r);
+                    let msg_type = if n_att > 0 {
+                        ["IMAGE", "VIDEO", "AUDIO", "FILE"][att_types[0] as usize]
+                    } else if group && kind_u < s.system_share_in_groups {
+                        "SYSTEM"
+                    } else if kind_u > 1.0 - s.location_share {
+                        "LOCATION"
+                    } else {
+                        "TEXT"
+                    };
+                    let deleted = chance(&mut r, s.deleted_share);
+                    let edited = !deleted && msg_type == "TEXT" && chance(&mut r, s.edited_share);
+                    let reply_to = (group && k > 0 && chance(&mut r, s.reply_share_in_groups))
+                        .then(|| g - 1 - range(&mut r, 0, (k as u64 - 1).min(20)));
+                    let text_len = lognormal(&mut r, s.text_len_mu, s.text_len_sigma)
+                        .round()
+                        .clamp(1.0, s.text_len_max_chars as f64)
+                        as usize;
+                    let caption = n_att > 0 && chance(&mut r, 0.3);
+                    let edited_at = edited.then(|| {
+                        (t + 1 + exponential(&mut r, 300_000.0) as i64)
+                            .min(end - 1)
+                            .max(t + 1)
+                    });
+                    let deleted_at = deleted.then(|| {
+                        (t + 1 + exponential(&mut r, 3_600_000.0) as i64)
+                            .min(end - 1)
+                            .max(t + 1)
+                    });
+
+                    let status = if deleted {
+                        "DELETED"
+                    } else if !receipts {
+                        "DELIVERED"
+                    } else if scratch.outcomes.iter().all(|o| o.2.is_some()) {
+                        "READ"
+                    } else if scratch.outcomes.iter().all(|o| o.1.is_some()) {
+                        "DELIVERED"
+                    } else {
+                        "SENT"
+                    };
+
                     let b = out.buf(Table::Messages);
                     id(b, &msg_id);
                     if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {

@@ -266,7 +266,7 @@ impl RunReport {
         }
         for p in &self.phases {
             s.push_str(&format!(
-                "phase {:<13} {:>8.2}s  generators: {:.2}s generating, {:.2}s blocked on full channels ({} threads)\n",
+                "phase {:<16} {:>8.2}s  generators: {:.2}s generating, {:.2}s blocked on full channels ({} threads)\n",
                 p.phase,
                 p.elapsed_ms / 1000.0,
                 p.generator.generating_ms / 1000.0,

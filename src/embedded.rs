@@ -45,7 +45,7 @@ const SUPERUSER: &str = "postgres";
 const LOG_TAIL_LINES: usize = 15;
 
 /// Settings for a disposable, single-user bulk-load cluster; written once to
-/// `postgresql.conf` after initdb. docs/embedded.md says why each one. fsync and
+/// `postgresql.conf` after initdb. the README section on the private cluster says why each one. fsync and
 /// full_page_writes stay on: a crash loses at most the last unflushed commits
 /// (synchronous_commit off), never the cluster.
 const SETTINGS: &[(&str, &str)] = &[
@@ -705,7 +705,7 @@ async fn init(layout: &Layout, bin: &PgBin, user: Option<&RunAs>) -> Result<()> 
 
 fn settings_block() -> String {
     let mut s = String::from(
-        "\n# --- chatsynth: a disposable bulk-load dev cluster (see docs/embedded.md) ---\n",
+        "\n# --- chatsynth: a disposable bulk-load dev cluster (see the chatsynth README) ---\n",
     );
     for (k, v) in SETTINGS {
         s.push_str(&format!("{k} = {v}\n"));

@@ -23,16 +23,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use tokio_postgres::Client;
 
-const TABLES: [&str; 7] = [
-    "users",
-    "conversations",
-    "conversation_users",
-    "messages",
-    "attachments",
-    "message_reads",
-    "message_receipts",
-];
-
 /// Heavy tests run one at a time (tokio's Mutex works across the tests' runtimes).
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -151,31 +141,6 @@ fn report_arg(tag: &str) -> String {
     tmp_path(&format!("{tag}.json"))
         .to_string_lossy()
         .into_owned()
-}
-
-async fn count(c: &Client, sql: &str) -> i64 {
-    c.query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
-}
-
-/// md5 of every row of each of the seven tables, in id order.
-async fn checksums(c: &Client, schema: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in TABLES {
-        let row = c
-            .query_one(
-                &format!(
-                    "SELECT coalesce(md5(string_agg(x::text, '|' ORDER BY x.id)), 'empty') FROM \"{schema}\".\"{t}\" x"
-                ),
-                &[],
-            )
-            .await
-            .unwrap();
-        out.push(row.get::<_, String>(0));
-    }
-    out
 }
 
 async fn stage_schemas(c: &Client) -> i64 {

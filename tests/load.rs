@@ -6,16 +6,6 @@ mod common;
 
 use common::*;
 
-const TABLES: [&str; 7] = [
-    "users",
-    "conversations",
-    "conversation_users",
-    "messages",
-    "attachments",
-    "message_reads",
-    "message_receipts",
-];
-
 fn load(url: &str, extra: &[&str]) -> std::process::Output {
     let report = std::env::temp_dir().join(format!(
         "chatsynth-test-report-{}-{}.json",
@@ -36,13 +26,6 @@ fn assert_ok(o: &std::process::Output) {
         stderr(o),
         stdout(o)
     );
-}
-
-async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
 }
 
 #[tokio::test]
@@ -342,21 +325,6 @@ async fn tiny_load_has_exact_counts_and_every_integrity_rule_holds() {
         0,
         "cuid-shaped ids"
     );
-}
-
-async fn checksums(c: &tokio_postgres::Client, schema: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in TABLES {
-        let row = c
-            .query_one(
-                &format!("SELECT md5(string_agg(x::text, '|' ORDER BY x.id)) FROM \"{schema}\".\"{t}\" x"),
-                &[],
-            )
-            .await
-            .unwrap();
-        out.push(row.get::<_, String>(0));
-    }
-    out
 }
 
 #[tokio::test]

@@ -127,3 +127,40 @@ pub async fn apply_schema(client: &Client, schema: &str) {
         .await
         .unwrap();
 }
+
+/// The seven chat tables, written out independently of the crate's own list.
+pub const TABLES: [&str; 7] = [
+    "users",
+    "conversations",
+    "conversation_users",
+    "messages",
+    "attachments",
+    "message_reads",
+    "message_receipts",
+];
+
+/// A single bigint from `sql`; the query is named in the panic.
+pub async fn count(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// md5 of every row of each of the seven tables of `schema`, in id order.
+pub async fn checksums(c: &Client, schema: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        let row = c
+            .query_one(
+                &format!(
+                    "SELECT coalesce(md5(string_agg(x::text, '|' ORDER BY x.id)), 'empty') FROM \"{schema}\".\"{t}\" x"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        out.push(row.get::<_, String>(0));
+    }
+    out
+}

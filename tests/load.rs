@@ -530,3 +530,50 @@ async fn loads_into_a_prisma_migrated_database() {
         0
     );
 }
+
+#[tokio::test]
+async fn foreign_keys_from_other_tables_survive_the_swap() {
+    let db = TestDb::new("extfk").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    // A table of the application's own, pointing into the chat tables.
+    c.batch_execute(
+        "CREATE TABLE reactions (id TEXT PRIMARY KEY, emoji TEXT NOT NULL,
+            \"messageId\" TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE)",
+    )
+    .await
+    .unwrap();
+    assert_ok(&load(&db.url, &[]));
+    assert_ok(&load(&db.url, &["--truncate", "--seed", "5"]));
+    let def: String = c
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'reactions'::regclass AND contype = 'f'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        def.contains("REFERENCES messages(id) ON DELETE CASCADE"),
+        "{def}"
+    );
+    // It points at the new messages table: a reaction to a new message is accepted.
+    c.batch_execute("INSERT INTO reactions SELECT 'r1', '👍', id FROM messages LIMIT 1")
+        .await
+        .unwrap();
+    // Rows that reference the dataset make the next swap fail cleanly: nothing changes.
+    let before = checksums(&c, "public").await;
+    let o = load(&db.url, &["--truncate", "--seed", "6"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("reactions"), "{}", stderr(&o));
+    assert_eq!(checksums(&c, "public").await, before);
+    assert_eq!(count(&c, "SELECT count(*) FROM reactions").await, 1);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'cs\\_stage\\_%'"
+        )
+        .await,
+        0
+    );
+}

@@ -449,6 +449,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no_such_target"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

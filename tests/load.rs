@@ -16,7 +16,9 @@ fn load(url: &str, extra: &[&str]) -> std::process::Output {
     let report = report.to_string_lossy().into_owned();
     args.push(&report);
     args.extend_from_slice(extra);
-    chatsynth(&args)
+    let out = chatsynth(&args);
+    let _ = std::fs::remove_file(&report);
+    out
 }
 
 fn assert_ok(o: &std::process::Output) {

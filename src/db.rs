@@ -19,7 +19,6 @@ pub struct Target {
     pub schema: String,
     /// `user@host:port/db`, never the password.
     pub display: String,
-    pub tls_mode: tls::SslMode,
     tls: MakeRustlsConnect,
 }
 
@@ -96,7 +95,6 @@ impl Target {
             pg,
             schema: schema.to_string(),
             display,
-            tls_mode: tls_settings.mode,
             tls: connector,
         })
     }

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures::SinkExt;
@@ -370,8 +370,4 @@ pub fn join_generators(handles: Vec<std::thread::JoinHandle<GenStats>>) -> Resul
             .map_err(|_| Error::Other("a generator thread panicked".into()))?;
     }
     Ok(total)
-}
-
-pub fn ms(ns: u64) -> f64 {
-    Duration::from_nanos(ns).as_secs_f64() * 1000.0
 }

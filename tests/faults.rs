@@ -39,7 +39,8 @@ const BIG: &[&str] = &[
 ];
 
 fn tmp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("chatsynth-faults-{}-{name}", std::process::id()))
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chatsynth-faults-{}-{name}", std::process::id()))
 }
 
 /// A chatsynth child process, killed on drop if still running; its output goes

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 fn load(url: &str, extra: &[&str]) -> std::process::Output {
-    let report = std::env::temp_dir().join(format!(
+    let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "chatsynth-test-report-{}-{}.json",
         std::process::id(),
         url.rsplit('/').next().unwrap()

@@ -12,7 +12,8 @@ const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 #[tokio::test]
 async fn sslmodes_are_enforced() {
     let db = TestDb::new("tls").await;
-    let report = std::env::temp_dir().join(format!("chatsynth-tls-{}.json", std::process::id()));
+    let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chatsynth-tls-{}.json", std::process::id()));
     let report = report.to_string_lossy().into_owned();
     let with = |mode: &str| format!("{}?sslmode={mode}", db.url);
 

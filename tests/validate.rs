@@ -24,7 +24,8 @@ impl Drop for Loaded {
 /// A fresh database with a tiny load in it, and the load report.
 async fn tiny_load(tag: &str) -> Loaded {
     let db = TestDb::new(tag).await;
-    let dir = std::env::temp_dir().join(format!("chatsynth-validate-{}", db.name));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chatsynth-validate-{}", db.name));
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("load.json");
     let o = chatsynth(&[
@@ -296,7 +297,8 @@ async fn heavy_rooms_flattened_are_no_go_though_integrity_holds() {
 #[tokio::test]
 async fn inputs_it_cannot_use_exit_2() {
     let db = TestDb::new("v_bad").await;
-    let dir = std::env::temp_dir().join(format!("chatsynth-validate-{}", db.name));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chatsynth-validate-{}", db.name));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("v.json");
     let out = out.to_str().unwrap();

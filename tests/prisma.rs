@@ -265,7 +265,11 @@ async fn strings(c: &tokio_postgres::Client, sql: &str, id: &str) -> Vec<Vec<Opt
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .iter()
-        .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.get::<_, Option<String>>(i))
+                .collect()
+        })
         .collect()
 }
 
@@ -362,7 +366,9 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
 
     // A message with attachments, reads and receipts.
     let msg = &seen["message"];
-    let id = msg["id"].as_str().expect("a message with all three children");
+    let id = msg["id"]
+        .as_str()
+        .expect("a message with all three children");
     let atts = strings(
         c,
         "SELECT id, type::text, size::text, \"mimeType\" FROM attachments WHERE \"messageId\" = $1 ORDER BY id",
@@ -383,7 +389,10 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
     )
     .await;
     assert!(!reads.is_empty());
-    assert_eq!(json_strings(&msg["reads"], &["id", "userId", "readAt"]), reads);
+    assert_eq!(
+        json_strings(&msg["reads"], &["id", "userId", "readAt"]),
+        reads
+    );
     let receipts = strings(
         c,
         &format!(
@@ -398,10 +407,7 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
         receipts
     );
     let meta: Option<String> = c
-        .query_one(
-            "SELECT metadata::text FROM messages WHERE id = $1",
-            &[&id],
-        )
+        .query_one("SELECT metadata::text FROM messages WHERE id = $1", &[&id])
         .await
         .unwrap()
         .get(0);
@@ -416,7 +422,9 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
         let (table, column) = key.split_once('.').unwrap();
         let sql: Vec<(String, i64)> = c
             .query(
-                &format!("SELECT \"{column}\"::text, count(*) FROM \"{table}\" GROUP BY 1 ORDER BY 1"),
+                &format!(
+                    "SELECT \"{column}\"::text, count(*) FROM \"{table}\" GROUP BY 1 ORDER BY 1"
+                ),
                 &[],
             )
             .await
@@ -456,7 +464,10 @@ async fn prisma_client_reads_a_tiny_load() {
     let counts = check_read_back(&c, &seen).await;
     let of = |t: &str| counts.iter().find(|x| x.0 == t).unwrap().1;
     // The band's exact figures (README, "The data").
-    assert_eq!((of("users"), of("conversations"), of("messages")), (200, 300, 10_000));
+    assert_eq!(
+        (of("users"), of("conversations"), of("messages")),
+        (200, 300, 10_000)
+    );
     for t in TABLES {
         assert!(of(t) > 0, "{t} is empty");
     }
@@ -474,4 +485,270 @@ async fn prisma_client_reads_a_dev_load() {
         (of("users"), of("conversations"), of("messages")),
         (5_000, 8_000, 500_000)
     );
+}
+
+// ---------------------------------------------------------------------------
+// The team's whole database: the application's own tables (posts,
+// interactions, connections, coolness ratings, pushes, post views) keep their
+// catalog and their rows through a load or refresh.
+
+/// Columns, defaults, indexes and constraints (with their ON UPDATE / ON
+/// DELETE rules) of every table of `public` that chatsynth does not replace.
+async fn app_catalog(c: &tokio_postgres::Client) -> Vec<String> {
+    let chat: Vec<String> = TABLES
+        .iter()
+        .map(|t| t.to_string())
+        .chain(["chatsynth_runs".to_string()])
+        .collect();
+    let rows = c
+        .query(
+            "WITH app AS (
+               SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> ALL($1))
+             SELECT format('%s column %s %s notnull=%s default=%s', app.relname, a.attname,
+                           format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
+             FROM app JOIN pg_attribute a ON a.attrelid = app.oid AND a.attnum > 0 AND NOT a.attisdropped
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             UNION ALL
+             SELECT format('%s index %s', app.relname, pg_get_indexdef(x.indexrelid))
+             FROM app JOIN pg_index x ON x.indrelid = app.oid
+             UNION ALL
+             SELECT format('%s constraint %s %s %s references=%s update=%s delete=%s validated=%s deferrable=%s',
+                           app.relname, con.conname, con.contype, pg_get_constraintdef(con.oid),
+                           con.confrelid::regclass, con.confupdtype, con.confdeltype, con.convalidated, con.condeferrable)
+             FROM app JOIN pg_constraint con ON con.conrelid = app.oid
+             ORDER BY 1",
+            &[&chat],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+const APP_TABLES: [&str; 6] = [
+    "posts",
+    "interactions",
+    "connections",
+    "coolness_ratings",
+    "pushes",
+    "post_views",
+];
+
+/// md5 of every row of each application table.
+async fn app_rows(c: &tokio_postgres::Client) -> Vec<(String, i64, String)> {
+    let mut out = Vec::new();
+    for t in APP_TABLES {
+        let r = c
+            .query_one(
+                &format!(
+                    "SELECT count(*), coalesce(md5(string_agg(x::text, '|' ORDER BY x.id)), 'empty') FROM \"{t}\" x"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        out.push((t.to_string(), r.get(0), r.get(1)));
+    }
+    out
+}
+
+/// Rows in all six application tables, written by synthetic users of the
+/// loaded dataset (post views also by a user id that exists nowhere: that
+/// column has no foreign key).
+async fn fill_app_tables(c: &tokio_postgres::Client) {
+    c.batch_execute(
+        "CREATE TEMP TABLE u AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM users;
+         INSERT INTO posts (id, content, \"authorId\", \"updatedAt\")
+           SELECT 'post' || n, 'hello ' || n, id, now() FROM u WHERE n <= 20;
+         INSERT INTO interactions (id, type, \"userId\", \"postId\")
+           SELECT 'int' || u.n || '_' || p.id, 'LIKE', u.id, p.id FROM u JOIN posts p ON true WHERE u.n BETWEEN 21 AND 25;
+         INSERT INTO connections (id, status, \"requesterId\", \"receiverId\", \"updatedAt\")
+           SELECT 'con' || a.n, 'ACCEPTED', a.id, b.id, now() FROM u a JOIN u b ON b.n = a.n + 1 WHERE a.n <= 30;
+         INSERT INTO coolness_ratings (id, rating, \"userId\", \"postId\")
+           SELECT 'cool' || u.n || '_' || p.id, 1 + u.n % 5, u.id, p.id FROM u JOIN posts p ON true WHERE u.n BETWEEN 40 AND 42;
+         INSERT INTO pushes (id, message, \"pusherId\", \"receiverId\", \"postId\")
+           SELECT 'push' || p.id, 'look', p.\"authorId\", (SELECT id FROM u WHERE n = 50), p.id FROM posts p;
+         INSERT INTO post_views (id, \"userId\", \"postId\")
+           SELECT 'view' || p.id, 'nobody-' || p.id, p.id FROM posts p;
+         DROP TABLE u;",
+    )
+    .await
+    .unwrap();
+    for t in APP_TABLES {
+        assert!(
+            count(c, &format!("SELECT count(*) FROM \"{t}\"")).await > 0,
+            "{t}"
+        );
+    }
+}
+
+fn chatsynth_refresh(url: &str, extra: &[&str]) -> Output {
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "prisma-refresh-{}-{}.json",
+        std::process::id(),
+        url.rsplit('/').next().unwrap()
+    ));
+    let report_s = report.to_string_lossy().into_owned();
+    let mut args = vec![
+        "refresh",
+        "--band",
+        "tiny",
+        "--database-url",
+        url,
+        "--report",
+        &report_s,
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let out = chatsynth(&args);
+    let _ = std::fs::remove_file(&report);
+    out
+}
+
+async fn no_stage_left(c: &tokio_postgres::Client) {
+    assert_eq!(
+        count(
+            c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'cs\\_stage\\_%'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn empty_app_tables_keep_their_catalog_through_load_and_refresh() {
+    let (db, p) = migrated("prisma_app_empty").await;
+    let c = db.client().await;
+    let before = app_catalog(&c).await;
+    assert!(
+        before
+            .iter()
+            .filter(|l| l.contains(" FOREIGN KEY "))
+            .count()
+            >= 11,
+        "{before:#?}"
+    );
+    assert_ok(&chatsynth_load(&db.url, "tiny", &[]));
+    assert_eq!(app_catalog(&c).await, before);
+    assert_ok(&chatsynth_refresh(&db.url, &["--seed", "3"]));
+    assert_ok(&chatsynth_load(
+        &db.url,
+        "tiny",
+        &["--truncate", "--seed", "4"],
+    ));
+    assert_eq!(app_catalog(&c).await, before);
+    for (_, n, _) in app_rows(&c).await {
+        assert_eq!(n, 0);
+    }
+    // The re-created keys point at the new users: a post by a new user is
+    // accepted, one by an unknown user refused, and deleting a user cascades.
+    c.batch_execute(
+        "INSERT INTO posts (id, content, \"authorId\", \"updatedAt\") SELECT 'p1', 'x', min(id), now() FROM users",
+    )
+    .await
+    .unwrap();
+    let e = c
+        .batch_execute("INSERT INTO posts (id, content, \"authorId\", \"updatedAt\") VALUES ('p2', 'x', 'nobody', now())")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+    );
+    c.batch_execute(
+        "DELETE FROM users WHERE id = (SELECT \"authorId\" FROM posts WHERE id = 'p1')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM posts").await, 0);
+    // Prisma Client reads the refreshed dataset as it read the first one.
+    check_read_back(&c, &read_back(p, &db.url)).await;
+    no_stage_left(&c).await;
+}
+
+#[tokio::test]
+async fn app_rows_survive_while_their_users_stay() {
+    let (db, p) = migrated("prisma_app_rows").await;
+    let c = db.client().await;
+    assert_ok(&chatsynth_load(&db.url, "tiny", &[]));
+    fill_app_tables(&c).await;
+    let (catalog, rows) = (app_catalog(&c).await, app_rows(&c).await);
+    // Same seed and user count, other conversations and messages: the user
+    // ids are the same (a pure function of seed and index), so every row of
+    // the application still finds its user and the swap goes through.
+    assert_ok(&chatsynth_refresh(
+        &db.url,
+        &["--conversations", "350", "--messages", "12000"],
+    ));
+    assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 12_000);
+    assert_ok(&chatsynth_load(&db.url, "tiny", &["--truncate"]));
+    assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 10_000);
+    assert_eq!(app_catalog(&c).await, catalog);
+    assert_eq!(app_rows(&c).await, rows);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM posts p JOIN users u ON u.id = p.\"authorId\""
+        )
+        .await,
+        20
+    );
+    let seen = read_back(p, &db.url);
+    check_read_back(&c, &seen).await;
+    assert_eq!(seen["counts"]["post"].as_i64(), Some(20));
+    no_stage_left(&c).await;
+}
+
+#[tokio::test]
+async fn app_rows_of_replaced_users_stop_the_swap_cleanly() {
+    let (db, _) = migrated("prisma_app_stale").await;
+    let c = db.client().await;
+    assert_ok(&chatsynth_load(&db.url, "tiny", &[]));
+    fill_app_tables(&c).await;
+    let (catalog, rows) = (app_catalog(&c).await, app_rows(&c).await);
+    let chat = checksums(&c, "public").await;
+    // Another seed gives other user ids: the posts' authors would vanish.
+    for o in [
+        chatsynth_load(&db.url, "tiny", &["--truncate", "--seed", "9"]),
+        chatsynth_refresh(&db.url, &["--seed", "9"]),
+    ] {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        for needle in [
+            "the live data was left as it was",
+            "20 rows of posts reference users rows the new dataset does not have",
+            "\"posts_authorId_fkey\"",
+            "connections_requesterId_fkey",
+            "pushes_receiverId_fkey",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+        // Post views have no key into users: not listed.
+        assert!(!err.contains("post_views"), "{err}");
+        assert_eq!(checksums(&c, "public").await, chat);
+        assert_eq!(app_rows(&c).await, rows);
+        assert_eq!(app_catalog(&c).await, catalog);
+        no_stage_left(&c).await;
+    }
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM chatsynth_runs WHERE status = 'FAILED'"
+        )
+        .await,
+        2
+    );
+    // Once the application's rows are gone, the same load goes through.
+    c.batch_execute(
+        "DELETE FROM connections; DELETE FROM interactions; DELETE FROM coolness_ratings; DELETE FROM pushes; DELETE FROM posts",
+    )
+    .await
+    .unwrap();
+    assert_ok(&chatsynth_load(
+        &db.url,
+        "tiny",
+        &["--truncate", "--seed", "9"],
+    ));
+    assert_eq!(app_catalog(&c).await, catalog);
 }

@@ -169,8 +169,12 @@ async fn prisma() -> &'static Prisma {
                 sql.contains("CREATE TABLE \"messages\""),
                 "migrate.mjs printed no migration:\n{sql}"
             );
-            let migration = dir.join(format!("migration-{}.sql", std::process::id()));
-            std::fs::write(&migration, sql).expect("write migration.sql");
+            // Named by the schema it migrates to; written whole, then renamed.
+            let schema = std::fs::read(dir.join("schema.prisma")).expect("read schema.prisma");
+            let migration = dir.join(format!("migration-{}.sql", &sha256_hex(&schema)[..16]));
+            let partial = dir.join(format!("migration-{}.partial", std::process::id()));
+            std::fs::write(&partial, sql).expect("write the migration SQL");
+            std::fs::rename(&partial, &migration).expect("rename the migration SQL");
             Prisma { dir, migration }
         })
         .await

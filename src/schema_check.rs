@@ -431,7 +431,7 @@ pub fn check(cat: &Catalog) -> Report {
                              the dataset will have none{}",
                             parents.join(", "),
                             if keys.iter().any(|k| k.table_has_rows) {
-                                ", and its current rows reference rows a load replaces, so the load will stop before the swap"
+                                "; its current rows must reference rows the new dataset has (same --seed and counts), or the load stops before the swap"
                             } else {
                                 ""
                             }
@@ -684,6 +684,163 @@ mod tests {
             is_enum: false,
             type_name: ty.into(),
         }
+    }
+
+    /// The seven tables exactly as the model writes them.
+    fn model_catalog() -> Catalog {
+        let mut cat = Catalog {
+            schema: "public".into(),
+            ..Catalog::default()
+        };
+        for t in Table::ALL {
+            for m in t.columns() {
+                let mut c = col(t.name(), m.name, m.ty.sql(), !m.nullable);
+                if let ColType::Enum(name, labels) = m.ty {
+                    c.is_enum = true;
+                    c.ty = quote_ident(name);
+                    c.type_name = name.into();
+                    if !cat.enums.iter().any(|(n, _)| n == name) {
+                        cat.enums
+                            .push((name.into(), labels.iter().map(|l| l.to_string()).collect()));
+                    }
+                }
+                cat.columns.push(c);
+            }
+        }
+        cat
+    }
+
+    fn key(table: &str, references: &str, column: &str, not_null: bool) -> KeyIntoChat {
+        KeyIntoChat {
+            table: table.into(),
+            name: format!("{table}_{column}_fkey"),
+            references: references.into(),
+            columns: vec![column.into()],
+            not_null,
+            table_has_rows: false,
+        }
+    }
+
+    #[test]
+    fn the_model_itself_has_no_problem() {
+        let r = check(&model_catalog());
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.chat.len(), 7);
+        assert!(r
+            .chat
+            .iter()
+            .flat_map(|t| &t.columns)
+            .all(|c| c.fill == Fill::BuiltIn));
+    }
+
+    #[test]
+    fn extra_columns_are_filled_by_what_the_database_offers() {
+        let mut cat = model_catalog();
+        let mut d = col("messages", "a", "integer", true);
+        d.default = Some("0".into());
+        let mut i = col("messages", "b", "bigint", true);
+        i.identity = true;
+        let mut g = col("messages", "c", "numeric", true);
+        g.generated = true;
+        cat.columns
+            .extend([d, i, g, col("messages", "d", "numeric(10,2)", false)]);
+        let r = check(&cat);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let fills: Vec<&Fill> = r.chat[3]
+            .columns
+            .iter()
+            .rev()
+            .take(4)
+            .map(|c| &c.fill)
+            .collect();
+        assert_eq!(
+            fills,
+            [
+                &Fill::Null,
+                &Fill::Generated,
+                &Fill::Identity,
+                &Fill::Default("0".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn drift_of_the_columns_chatsynth_writes_is_a_problem_with_its_fix() {
+        let mut cat = model_catalog();
+        cat.columns
+            .retain(|c| !(c.table == "messages" && c.name == "content"));
+        let size = cat
+            .columns
+            .iter_mut()
+            .find(|c| c.table == "attachments" && c.name == "size")
+            .unwrap();
+        size.ty = "bigint".into();
+        cat.enums
+            .iter_mut()
+            .find(|(n, _)| n == "MessageType")
+            .unwrap()
+            .1
+            .retain(|l| l != "SYSTEM");
+        cat.privileges.push("the role cannot CREATE schemas".into());
+        let r = check(&cat);
+        let what: Vec<&str> = r.problems.iter().map(|p| p.what.as_str()).collect();
+        assert_eq!(what.len(), 4, "{what:#?}");
+        assert!(what[0].contains("column messages.\"content\" is missing"));
+        assert_eq!(
+            r.problems[0].sql_fixes,
+            ["ALTER TABLE \"public\".\"messages\" ADD COLUMN \"content\" TEXT;"]
+        );
+        assert!(what[1].contains("lacks the label 'SYSTEM'"));
+        assert_eq!(
+            r.problems[1].sql_fixes,
+            ["ALTER TYPE \"public\".\"MessageType\" ADD VALUE 'SYSTEM';"]
+        );
+        assert!(
+            what[2].contains("attachments.\"size\" has type bigint but chatsynth writes integer")
+        );
+        assert_eq!(what[3], "the role cannot CREATE schemas");
+    }
+
+    #[test]
+    fn a_nullable_model_column_made_not_null_is_a_warning() {
+        let mut cat = model_catalog();
+        for c in cat
+            .columns
+            .iter_mut()
+            .filter(|c| c.table == "messages" && c.name == "content")
+        {
+            c.not_null = true;
+        }
+        let r = check(&cat);
+        assert!(r.problems.is_empty());
+        assert!(r.chat[3]
+            .columns
+            .iter()
+            .any(|c| c.fill == Fill::BuiltInMaybeNull));
+    }
+
+    #[test]
+    fn only_tables_hanging_off_chat_data_are_problems() {
+        let mut cat = model_catalog();
+        for t in ["posts", "reactions", "notes", "_prisma_migrations"] {
+            cat.columns.push(col(t, "id", "text", true));
+        }
+        cat.keys = vec![
+            key("posts", "users", "authorId", true),
+            key("reactions", "messages", "messageId", true),
+            key("reactions", "users", "userId", true),
+            key("notes", "messages", "messageId", false),
+        ];
+        let r = check(&cat);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0]
+            .what
+            .starts_with("table reactions hangs off the chat data"));
+        let other = |t: &str| r.others.iter().find(|o| o.table == t).unwrap();
+        assert_eq!(other("reactions").problems, [0]);
+        assert!(other("posts").problems.is_empty());
+        assert!(other("notes").problems.is_empty());
+        assert!(other("_prisma_migrations").note.contains("Prisma"));
     }
 
     #[test]

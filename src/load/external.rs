@@ -73,17 +73,18 @@ fn orphans_sql(key: &ExternalKey, stage: &str) -> String {
 }
 
 /// Refuses the swap when rows of the application's tables reference rows the
-/// staged dataset does not have.
+/// staged dataset does not have. Returns how many keys it checked.
 pub async fn check_against_stage(
     client: &Client,
     schema: &str,
     stage: &str,
     chat_tables: &[String],
-) -> Result<()> {
+) -> Result<usize> {
     let mut problems = Vec::new();
-    for key in external_keys(client, schema, chat_tables).await? {
+    let keys = external_keys(client, schema, chat_tables).await?;
+    for key in &keys {
         let n: i64 = client
-            .query_one(&orphans_sql(&key, stage), &[])
+            .query_one(&orphans_sql(key, stage), &[])
             .await
             .step(format!(
                 "checking the rows of {} against the new {}",
@@ -103,7 +104,7 @@ pub async fn check_against_stage(
         }
     }
     if problems.is_empty() {
-        return Ok(());
+        return Ok(keys.len());
     }
     Err(Error::Other(format!(
         "the swap would break foreign keys of your own tables, so the live data was left as it was:\n  - {}\n\

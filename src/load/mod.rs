@@ -158,7 +158,16 @@ async fn run_inner(
         if opts.command == "refresh" {
             pre_swap_validation(target, &stage, ds, report).await?;
         }
-        external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+        let t = Instant::now();
+        let keys =
+            external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+        if keys > 0 {
+            report.post_load.push(StepReport {
+                step: "rows of other tables checked against the new data".into(),
+                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+                detail: Some(format!("{keys} foreign keys into the chat tables")),
+            });
+        }
         Ok(())
     };
     let outcome = tokio::select! {

@@ -135,6 +135,7 @@ fn prepare_folder() -> PathBuf {
                 .env("PRISMA_SCHEMA_ENGINE_BINARY", "/bin/true")
                 .env("PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING", "1")
                 .env("PRISMA_HIDE_UPDATE_MESSAGE", "1")
+                .env("CHECKPOINT_DISABLE", "1")
                 .current_dir(&dir),
             "prisma generate",
         );

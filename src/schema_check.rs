@@ -241,7 +241,8 @@ pub fn check(cat: &Catalog) -> Report {
             table: name.to_string(),
             columns: Vec::new(),
         };
-        // The model's columns first (a missing one is a problem), in catalog order.
+        // Columns chatsynth writes that the table lacks (each a problem) come
+        // first, then the catalog's columns in their order.
         for m in t.columns() {
             if !cat
                 .columns

@@ -305,6 +305,16 @@ impl DatasetConfig {
                 self.window.days
             ));
         }
+        // Ids begin with their row's createdAt in 8 base36 digits of Unix ms.
+        let max_ms = crate::gen::ids::MAX_ID_TIME_MS;
+        if self.window.end_ms < self.window.len_ms() || self.window.end_ms > max_ms {
+            problems.push(format!(
+                "the window must lie between 1970-01-01 and {} (ids begin with a millisecond time, like Prisma's cuid()); got end_ms {} and {} days",
+                crate::gen::calendar::iso8601(max_ms),
+                self.window.end_ms,
+                self.window.days
+            ));
+        }
         let s = &self.shape;
         let shares = s.direct_share + s.small_group_share + s.large_group_share;
         if (shares - 1.0).abs() > 1e-6 {
@@ -458,6 +468,23 @@ mod tests {
         assert!(positive_count("users", -5).is_err());
         let mut c = Band::Tiny.preset();
         c.counts.messages = 10;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn windows_outside_the_id_time_range_are_refused() {
+        let max = crate::gen::ids::MAX_ID_TIME_MS;
+        let mut c = Band::Tiny.preset();
+        c.window.end_ms = max;
+        assert!(c.validate().is_ok());
+        c.window.end_ms = max + 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("2059-05-25"), "{e}");
+        c.window.end_ms = c.window.len_ms();
+        assert!(c.validate().is_ok());
+        c.window.end_ms -= 1;
+        assert!(c.validate().is_err());
+        c.window.end_ms = i64::MIN;
         assert!(c.validate().is_err());
     }
 }

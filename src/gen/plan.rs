@@ -184,8 +184,12 @@ impl Plan {
         debug_assert_eq!(acc, cfg.counts.messages);
 
         let realised = realised_from(cfg, &counts, members.len() as u64);
-        let user_ids = (0..n_users as u64).map(|u| ids.user.id(u)).collect();
-        let conv_ids = (0..n_conv as u64).map(|c| ids.conversation.id(c)).collect();
+        let user_ids = (0..n_users as u64)
+            .map(|u| ids.user.id(user_created_ms(cfg, u), u))
+            .collect();
+        let conv_ids = (0..n_conv as u64)
+            .map(|c| ids.conversation.id(conv_created_ms[c as usize], c))
+            .collect();
 
         let user_units = fixed_units(n_users as u64, USER_UNIT);
         let conversation_units = fixed_units(n_conv as u64, CONVERSATION_UNIT);
@@ -248,14 +252,19 @@ impl Plan {
     /// A user's creation time (first 5% of the window).
     #[inline]
     pub fn user_created_ms(&self, u: u64) -> i64 {
-        let w = self.cfg.window;
-        let span = (w.len_ms() as f64 * 0.05) as u64;
-        w.start_ms() + (mix64(self.cfg.seed ^ mix64(u ^ 0x0c0ffee)) % span.max(1)) as i64
+        user_created_ms(&self.cfg, u)
     }
 
     pub fn total_messages(&self) -> u64 {
         *self.msg_off.last().unwrap()
     }
+}
+
+/// User `u`'s creation time (first 5% of the window); its id starts with it.
+fn user_created_ms(cfg: &DatasetConfig, u: u64) -> i64 {
+    let w = cfg.window;
+    let span = (w.len_ms() as f64 * 0.05) as u64;
+    w.start_ms() + (mix64(cfg.seed ^ mix64(u ^ 0x0c0ffee)) % span.max(1)) as i64
 }
 
 fn fixed_units(n: u64, size: u64) -> Vec<Range<u64>> {

@@ -337,7 +337,7 @@ impl<'a> Gen<'a> {
                 &mut scratch.times,
             );
             let last_at = *scratch.times.last().unwrap();
-            let last_id = plan.ids.message.id(plan.msg_off[ci + 1] - 1);
+            let last_id = plan.ids.message.id(last_at, plan.msg_off[ci + 1] - 1);
             let members = plan.members_of(ci);
             let class = plan.class[ci];
             let mut r = stream(self.seed(), tag::CONVERSATION, c);
@@ -414,7 +414,10 @@ impl<'a> Gen<'a> {
                 let b = out.buf(Table::ConversationUsers);
                 id(
                     b,
-                    &plan.ids.membership.id(plan.member_off[ci] + slot as u64),
+                    &plan
+                        .ids
+                        .membership
+                        .id(joined, plan.member_off[ci] + slot as u64),
                 );
                 let role = if class == Class::Direct {
                     "MEMBER"
@@ -437,7 +440,7 @@ impl<'a> Gen<'a> {
                 match last_read {
                     Some((at, g)) => {
                         copy::timestamp_ms(b, at);
-                        id(b, &plan.ids.message.id(g));
+                        id(b, &plan.ids.message.id(at, g));
                     }
                     None => {
                         copy::null(b);
@@ -491,7 +494,7 @@ impl<'a> Gen<'a> {
                 let t = scratch.times[k];
                 let (mut r, sender_slot) = self.sender_of(g, &scratch.sender_cdf);
                 let sender_id = &plan.user_ids[members[sender_slot] as usize];
-                let msg_id = plan.ids.message.id(g);
+                let msg_id = plan.ids.message.id(t, g);
 
                 // Attachments decide the type; otherwise text, system or location.
                 let u_att = uniform(&mut r);
@@ -596,7 +599,8 @@ impl<'a> Gen<'a> {
                     copy::opt_timestamp_ms(b, deleted_at);
                     match reply_to {
                         Some(j) => {
-                            let rid = plan.ids.message.id(j);
+                            // j is an earlier message of this conversation.
+                            let rid = plan.ids.message.id(scratch.times[(j - off) as usize], j);
                             id(b, &rid);
                             id(b, &rid);
                         }
@@ -673,7 +677,7 @@ impl<'a> Gen<'a> {
                     if let (Some(at), true) = (delivered_at, receipts_wanted) {
                         receipt(
                             out,
-                            plan.ids.receipt.id(g * 64 + slot as u64 * 2),
+                            plan.ids.receipt.id(at, g * 64 + slot as u64 * 2),
                             "DELIVERED",
                             at,
                             &msg_id,
@@ -684,7 +688,7 @@ impl<'a> Gen<'a> {
                     if receipts_wanted {
                         receipt(
                             out,
-                            plan.ids.receipt.id(g * 64 + slot as u64 * 2 + 1),
+                            plan.ids.receipt.id(at, g * 64 + slot as u64 * 2 + 1),
                             "READ",
                             at,
                             &msg_id,
@@ -693,7 +697,7 @@ impl<'a> Gen<'a> {
                     }
                     if reads_wanted {
                         let b = out.buf(Table::MessageReads);
-                        id(b, &plan.ids.read.id(g * 32 + slot as u64));
+                        id(b, &plan.ids.read.id(at, g * 32 + slot as u64));
                         copy::timestamp_ms(b, at);
                         id(b, user_id);
                         id(b, &msg_id);
@@ -732,7 +736,7 @@ impl<'a> Gen<'a> {
         let (ext, mime) = exts[range(r, 0, exts.len() as u64 - 1) as usize];
         let kb = lognormal(r, mu, sigma).clamp(lo, hi);
         let number = range(r, 1000, 9999);
-        let aid = self.plan.ids.attachment.id(key);
+        let aid = self.plan.ids.attachment.id(t, key);
         let b = out.buf(Table::Attachments);
         id(b, &aid);
         let filename = |b: &mut BytesMut| {

@@ -100,13 +100,75 @@ async fn clean_with_real_users_among_a_dev_sized_dataset_is_linear_and_exact() {
     let _ = std::fs::remove_file(&report);
     assert!(count(&c, "SELECT count(*) FROM messages").await >= 400_000);
 
-    // Two real users with rows of their own that also reach into the
-    // synthetic dataset (members of, messages in, replies to, reads and
-    // receipts of synthetic rows), like a QA account added by hand.
-    let first = |sql: &'static str| {
-        let c = &c;
-        async move { c.query_one(sql, &[]).await.unwrap().get::<_, String>(0) }
-    };
+    add_real_users(&c).await;
+    let (code, out, err) = run_within(
+        "clean-dev",
+        &["clean", "--database-url", &db.url],
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(code, 0, "clean failed: {err}\n{out}");
+    // The survivors are the minority: copied aside, tables truncated.
+    assert!(out.contains("copied their surviving rows aside"), "{out}");
+    assert_only_the_real_survivors(&c).await;
+}
+
+#[tokio::test]
+async fn clean_deletes_when_a_table_outside_the_seven_references_them() {
+    // TRUNCATE would refuse (and CASCADE would empty the application's table),
+    // so clean deletes: the same survivors, and the outside table's own
+    // cascade runs for the synthetic user it referenced.
+    let db = TestDb::new("clean_ext").await;
+    let c = db.client().await;
+    let report = tmp_path("clean-ext-load.json");
+    let (code, _, err) = run_within(
+        "clean-ext-load",
+        &[
+            "load",
+            "--band",
+            "tiny",
+            "--database-url",
+            &db.url,
+            "--report",
+            report.to_str().unwrap(),
+            "--no-progress",
+        ],
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(code, 0, "load failed: {err}");
+    let _ = std::fs::remove_file(&report);
+    add_real_users(&c).await;
+    c.batch_execute(
+        r#"CREATE SCHEMA app;
+           CREATE TABLE app.audit (id int PRIMARY KEY, "userId" text REFERENCES public.users(id) ON DELETE CASCADE);
+           INSERT INTO app.audit VALUES (1, 'real_u1');
+           INSERT INTO app.audit SELECT 2, id FROM public.users WHERE starts_with(email, 'syn_') ORDER BY id LIMIT 1;"#,
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = run_within(
+        "clean-ext",
+        &["clean", "--database-url", &db.url],
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(code, 0, "clean failed: {err}\n{out}");
+    assert!(out.contains("deleted the synthetic users"), "{out}");
+    assert_only_the_real_survivors(&c).await;
+    assert_eq!(count(&c, "SELECT count(*) FROM app.audit").await, 1);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM app.audit WHERE id = 1").await,
+        1
+    );
+}
+
+/// Adds two real users with rows of their own that also reach into the
+/// synthetic dataset (members of, messages in, replies to, reads and
+/// receipts of synthetic rows), like QA accounts added by hand.
+async fn add_real_users(c: &Client) {
+    let first =
+        |sql: &'static str| async move { c.query_one(sql, &[]).await.unwrap().get::<_, String>(0) };
     let syn_user = first("SELECT id FROM users ORDER BY id LIMIT 1").await;
     let syn_conv = first("SELECT id FROM conversations ORDER BY id LIMIT 1").await;
     let syn_msg = first("SELECT id FROM messages ORDER BY id LIMIT 1").await;
@@ -149,36 +211,27 @@ async fn clean_with_real_users_among_a_dev_sized_dataset_is_linear_and_exact() {
     ))
     .await
     .unwrap();
+}
 
-    let (code, out, err) = run_within(
-        "clean-dev",
-        &["clean", "--database-url", &db.url],
-        Duration::from_secs(300),
-    )
-    .await;
-    assert_eq!(code, 0, "clean failed: {err}\n{out}");
-    assert!(out.contains("other rows kept"), "{out}");
-
-    // Exactly the rows the foreign keys' cascade leaves: every synthetic row
-    // is gone, and of the real ones those that hang off a synthetic user,
-    // conversation or message (directly or through a removed message).
-    assert_eq!(ids(&c, "users").await, sorted(&["real_u1", "real_u2"]));
-    assert_eq!(ids(&c, "conversations").await, sorted(&["real_c1"]));
+/// Exactly the rows the foreign keys' cascade leaves after `add_real_users`:
+/// every synthetic row is gone, and of the real ones those that hang off a
+/// synthetic user, conversation or message (directly or through a removed
+/// message).
+async fn assert_only_the_real_survivors(c: &Client) {
+    assert_eq!(ids(c, "users").await, sorted(&["real_u1", "real_u2"]));
+    assert_eq!(ids(c, "conversations").await, sorted(&["real_c1"]));
     assert_eq!(
-        ids(&c, "conversation_users").await,
+        ids(c, "conversation_users").await,
         sorted(&["real_cu1", "real_cu2"])
     );
     assert_eq!(
-        ids(&c, "messages").await,
+        ids(c, "messages").await,
         sorted(&["real_m1", "real_m3", "real_m4"])
     );
+    assert_eq!(ids(c, "attachments").await, sorted(&["real_a1", "real_a2"]));
+    assert_eq!(ids(c, "message_reads").await, sorted(&["real_r1"]));
     assert_eq!(
-        ids(&c, "attachments").await,
-        sorted(&["real_a1", "real_a2"])
-    );
-    assert_eq!(ids(&c, "message_reads").await, sorted(&["real_r1"]));
-    assert_eq!(
-        ids(&c, "message_receipts").await,
+        ids(c, "message_receipts").await,
         sorted(&["real_x1", "real_x4"])
     );
     // Replies to removed messages lose their reference (ON DELETE SET NULL).
@@ -247,7 +300,9 @@ async fn a_database_with_short_timeouts_takes_a_load_and_a_refresh() {
             run_within(&format!("timeouts-{cmd}"), &args, Duration::from_secs(600)).await;
         assert_eq!(code, 0, "{cmd} failed: {err}\n{out}");
         let s = session_settings(&report);
-        let _ = std::fs::remove_file(&report);
+        if cmd == "load" {
+            let _ = std::fs::remove_file(&report);
+        }
         assert_eq!(s["found"]["statement_timeout"], "300ms", "{s}");
         assert_eq!(s["found"]["lock_timeout"], "100ms", "{s}");
         assert_eq!(
@@ -262,6 +317,7 @@ async fn a_database_with_short_timeouts_takes_a_load_and_a_refresh() {
     assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 200_000);
     // validate runs its queries under the same bounds: it gets to a decision
     // (written to --out) instead of failing on the database's 300 ms.
+    let load_report = tmp_path("timeouts-refresh.json");
     let validated = tmp_path("timeouts-validate.json");
     let (code, out, err) = run_within(
         "timeouts-validate",
@@ -269,6 +325,8 @@ async fn a_database_with_short_timeouts_takes_a_load_and_a_refresh() {
             "validate",
             "--database-url",
             &db.url,
+            "--report",
+            load_report.to_str().unwrap(),
             "--out",
             validated.to_str().unwrap(),
         ],
@@ -281,7 +339,8 @@ async fn a_database_with_short_timeouts_takes_a_load_and_a_refresh() {
     )
     .unwrap();
     let _ = std::fs::remove_file(&validated);
-    assert!(result["decision"].is_string(), "{result}");
+    let _ = std::fs::remove_file(&load_report);
+    assert!(result["decision"]["verdict"].is_string(), "{result}");
     assert!(!err.contains("timeout"), "{err}");
     let (code, out, err) = run_within(
         "timeouts-clean",

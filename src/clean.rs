@@ -197,7 +197,7 @@ mod tests {
             all.iter()
                 .filter(|s| first_line(s).starts_with("DELETE"))
                 .count(),
-            12
+            11
         );
         assert!(first_line(all[0]).starts_with("CREATE TEMP TABLE cs_doomed_messages"));
         assert!(all.last().unwrap().contains("DELETE FROM \"users\""));

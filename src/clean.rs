@@ -144,11 +144,19 @@ pub async fn run(target: &Target) -> Result<()> {
         (0, 0)
     } else {
         run_script(&tx, DOOMED_SQL).await?;
+        let t = Instant::now();
         let row = tx
             .query_one(KEPT_MESSAGES_SQL, &[])
             .await
             .step("counting the messages that stay")?;
-        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+        let (kept, total) = (row.get::<_, i64>(0), row.get::<_, i64>(1));
+        eprintln!(
+            "clean: {:>8.2}s  {} of {} messages stay",
+            t.elapsed().as_secs_f64(),
+            group(kept.max(0) as u64),
+            group(total.max(0) as u64)
+        );
+        (kept, total)
     };
     let how = match choose(real, external, kept_messages, messages) {
         Way::Truncate => {

@@ -169,7 +169,7 @@ impl Target {
 }
 
 /// `user@host:port/db` from a config, without the password.
-fn describe(pg: &PgConfig) -> String {
+pub fn describe(pg: &PgConfig) -> String {
     let host = pg
         .get_hosts()
         .first()

@@ -102,7 +102,7 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts and targets (see README).
+    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override the number of users.

@@ -313,3 +313,31 @@ impl Steps {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_events_carry_rows_rates_and_eta() {
+        let counters = Counters::default();
+        counters.rows[Table::Messages.index()].store(250, Ordering::Relaxed);
+        let mut expected = [None; 7];
+        expected[Table::Messages.index()] = Some(1000);
+        let v = table_rows_json(
+            &[Table::Messages, Table::Attachments],
+            &expected,
+            &counters,
+            2.0,
+        );
+        let m = &v[0];
+        assert_eq!(m["table"], "messages");
+        assert_eq!(m["rows"], 250);
+        assert_eq!(m["rows_per_sec"], 125.0);
+        assert_eq!(m["expected_rows"], 1000);
+        assert_eq!(m["eta_s"], 6.0);
+        // No total known: no expected rows, no ETA.
+        assert_eq!(v[1]["rows"], 0);
+        assert!(v[1].get("expected_rows").is_none() && v[1].get("eta_s").is_none());
+    }
+}

@@ -17,6 +17,8 @@
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
 //! - [`metrics`]: a finished run's result in the Prometheus text format (`--metrics-file`).
+//! - [`schema_check`]: `chatsynth schema check`, how each column of the target
+//!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -35,6 +37,7 @@ pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod schema_check;
 pub mod settings;
 pub mod tls;
 pub mod validate;

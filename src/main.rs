@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use clap::{CommandFactory, Parser};
 
-use chatsynth::cli::{Cli, Command, DbAction, LogFormat, TargetArgs};
+use chatsynth::cli::{Cli, Command, DbAction, LogFormat, SchemaAction, TargetArgs};
 use chatsynth::db::Target;
 use chatsynth::{
-    clean, embedded, explain, generate, load, metrics, progress, settings, validate, Error, Result,
+    clean, embedded, explain, generate, load, metrics, progress, schema_check, settings, validate,
+    Error, Result,
 };
 
 fn main() -> ExitCode {
@@ -48,6 +49,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Refresh(_) => "refresh",
         Command::Clean(_) => "clean",
         Command::Db(_) => "db",
+        Command::Schema(_) => "schema",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
     }
@@ -182,6 +184,22 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("report: {}", path.display());
             Ok(0)
         }
+        Command::Schema(s) => match s.action {
+            // Exit 1 means "problems found", so any failure to check is 2.
+            SchemaAction::Check(args) => {
+                let checked = async {
+                    let target = resolve_target(&args.target).await?;
+                    schema_check::run(&target, args.config.as_deref()).await
+                };
+                match checked.await {
+                    Ok(code) => Ok(code),
+                    Err(e) => {
+                        progress::error(&e.to_string(), 2);
+                        Ok(2)
+                    }
+                }
+            }
+        },
         Command::Clean(args) => {
             let m = MetricsOut::new("clean", &args.metrics.metrics_file)?;
             let done = async {

@@ -106,7 +106,17 @@ fn first_line(sql: &str) -> &str {
         .unwrap_or("")
 }
 
-pub async fn run(target: &Target) -> Result<()> {
+/// What a clean removed and kept, per table (for the caller's metrics).
+#[derive(Debug)]
+pub struct CleanReport {
+    /// Every user was synthetic, so the tables were truncated.
+    pub truncated: bool,
+    /// (table, rows removed, rows kept), in foreign-key order.
+    pub tables: Vec<(Table, u64, u64)>,
+    pub elapsed_ms: f64,
+}
+
+pub async fn run(target: &Target) -> Result<CleanReport> {
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
@@ -158,7 +168,8 @@ pub async fn run(target: &Target) -> Result<()> {
         );
         (kept, total)
     };
-    let how = match choose(real, external, kept_messages, messages) {
+    let way = choose(real, external, kept_messages, messages);
+    let how = match way {
         Way::Truncate => {
             let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
             tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
@@ -180,17 +191,25 @@ pub async fn run(target: &Target) -> Result<()> {
     };
     tx.commit().await.step("committing the clean")?;
     let after = counts(&client, schema).await?;
-    println!("{how} in {:.2}s", started.elapsed().as_secs_f64());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("{how} in {:.2}s", elapsed_ms / 1000.0);
     println!("{:<18} {:>12} {:>12}", "table", "removed", "kept");
+    let mut tables = Vec::new();
     for (i, t) in Table::ALL.iter().enumerate() {
+        let (removed, kept) = ((before[i] - after[i]).max(0) as u64, after[i].max(0) as u64);
         println!(
             "{:<18} {:>12} {:>12}",
             t.name(),
-            group((before[i] - after[i]).max(0) as u64),
-            group(after[i].max(0) as u64)
+            group(removed),
+            group(kept)
         );
+        tables.push((*t, removed, kept));
     }
-    Ok(())
+    Ok(CleanReport {
+        truncated: way == Way::Truncate,
+        tables,
+        elapsed_ms,
+    })
 }
 
 #[cfg(test)]

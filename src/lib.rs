@@ -16,6 +16,7 @@
 //! - [`report`]: the versioned JSON report and the terminal summary.
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
+//! - [`metrics`]: a finished run's result in the Prometheus text format (`--metrics-file`).
 //! - [`schema_check`]: `chatsynth schema check`, how each column of the target
 //!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
@@ -32,6 +33,7 @@ pub mod explain;
 pub mod gen;
 pub mod generate;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod report;

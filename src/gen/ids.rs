@@ -3,8 +3,8 @@
 //! creation time within a table and new rows land at the right edge of each
 //! primary-key index, as in production.
 //!
-//! `c` + 8 characters of Unix milliseconds + 4 characters naming (seed, table)
-//! + 12 characters that are a bijection of the row's key. The last part alone
+//! `c`, then 8 characters of Unix milliseconds, then 4 naming (seed, table),
+//! then 12 that are a bijection of the row's key. The last part alone
 //! makes ids unique within a table by construction (two rows in the same
 //! millisecond differ there), the middle part across tables, for any number
 //! of workers or shards. A row that references another computes its id from

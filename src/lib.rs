@@ -5,14 +5,17 @@
 //!
 //! - [`cli`] (clap types) -> [`config`]: a validated band preset + overrides + seed.
 //! - [`gen`]: the plan (exact counts, per-conversation sizes and message counts,
-//!   members), RNG streams, distributions, and one generator per table. Every
-//!   entity is a pure function of (seed, table, index), so any worker can make
-//!   any slice and the same seed gives the same rows for any worker count.
-//! - [`copy`]: the PGCOPY binary encoder (rows go straight into `BytesMut` chunks).
-//! - [`load`]: phases, the pipeline (generator threads -> bounded channels ->
-//!   parallel `COPY ... FROM STDIN (FORMAT binary)` streams on pooled
-//!   connections), the staging schema, deferred index/constraint builds and the
-//!   atomic swap into the target schema.
+//!   members), RNG streams, distributions, one generator per table, and the
+//!   producer side of every phase (generator threads -> bounded channels -> a
+//!   consumer). Every entity is a pure function of (seed, table, index), so any
+//!   worker can make any slice and the same seed gives the same rows for any
+//!   worker count.
+//! - [`copy`]: the PGCOPY binary format: the encoder (rows go straight into
+//!   `BytesMut` chunks) and the writers that own a stream's header and trailer.
+//! - [`load`]: the COPY consumer (parallel `COPY ... FROM STDIN (FORMAT
+//!   binary)` streams on pooled connections), the staging schema, deferred
+//!   index/constraint builds and the atomic swap into the target schema.
+//! - [`generate`]: the file consumer (one PGCOPY file per table) or discard.
 //! - [`report`]: the versioned JSON report and the terminal summary.
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.

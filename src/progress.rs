@@ -2,15 +2,21 @@
 //! plain periodic lines otherwise (CI logs, nightly jobs).
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::load::pipeline::Counters;
-use crate::model::Table;
+use crate::model::{PerTable, Table};
 use crate::report::group;
+
+/// Live row counts per table, written by the consumers of a phase and read
+/// by the display.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) rows: PerTable<AtomicU64>,
+}
 
 pub struct Progress {
     stop: Arc<tokio::sync::Notify>,
@@ -24,10 +30,10 @@ pub fn fancy(opt_out: bool) -> bool {
 
 impl Progress {
     /// Shows the rows of `tables` as they are sent; `expected` gives totals where known.
-    pub fn start(
+    pub(crate) fn start(
         phase: &'static str,
         tables: &'static [Table],
-        expected: [Option<u64>; 7],
+        expected: PerTable<Option<u64>>,
         counters: Arc<Counters>,
         fancy: bool,
     ) -> Progress {
@@ -40,7 +46,7 @@ impl Progress {
                 let bars: Vec<ProgressBar> = tables
                     .iter()
                     .map(|t| {
-                        let (bar, style) = match expected[t.index()] {
+                        let (bar, style) = match expected[*t] {
                             Some(n) => (
                                 ProgressBar::new(n),
                                 "{prefix:>18} [{bar:30}] {human_pos}/{human_len} rows {rate:>14} ETA {eta}",
@@ -62,7 +68,7 @@ impl Progress {
                     .collect();
                 loop {
                     for (bar, t) in bars.iter().zip(tables) {
-                        bar.set_position(counters.rows[t.index()].load(Ordering::Relaxed));
+                        bar.set_position(counters.rows[*t].load(Ordering::Relaxed));
                     }
                     tokio::select! {
                         _ = stop2.notified() => break,
@@ -70,7 +76,7 @@ impl Progress {
                     }
                 }
                 for (bar, t) in bars.iter().zip(tables) {
-                    bar.set_position(counters.rows[t.index()].load(Ordering::Relaxed));
+                    bar.set_position(counters.rows[*t].load(Ordering::Relaxed));
                     bar.finish();
                 }
             } else {
@@ -83,9 +89,9 @@ impl Progress {
                     let parts: Vec<String> = tables
                         .iter()
                         .map(|t| {
-                            let rows = counters.rows[t.index()].load(Ordering::Relaxed);
+                            let rows = counters.rows[*t].load(Ordering::Relaxed);
                             let rate = rows as f64 / secs.max(1e-3);
-                            match expected[t.index()] {
+                            match expected[*t] {
                                 Some(n) if rate > 0.0 => format!(
                                     "{} {}/{} ({} rows/s, ETA {:.0}s)",
                                     t.name(),

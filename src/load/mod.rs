@@ -17,7 +17,7 @@
 //!    the next run.
 
 pub mod ddl;
-pub mod pipeline;
+mod streams;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,14 +29,11 @@ use tokio::task::JoinSet;
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
+use crate::gen::pipeline::{run_phase, Pass};
 use crate::gen::{pools::Pools, Plan};
-use crate::model::Table;
-use crate::progress::Progress;
-use crate::report::{
-    per_sec, GeneratorReport, Percentiles, PhaseReport, RunReport, StepReport, TableReport,
-    TargetInfo,
-};
-use pipeline::{Counters, Pass, StreamStats};
+use crate::model::{PerTable, Table};
+use crate::progress::{Counters, Progress};
+use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
 
 /// Everything a load needs, validated.
 #[derive(Debug, Clone)]
@@ -282,13 +279,14 @@ impl Shutdown {
     }
 }
 
-fn expected_rows(plan: &Plan) -> [Option<u64>; 7] {
+/// The row counts the plan fixes in advance (the children's are drawn).
+fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     let c = &plan.cfg.counts;
-    let mut e = [None; 7];
-    e[Table::Users.index()] = Some(c.users);
-    e[Table::Conversations.index()] = Some(c.conversations);
-    e[Table::ConversationUsers.index()] = Some(plan.members.len() as u64);
-    e[Table::Messages.index()] = Some(c.messages);
+    let mut e = PerTable::default();
+    e[Table::Users] = Some(c.users);
+    e[Table::Conversations] = Some(c.conversations);
+    e[Table::ConversationUsers] = Some(plan.members.len() as u64);
+    e[Table::Messages] = Some(c.messages);
     e
 }
 
@@ -308,15 +306,15 @@ async fn load_and_build(
         .map(|pass| {
             pass.tables()
                 .iter()
-                .map(|t| pipeline::streams_for(*t, p.streams_per_large_table))
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
                 .sum::<usize>()
         })
         .max()
         .unwrap_or(1);
     let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
-    let mut rows_by_table = [0u64; 7];
+    let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = run_phase(
+        let phase = copy_phase(
             pass,
             opts,
             &plan,
@@ -328,7 +326,7 @@ async fn load_and_build(
         .await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[x.index()] = t.rows;
+                rows_by_table[*x] = t.rows;
             }
         }
         report.phases.push(phase);
@@ -336,7 +334,8 @@ async fn load_and_build(
     build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
 }
 
-async fn run_phase(
+/// One phase into the staging tables, with the live progress display.
+async fn copy_phase(
     pass: Pass,
     opts: &LoadOptions,
     plan: &Arc<Plan>,
@@ -345,26 +344,15 @@ async fn run_phase(
     pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
 ) -> Result<PhaseReport> {
-    let p = &opts.pipeline;
-    let started = Instant::now();
     let counters = Arc::new(Counters::default());
-    let mut senders: [Option<flume::Sender<pipeline::Chunk>>; 7] = Default::default();
-    let mut streams: JoinSet<(Table, Result<StreamStats>)> = JoinSet::new();
-    let ctx = pipeline::StreamCtx {
+    let ctx = streams::StreamCtx {
         target: stage_target.clone(),
         pool: pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
     };
-    for &t in pass.tables() {
-        let (tx, rx) = flume::bounded(p.channel_chunks);
-        senders[t.index()] = Some(tx);
-        for _ in 0..pipeline::streams_for(t, p.streams_per_large_table) {
-            let (ctx, rx) = (ctx.clone(), rx.clone());
-            streams.spawn(async move { (t, pipeline::copy_stream(ctx, t, rx).await) });
-        }
-    }
+    let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(
         pass.name(),
         pass.tables(),
@@ -372,81 +360,9 @@ async fn run_phase(
         counters,
         opts.fancy_progress,
     );
-    let gens = pipeline::spawn_generators(
-        pass,
-        plan.clone(),
-        pools.clone(),
-        p.workers,
-        p.chunk_bytes,
-        senders,
-        cancel.clone(),
-    );
-    let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
-    let mut first_error = None;
-    while let Some(joined) = streams.join_next().await {
-        let failed = match joined {
-            Ok((t, Ok(s))) => {
-                match per_table.iter_mut().find(|x| x.0 == t) {
-                    Some(x) => {
-                        x.1.merge(&s);
-                        x.2 += 1;
-                    }
-                    None => per_table.push((t, s, 1)),
-                }
-                continue;
-            }
-            Ok((_, Err(e))) => e,
-            // The streams aborted after the first error end as cancelled:
-            // the first error is the one that names the table and phase.
-            Err(e) if e.is_cancelled() && first_error.is_some() => continue,
-            Err(e) => Error::Other(format!(
-                "a COPY task of phase '{}' failed: {e}",
-                pass.name()
-            )),
-        };
-        // Stop the generators and the other streams; keep the first error.
-        cancel.store(true, Ordering::Relaxed);
-        streams.abort_all();
-        first_error.get_or_insert(failed);
-    }
-    let gen = tokio::task::spawn_blocking(move || pipeline::join_generators(gens))
-        .await
-        .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
+    let phase = run_phase(pass, plan, pools, &opts.pipeline, &mut consumer, cancel).await;
     progress.finish().await;
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    let mut tables = Vec::new();
-    for &t in pass.tables() {
-        let Some((_, s, n)) = per_table.iter().find(|x| x.0 == t) else {
-            continue;
-        };
-        let ms = s.elapsed_ns as f64 / 1e6;
-        tables.push(TableReport {
-            table: t.name().into(),
-            rows: s.rows,
-            bytes: s.bytes,
-            elapsed_ms: ms,
-            rows_per_sec: per_sec(s.rows as f64, ms),
-            mb_per_sec: per_sec(s.bytes as f64 / 1e6, ms),
-            streams: *n,
-            chunks: s.chunks,
-            chunk_send_latency_us: Percentiles::of(&s.send_us),
-            streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
-            server_ack_ms: s.finish_ns as f64 / 1e6,
-        });
-    }
-    Ok(PhaseReport {
-        phase: pass.name().into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        generator: GeneratorReport {
-            workers: p.workers,
-            generating_ms: gen.busy_ns as f64 / 1e6,
-            blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
-            units: gen.units,
-        },
-        tables,
-    })
+    phase
 }
 
 /// Builds the indexes (`index_workers` at once, biggest tables first), then
@@ -456,7 +372,7 @@ async fn build_deferred(
     stage_target: &Target,
     pool: &deadpool_postgres::Pool,
     deferred: &ddl::Deferred,
-    rows_by_table: &[u64; 7],
+    rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
     let stage = stage_target.schema.clone();
@@ -464,7 +380,7 @@ async fn build_deferred(
         Table::ALL
             .iter()
             .find(|t| t.name() == name)
-            .map_or(0, |t| rows_by_table[t.index()])
+            .map_or(0, |t| rows_by_table[*t])
     };
     let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));

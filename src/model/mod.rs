@@ -264,6 +264,32 @@ impl Table {
     }
 }
 
+/// One value per table, indexed by [`Table`] (in place of arrays sized by a bare 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PerTable<T>([T; 7]);
+
+impl<T> PerTable<T> {
+    /// Each table's value from `f(table)`.
+    pub(crate) fn from_fn(mut f: impl FnMut(Table) -> T) -> Self {
+        PerTable(std::array::from_fn(|i| f(Table::ALL[i])))
+    }
+}
+
+impl<T> std::ops::Index<Table> for PerTable<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, t: Table) -> &T {
+        &self.0[t as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Table> for PerTable<T> {
+    #[inline]
+    fn index_mut(&mut self, t: Table) -> &mut T {
+        &mut self.0[t as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -365,8 +365,8 @@ async fn copy_phase(
     phase
 }
 
-/// Builds the indexes (`index_workers` at once, biggest tables first), then
-/// attaches primary/unique constraints, adds foreign keys, and analyses.
+/// Builds the indexes, then attaches primary/unique constraints, adds
+/// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
     opts: &LoadOptions,
     stage_target: &Target,
@@ -375,7 +375,39 @@ async fn build_deferred(
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
-    let stage = stage_target.schema.clone();
+    eprintln!(
+        "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
+        deferred.indexes.len(),
+        opts.index_workers,
+        deferred.foreign_keys.len()
+    );
+    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
+    let stage = &stage_target.schema;
+    let client = stage_target.pooled(pool).await?;
+    client
+        .batch_execute(&format!(
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            quote_ident(stage),
+            quote_ident(&opts.target.schema),
+            crate::db::quote_literal(&opts.maintenance_work_mem)
+        ))
+        .await
+        .step("setting up the constraint session")?;
+    attach_constraints(&client, stage, deferred, report).await?;
+    add_foreign_keys(&client, stage, deferred, report).await?;
+    analyze(&client, stage, report).await
+}
+
+/// One index build job per worker connection at a time, biggest tables first;
+/// `index_workers` at once.
+async fn build_indexes(
+    opts: &LoadOptions,
+    stage_target: &Target,
+    pool: &deadpool_postgres::Pool,
+    deferred: &ddl::Deferred,
+    rows_by_table: &PerTable<u64>,
+    report: &mut RunReport,
+) -> Result<()> {
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -385,13 +417,7 @@ async fn build_deferred(
     let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));
     let started = Instant::now();
-    eprintln!(
-        "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
-        jobs.len(),
-        opts.index_workers,
-        deferred.foreign_keys.len()
-    );
-    let steps = Arc::new(crate::progress::Steps::new(
+    let progress = Arc::new(crate::progress::Steps::new(
         "indexes",
         jobs.len(),
         opts.fancy_progress,
@@ -399,43 +425,13 @@ async fn build_deferred(
     let queue = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
     let mut workers = JoinSet::new();
     for _ in 0..opts.index_workers.max(1) {
-        let (queue, pool, target, mwm, steps) = (
+        workers.spawn(index_worker(
             queue.clone(),
             pool.clone(),
             stage_target.clone(),
             opts.maintenance_work_mem.clone(),
-            steps.clone(),
-        );
-        workers.spawn(async move {
-            let client = target.pooled(&pool).await?;
-            client
-                .batch_execute(&format!(
-                    "SET maintenance_work_mem = {}",
-                    crate::db::quote_literal(&mwm)
-                ))
-                .await
-                .step("setting maintenance_work_mem")?;
-            let mut done = Vec::new();
-            loop {
-                let job = queue.lock().expect("index queue").next();
-                let Some(job) = job else { break };
-                let t = Instant::now();
-                client
-                    .batch_execute(&job.create)
-                    .await
-                    .step(format!("building index {} on {}", job.name, job.table))?;
-                steps.finished(
-                    &format!("index {} on {}", job.name, job.table),
-                    t.elapsed().as_secs_f64(),
-                );
-                done.push(StepReport {
-                    step: format!("index {}", job.name),
-                    elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                    detail: Some(job.table.clone()),
-                });
-            }
-            Ok::<_, Error>(done)
-        });
+            progress.clone(),
+        ));
     }
     let mut steps = Vec::new();
     while let Some(r) = workers.join_next().await {
@@ -459,20 +455,58 @@ async fn build_deferred(
         )),
     });
     report.builds.extend(steps);
+    Ok(())
+}
 
-    let client = stage_target.pooled(pool).await?;
+/// One connection building indexes from `queue` until it is empty.
+async fn index_worker(
+    queue: Arc<std::sync::Mutex<std::vec::IntoIter<ddl::IndexDdl>>>,
+    pool: deadpool_postgres::Pool,
+    target: Target,
+    maintenance_work_mem: String,
+    progress: Arc<crate::progress::Steps>,
+) -> Result<Vec<StepReport>> {
+    let client = target.pooled(&pool).await?;
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
-            quote_ident(&stage),
-            quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            "SET maintenance_work_mem = {}",
+            crate::db::quote_literal(&maintenance_work_mem)
         ))
         .await
-        .step("setting up the constraint session")?;
+        .step("setting maintenance_work_mem")?;
+    let mut done = Vec::new();
+    loop {
+        let job = queue.lock().expect("index queue").next();
+        let Some(job) = job else { break };
+        let t = Instant::now();
+        client
+            .batch_execute(&job.create)
+            .await
+            .step(format!("building index {} on {}", job.name, job.table))?;
+        progress.finished(
+            &format!("index {} on {}", job.name, job.table),
+            t.elapsed().as_secs_f64(),
+        );
+        done.push(StepReport {
+            step: format!("index {}", job.name),
+            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+            detail: Some(job.table.clone()),
+        });
+    }
+    Ok(done)
+}
+
+/// Turns the built unique indexes that back primary keys and unique
+/// constraints into those constraints.
+async fn attach_constraints(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    deferred: &ddl::Deferred,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     for ix in &deferred.indexes {
-        if let Some(sql) = ddl::attach_constraint_sql(&stage, ix) {
+        if let Some(sql) = ddl::attach_constraint_sql(stage, ix) {
             client
                 .batch_execute(&sql)
                 .await
@@ -484,11 +518,20 @@ async fn build_deferred(
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: None,
     });
+    Ok(())
+}
+
+async fn add_foreign_keys(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    deferred: &ddl::Deferred,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     for fk in &deferred.foreign_keys {
         let t1 = Instant::now();
         client
-            .batch_execute(&ddl::foreign_key_sql(&stage, fk))
+            .batch_execute(&ddl::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
         report.builds.push(StepReport {
@@ -502,10 +545,18 @@ async fn build_deferred(
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: None,
     });
+    Ok(())
+}
+
+async fn analyze(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     let names: Vec<String> = Table::ALL
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(&stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))

@@ -244,10 +244,6 @@ impl Table {
         self.columns().len() as i16
     }
 
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// `COPY "schema"."table" ("col", ...) FROM STDIN (FORMAT binary)`.
     pub fn copy_sql(self, schema: &str) -> String {
         let cols: Vec<String> = self

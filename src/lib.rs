@@ -19,6 +19,9 @@
 //! - [`report`]: the versioned JSON report and the terminal summary.
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
+//! - [`metrics`]: a finished run's result in the Prometheus text format (`--metrics-file`).
+//! - [`schema_check`]: `chatsynth schema check`, how each column of the target
+//!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -33,9 +36,11 @@ pub mod explain;
 pub mod gen;
 pub mod generate;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod schema_check;
 pub mod settings;
 pub mod tls;
 pub mod validate;

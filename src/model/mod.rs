@@ -261,7 +261,7 @@ impl Table {
 }
 
 /// One value per table, indexed by [`Table`] (in place of arrays sized by a bare 7).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PerTable<T>([T; 7]);
 
 impl<T> PerTable<T> {

@@ -521,26 +521,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn utc_stamp() -> String {
-    // Days-from-civil inverse (Howard Hinnant), to avoid a time crate.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    chatsynth::util::calendar::compact(chatsynth::util::calendar::now_ms())
 }
 
 #[derive(Default)]
@@ -1201,7 +1182,7 @@ async fn main() {
             let path = o.report.clone().unwrap_or_else(|| {
                 reports_dir.join(format!("bench-{}-{}.json", o.band, utc_stamp()))
             });
-            match std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap_or_default()) {
+            match chatsynth::util::json::write_atomic(&path, &v) {
                 Ok(()) => println!("report: {}", path.display()),
                 Err(e) => {
                     eprintln!("error: cannot write {}: {e}", path.display());

@@ -11,7 +11,7 @@ use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 use crate::load::ddl;
 use crate::model::Table;
-use crate::report::group;
+use crate::util::num::group;
 
 const DELETE_SQL: &str = include_str!("../sql/clean/delete.sql");
 

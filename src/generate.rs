@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::gen::{pools::Pools, Plan};
 use crate::load::pipeline::{self, Chunk, Pass, END_OF_UNIT};
 use crate::model::Table;
-use crate::report::{per_sec, GeneratorReport, PhaseReport, RunReport, TableReport};
+use crate::util::num::per_sec;
+use crate::report::{GeneratorReport, PhaseReport, RunReport, TableReport};
 
 pub struct GenerateOptions {
     pub dataset: DatasetConfig,

@@ -35,6 +35,7 @@ pub mod progress;
 pub mod report;
 pub mod settings;
 pub mod tls;
+pub mod util;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::load::pipeline::Counters;
 use crate::model::Table;
-use crate::report::group;
+use crate::util::num::group;
 
 pub struct Progress {
     stop: Arc<tokio::sync::Notify>,

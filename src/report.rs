@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DatasetConfig, PipelineConfig, RealisedTargets};
 use crate::error::{Error, Result};
-use crate::gen::calendar;
+use crate::util::calendar;
+use crate::util::num::{group, per_sec};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -305,40 +306,11 @@ impl RunReport {
     }
 }
 
-pub fn per_sec(amount: f64, ms: f64) -> f64 {
-    if ms <= 0.0 {
-        0.0
-    } else {
-        amount / (ms / 1000.0)
-    }
-}
-
-/// Writes pretty JSON, creating the parent folder; written to a temporary
-/// file first and renamed, so a report is never half-written.
-pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(&tmp, text + "\n")
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path)
+/// Writes a JSON file (pretty, atomically: see [`crate::util::json`]); the
+/// error names the file. Reports, explain's captures and comparisons use it.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
+    crate::util::json::write_atomic(path, v)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
-}
-
-/// 1234567 -> "1,234,567"
-pub fn group(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Peak resident set size of this process, in MB.
@@ -358,10 +330,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grouping_and_rates() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(per_sec(1000.0, 500.0), 2000.0);
+    fn peak_rss_is_measured() {
         assert!(peak_rss_mb() > 0.0);
     }
 }

@@ -28,7 +28,7 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
         cfg.counts.messages = positive_count("messages", v)?;
     }
     if a.window_end_now {
-        cfg.window.end_ms = crate::gen::calendar::now_ms();
+        cfg.window.end_ms = crate::util::calendar::now_ms();
     }
     cfg.validate()?;
     Ok(cfg)

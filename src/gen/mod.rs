@@ -2,7 +2,6 @@
 //! generator per table group. Pure and synchronous; the pipeline in `load`
 //! runs it on worker threads.
 
-pub mod calendar;
 pub mod dist;
 pub mod ids;
 pub mod plan;

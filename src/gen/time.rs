@@ -4,7 +4,7 @@
 
 use rand::RngCore;
 
-use super::calendar::{hour_of_day, weekday, MS_PER_DAY, MS_PER_HOUR};
+use crate::util::calendar::{hour_of_day, weekday, MS_PER_DAY, MS_PER_HOUR};
 use super::dist::{exponential, uniform};
 use crate::config::{Shape, Window};
 

@@ -33,9 +33,9 @@ use crate::gen::{pools::Pools, Plan};
 use crate::model::Table;
 use crate::progress::Progress;
 use crate::report::{
-    per_sec, GeneratorReport, Percentiles, PhaseReport, RunReport, StepReport, TableReport,
-    TargetInfo,
+    GeneratorReport, Percentiles, PhaseReport, RunReport, StepReport, TableReport, TargetInfo,
 };
+use crate::util::num::per_sec;
 use pipeline::{Counters, Pass, StreamStats};
 
 /// Everything a load needs, validated.
@@ -118,7 +118,7 @@ async fn run_inner(
     let deferred = ddl::read_deferred(&control, &schema).await?;
     let run_id = format!(
         "{}-{}",
-        crate::gen::calendar::compact(crate::gen::calendar::now_ms()),
+        crate::util::calendar::compact(crate::util::calendar::now_ms()),
         std::process::id()
     );
     report.run_id = Some(run_id.clone());

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::targets::Targets;
+use crate::util::num::fmt_num;
 
 /// The aggregates measured in SQL, by column name. `None` is SQL NULL (e.g. an
 /// average over no rows).
@@ -133,17 +134,6 @@ impl Expect {
             }
             Expect::AtLeast { min } => format!(">= {}", fmt_num(min)),
         }
-    }
-}
-
-/// Compact number: integers as integers, small values with 4 decimals.
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.4}")
     }
 }
 

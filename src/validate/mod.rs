@@ -27,7 +27,8 @@ use crate::cli::ValidateArgs;
 use crate::config::{Band, Counts, DatasetConfig, RealisedTargets};
 use crate::db::Target;
 use crate::error::{DbContext, Error, Result};
-use checks::{fmt_num, Check, Decision, Kind, Metrics, Status};
+use crate::util::num::fmt_num;
+use checks::{Check, Decision, Kind, Metrics, Status};
 use targets::Targets;
 
 /// Which parameters a query file takes.
@@ -383,12 +384,7 @@ fn write_report(path: &std::path::Path, report: &ValidateReport<'_>) -> Result<(
             path.display()
         ))
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(unwritable)?;
-    }
-    let json = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
-    std::fs::write(path, json + "\n").map_err(unwritable)
+    crate::util::json::write_atomic(path, report).map_err(unwritable)
 }
 
 fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target: &Target) {

@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
+use crate::catalog;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::load::ddl;
 use crate::model::Table;
 use crate::util::num::group;
 
@@ -40,8 +40,8 @@ pub async fn run(target: &Target) -> Result<()> {
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
-    ddl::try_lock(&client, schema).await?;
-    let present = ddl::existing_tables(&client, schema).await?;
+    catalog::try_lock(&client, schema).await?;
+    let present = catalog::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
         return Err(Error::Config(format!(
             "schema {schema:?} does not hold the chat tables (found {}); nothing to clean",
@@ -53,9 +53,9 @@ pub async fn run(target: &Target) -> Result<()> {
         )));
     }
     // A killed load's staging schema is synthetic too.
-    ddl::drop_stage(&client, schema).await?;
+    catalog::stage::drop_stage(&client, schema).await?;
     let before = counts(&client, schema).await?;
-    let real = ddl::non_synthetic_users(&client, schema).await?;
+    let real = catalog::non_synthetic_users(&client, schema).await?;
     let tx = client.transaction().await.step("starting the clean")?;
     tx.batch_execute(&format!(
         "SET LOCAL search_path TO {}; SET LOCAL lock_timeout = '30s'",

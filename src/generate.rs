@@ -18,9 +18,9 @@ use crate::copy::{HEADER, TRAILER};
 use crate::error::{Error, Result};
 use crate::gen::{pools::Pools, Plan};
 use crate::load::pipeline::{self, Chunk, Pass, END_OF_UNIT};
-use crate::model::Table;
-use crate::util::num::per_sec;
+use crate::model::{Command, Table};
 use crate::report::{GeneratorReport, PhaseReport, RunReport, TableReport};
+use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
     pub dataset: DatasetConfig,
@@ -110,7 +110,7 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
     }
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
-        "generate",
+        Command::Generate,
         &opts.dataset,
         plan.realised.clone(),
         opts.pipeline.clone(),

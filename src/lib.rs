@@ -19,6 +19,7 @@
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
+pub mod catalog;
 pub mod clean;
 pub mod cli;
 pub mod config;
@@ -32,6 +33,7 @@ pub mod generate;
 pub mod load;
 pub mod model;
 pub mod progress;
+pub mod refresh;
 pub mod report;
 pub mod settings;
 pub mod tls;

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{clean, embedded, explain, generate, load, settings, validate, Result};
+use chatsynth::{clean, embedded, explain, generate, load, refresh, settings, validate, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> Result<u8> {
             settings::dataset(&args.dataset)?;
             let target = resolve_target(&args.target).await?;
             let opts = settings::load(&args, target)?;
-            let (report, path) = load::run(&opts).await?;
+            let (report, path) = load::run(&opts, None).await?;
             print!("{}", report.summary());
             println!("report: {}", path.display());
             Ok(0)
@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> Result<u8> {
             settings::dataset(&args.dataset)?;
             let target = resolve_target(&args.target).await?;
             let opts = settings::refresh(&args, target)?;
-            let (report, path) = load::run(&opts).await?;
+            let (report, path) = refresh::run(&opts).await?;
             print!("{}", report.summary());
             println!("report: {}", path.display());
             Ok(0)

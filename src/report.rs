@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DatasetConfig, PipelineConfig, RealisedTargets};
 use crate::error::{Error, Result};
+use crate::model::{Command, Outcome};
 use crate::util::calendar;
 use crate::util::num::{group, per_sec};
 
@@ -105,7 +106,7 @@ pub struct RunReport {
     pub format_version: u32,
     pub tool: String,
     pub tool_version: String,
-    pub command: String,
+    pub command: Command,
     pub band: String,
     pub seed: u64,
     /// The ledger's run id (`chatsynth_runs.run_id`), once the run was recorded.
@@ -128,13 +129,13 @@ pub struct RunReport {
     pub totals: Totals,
     pub peak_rss_mb: f64,
     /// `completed`, `failed` or `interrupted`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error: Option<String>,
 }
 
 impl RunReport {
     pub fn new(
-        command: &str,
+        command: Command,
         dataset: &DatasetConfig,
         realised: RealisedTargets,
         pipeline: PipelineConfig,
@@ -143,7 +144,7 @@ impl RunReport {
             format_version: FORMAT_VERSION,
             tool: "chatsynth".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            command: command.into(),
+            command,
             band: dataset.band.name().into(),
             seed: dataset.seed,
             run_id: None,
@@ -160,7 +161,7 @@ impl RunReport {
             builds: Vec::new(),
             totals: Totals::default(),
             peak_rss_mb: 0.0,
-            outcome: "running".into(),
+            outcome: Outcome::Running,
             error: None,
         }
     }
@@ -198,12 +199,7 @@ impl RunReport {
             messages_rows_per_sec: messages.map_or(0.0, |m| m.rows_per_sec),
         };
         self.peak_rss_mb = peak_rss_mb();
-        self.outcome = match error {
-            None => "completed",
-            Some(Error::Interrupted { .. }) => "interrupted",
-            Some(_) => "failed",
-        }
-        .into();
+        self.outcome = Outcome::of(error);
         self.error = error.map(|e| e.to_string());
     }
 
@@ -227,10 +223,9 @@ impl RunReport {
     }
 
     pub fn default_path(&self) -> PathBuf {
-        let prefix = if self.command == "load" {
-            String::new()
-        } else {
-            format!("{}-", self.command)
+        let prefix = match self.command {
+            Command::Load => String::new(),
+            other => format!("{}-", other.as_str()),
         };
         PathBuf::from("reports").join(format!(
             "{prefix}{}-{}-{}.json",
@@ -300,7 +295,7 @@ impl RunReport {
             group(self.totals.messages_rows_per_sec as u64),
             self.totals.post_load_ms / 1000.0,
             self.peak_rss_mb,
-            self.outcome
+            self.outcome.as_str()
         ));
         s
     }

@@ -8,6 +8,7 @@ use crate::db::Target;
 use crate::error::Result;
 use crate::generate::GenerateOptions;
 use crate::load::LoadOptions;
+use crate::model::Command;
 
 /// Band preset, then the config file, then flags; validated as a whole.
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
@@ -55,7 +56,7 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         &a.dataset,
         &a.tuning,
         target,
-        "load",
+        Command::Load,
         a.truncate,
         a.allow_non_synthetic,
     )
@@ -67,7 +68,7 @@ pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
         &a.dataset,
         &a.tuning,
         target,
-        "refresh",
+        Command::Refresh,
         true,
         a.allow_non_synthetic,
     )
@@ -77,7 +78,7 @@ fn load_options(
     d: &DatasetArgs,
     t: &TuningArgs,
     target: Target,
-    command: &'static str,
+    command: Command,
     truncate: bool,
     allow_non_synthetic: bool,
 ) -> Result<LoadOptions> {

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::capture::{Capture, CaseCapture};
+use crate::model::Verdict;
 
 pub const COMPARISON_KIND: &str = "chatsynth.explain.comparison";
 pub const COMPARISON_VERSION: u32 = 1;
@@ -100,9 +101,9 @@ pub struct Comparison {
     pub after: String,
     pub before_captured_at: String,
     pub after_captured_at: String,
-    /// `GO` or `NO-GO`.
-    pub decision: String,
-    pub go: bool,
+    /// Written as `"decision": "GO" | "NO-GO", "go": bool`.
+    #[serde(flatten, with = "crate::model::run::decision_then_go")]
+    pub verdict: Verdict,
     pub rules: Vec<RuleResult>,
     /// Honest per-query findings (gains, no gains, what already served a query).
     pub notes: Vec<String>,
@@ -522,7 +523,6 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
         },
     });
 
-    let go = rules.iter().all(|r| r.passed);
     Comparison {
         kind: COMPARISON_KIND.into(),
         version: COMPARISON_VERSION,
@@ -531,8 +531,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
         after: String::new(),
         before_captured_at: before.captured_at.clone(),
         after_captured_at: after.captured_at.clone(),
-        decision: if go { "GO" } else { "NO-GO" }.into(),
-        go,
+        verdict: Verdict::go_if(rules.iter().all(|r| r.passed)),
         rules,
         notes,
         queries,
@@ -608,7 +607,7 @@ pub fn render(c: &Comparison) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\ndecision: {}", c.decision);
+    let _ = writeln!(s, "\ndecision: {}", c.verdict.as_str());
     for r in &c.rules {
         let _ = writeln!(
             s,
@@ -745,8 +744,8 @@ mod tests {
     fn go_when_every_rule_holds() {
         let (b, a) = good_pair();
         let c = compare(&b, &a);
-        assert!(c.go, "{}", render(&c));
-        assert_eq!(c.decision, "GO");
+        assert!(c.verdict.is_go(), "{}", render(&c));
+        assert_eq!(c.verdict.as_str(), "GO");
         assert!(c.rules.iter().all(|r| r.passed && r.mitigations.is_empty()));
         assert_eq!(c.queries.len(), 6);
         assert_eq!(c.queries[0].uses_candidate, Some(true));
@@ -758,7 +757,7 @@ mod tests {
         let (b, _) = good_pair();
         let a = capture(|_| 8.0, after_idx, |_| 0);
         let c = compare(&b, &a);
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         let r = rule(&c, "average latency");
         assert!(!r.passed);
         assert!(!r.mitigations.is_empty());
@@ -791,7 +790,7 @@ mod tests {
             .mitigations
             .iter()
             .all(|m| m.contains(MITIGATION_SORT) && m.starts_with("Q3")));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
     }
 
     #[test]
@@ -800,7 +799,7 @@ mod tests {
         let a = capture(|_| 5.0, after_idx, |_| 0);
         let c = compare(&b, &a);
         assert!(rule(&c, "at least 60%").passed);
-        assert!(c.go);
+        assert!(c.verdict.is_go());
     }
 
     #[test]
@@ -827,7 +826,7 @@ mod tests {
             .iter()
             .all(|m| m.contains(MITIGATION_NOT_USED)));
         assert_eq!(c.queries[0].uses_candidate, Some(false));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
     }
 
     #[test]
@@ -867,7 +866,7 @@ mod tests {
         assert!(m[1].starts_with("Q5: no new index"), "{m:?}");
         // One slower query is allowed.
         let a1 = capture(|q| if q == "Q2" { 12.0 } else { 2.0 }, after_idx, |_| 0);
-        assert!(compare(&b, &a1).go);
+        assert!(compare(&b, &a1).verdict.is_go());
     }
 
     #[test]
@@ -892,7 +891,7 @@ mod tests {
         assert!(!r.passed);
         assert!(r.detail.contains("Q1 heavy"));
         assert!(r.mitigations[0].contains("--params-from"));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         a.queries.pop();
         let c = compare(&b, &a);
         assert!(rule(&c, "the captures are comparable")
@@ -906,7 +905,7 @@ mod tests {
         let b = capture(|_| 1.0, before_idx, |_| 0);
         let a = capture(|_| 1.0, after_idx, |_| 0);
         let c = compare(&b, &a);
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         let q1 = &c.queries[0].cases[0];
         assert!(
             q1.verdict.contains("no measurable change"),

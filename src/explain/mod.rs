@@ -46,7 +46,7 @@ pub async fn run(target: Option<&Target>, args: &ExplainArgs) -> Result<u8> {
         write_json(&out, &cmp)?;
         print!("{}", compare::render(&cmp));
         println!("comparison written to {}", out.display());
-        return Ok(if cmp.go { 0 } else { 1 });
+        return Ok(cmp.verdict.exit_code());
     }
     let target = target.ok_or_else(|| {
         Error::Config("explain needs a database (--database-url) unless --compare is given".into())

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::targets::Targets;
+use crate::model::Verdict;
 use crate::util::num::fmt_num;
 
 /// The aggregates measured in SQL, by column name. `None` is SQL NULL (e.g. an
@@ -863,8 +864,9 @@ pub const MAX_WARNING_FAILURES: usize = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
-    pub go: bool,
-    pub verdict: &'static str,
+    /// Written as `"go": bool, "verdict": "GO" | "NO-GO"`.
+    #[serde(flatten, with = "crate::model::run::go_then_verdict")]
+    pub verdict: Verdict,
     pub critical_failures: Vec<String>,
     pub critical_not_verified: Vec<String>,
     pub warning_failures: Vec<String>,
@@ -898,10 +900,8 @@ pub fn decide(checks: &[Check]) -> Decision {
             warning_failures.join(", ")
         ));
     }
-    let go = reasons.is_empty();
     Decision {
-        go,
-        verdict: if go { "GO" } else { "NO-GO" },
+        verdict: Verdict::go_if(reasons.is_empty()),
         critical_failures,
         critical_not_verified,
         warning_failures,
@@ -1022,7 +1022,7 @@ mod tests {
             .count();
         assert!(fidelity >= 15, "only {fidelity} fidelity metrics");
         let d = decide(&checks);
-        assert!(d.go && d.verdict == "GO", "{:?}", d.reasons);
+        assert!(d.verdict == Verdict::Go, "{:?}", d.reasons);
     }
 
     #[test]
@@ -1031,7 +1031,7 @@ mod tests {
         let (mut m, h) = perfect(&t);
         m.insert("messages_sender_not_member".into(), Some(1.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert_eq!(d.critical_failures, vec!["senders are members".to_string()]);
         assert!(d.reasons[0].contains("senders are members"));
     }
@@ -1044,11 +1044,11 @@ mod tests {
         m.insert("deleted_messages".into(), Some(3_000.0));
         m.insert("location_messages".into(), Some(3_000.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(d.go, "{:?}", d.reasons);
+        assert!(d.verdict.is_go(), "{:?}", d.reasons);
         assert_eq!(d.warning_failures.len(), 3);
         m.insert("active_user_share".into(), Some(0.2));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(
             d.reasons[0].contains("4 warnings failed"),
             "{:?}",
@@ -1070,7 +1070,11 @@ mod tests {
         );
         assert_eq!(heavy.status, Status::Pass);
         let d = decide(&checks);
-        assert!(d.go, "skipped warnings do not block: {:?}", d.reasons);
+        assert!(
+            d.verdict.is_go(),
+            "skipped warnings do not block: {:?}",
+            d.reasons
+        );
         assert_eq!(d.skipped.len(), 4);
     }
 
@@ -1080,7 +1084,7 @@ mod tests {
         let (mut m, h) = perfect(&t);
         m.insert("receipt_pairs".into(), Some(0.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(d
             .critical_not_verified
             .iter()
@@ -1094,7 +1098,7 @@ mod tests {
         m.insert("heavy_room_message_share".into(), Some(0.021));
         m.insert("non_text_messages".into(), Some(5_000.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(d
             .critical_failures
             .iter()

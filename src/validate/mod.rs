@@ -221,11 +221,11 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
-    Ok(if decision.go { 0 } else { 1 })
+    Ok(decision.verdict.exit_code())
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
-    let present = crate::load::ddl::existing_tables(client, schema).await?;
+    let present = crate::catalog::existing_tables(client, schema).await?;
     let missing: Vec<&str> = crate::model::Table::ALL
         .iter()
         .map(|t| t.name())
@@ -437,7 +437,7 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
         }
     }
     println!();
-    if decision.go {
+    if decision.verdict.is_go() {
         println!(
             "decision: GO ({} warnings failed, at most {} allowed)",
             decision.warning_failures.len(),

@@ -43,16 +43,17 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
+            let opts = settings::validate(&args)?;
             let target = resolve_target(&args.target).await?;
-            validate::run(&target, &args).await
+            validate::run(&target, &opts).await
         }
         Command::Explain(args) => {
-            let target = if args.compare.is_some() {
-                None
-            } else {
-                Some(resolve_target(&args.target).await?)
+            let opts = settings::explain(&args)?;
+            let target = match opts.mode {
+                explain::ExplainMode::Compare { .. } => None,
+                _ => Some(resolve_target(&args.target).await?),
             };
-            explain::run(target.as_ref(), &args).await
+            explain::run(target.as_ref(), &opts).await
         }
         Command::Db(db) => {
             match db.action {

@@ -16,73 +16,88 @@ pub mod queries;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::ExplainArgs;
 use crate::db::Target;
 use crate::error::{Error, Result};
 use crate::report::write_json;
 use crate::util::calendar::{compact, iso8601, now_ms};
 
+/// Which of the three modes, with its inputs (built by `settings::explain`).
+#[derive(Debug, Clone)]
+pub enum ExplainMode {
+    /// Capture plans (default), optionally with a baseline's parameters.
+    Capture {
+        runs: usize,
+        params_from: Option<PathBuf>,
+    },
+    /// Build a candidate index set and analyze.
+    ApplyIndexes { set: String },
+    /// Compare two captures and decide GO / NO-GO.
+    Compare { before: PathBuf, after: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplainOptions {
+    pub mode: ExplainMode,
+    /// Where to write the JSON; `None` = `reports/<kind>-<time>.json`.
+    pub out: Option<PathBuf>,
+}
+
 /// Runs the explain subcommand; returns the process exit code (0 GO / capture ok, 1 NO-GO).
-pub async fn run(target: Option<&Target>, args: &ExplainArgs) -> Result<u8> {
+pub async fn run(target: Option<&Target>, opts: &ExplainOptions) -> Result<u8> {
     let now = now_ms();
-    if let Some(files) = &args.compare {
-        if args.apply_indexes.is_some() || args.params_from.is_some() {
-            return Err(Error::Config(
-                "--compare cannot be combined with --apply-indexes or --params-from".into(),
-            ));
-        }
-        let [before_path, after_path] = files.as_slice() else {
-            return Err(Error::Config(
-                "--compare takes two files: BEFORE AFTER".into(),
-            ));
-        };
-        let before = capture::Capture::read(before_path)?;
-        let after = capture::Capture::read(after_path)?;
-        let mut cmp = compare::compare(&before, &after);
-        cmp.compared_at = iso8601(now);
-        cmp.before = before_path.display().to_string();
-        cmp.after = after_path.display().to_string();
-        let out = out_path(args.out.as_deref(), "explain-compare", now);
-        write_json(&out, &cmp)?;
-        print!("{}", compare::render(&cmp));
-        println!("comparison written to {}", out.display());
-        return Ok(cmp.verdict.exit_code());
-    }
-    let target = target.ok_or_else(|| {
-        Error::Config("explain needs a database (--database-url) unless --compare is given".into())
-    })?;
-    if let Some(set) = &args.apply_indexes {
-        if args.params_from.is_some() {
-            return Err(Error::Config(
-                "--apply-indexes cannot be combined with --params-from".into(),
-            ));
-        }
-        let report = indexes::apply(target, set, iso8601(now)).await?;
-        let out = out_path(args.out.as_deref(), "explain-indexes", now);
-        write_json(&out, &report)?;
-        print!("{}", indexes::render(&report));
-        println!("report written to {}", out.display());
-        return Ok(0);
-    }
-    if args.runs == 0 {
-        return Err(Error::Config("--runs must be at least 1".into()));
-    }
-    let baseline = match &args.params_from {
-        Some(p) => Some((capture::Capture::read(p)?, p.display().to_string())),
-        None => None,
+    let out = opts.out.as_deref();
+    let needs_target = || {
+        target.ok_or_else(|| {
+            Error::Config(
+                "explain needs a database (--database-url) unless --compare is given".into(),
+            )
+        })
     };
-    let cap = capture::capture(
-        target,
-        args.runs,
-        baseline.as_ref().map(|(c, p)| (c, p.clone())),
-        iso8601(now),
-    )
-    .await?;
-    let out = out_path(args.out.as_deref(), "explain", now);
-    write_json(&out, &cap)?;
-    print!("{}", capture::render(&cap));
-    println!("capture written to {}", out.display());
-    Ok(0)
+    match &opts.mode {
+        ExplainMode::Compare {
+            before: before_path,
+            after: after_path,
+        } => {
+            let before = capture::Capture::read(before_path)?;
+            let after = capture::Capture::read(after_path)?;
+            let mut cmp = compare::compare(&before, &after);
+            cmp.compared_at = iso8601(now);
+            cmp.before = before_path.display().to_string();
+            cmp.after = after_path.display().to_string();
+            let out = out_path(out, "explain-compare", now);
+            write_json(&out, &cmp)?;
+            print!("{}", compare::render(&cmp));
+            println!("comparison written to {}", out.display());
+            Ok(cmp.verdict.exit_code())
+        }
+        ExplainMode::ApplyIndexes { set } => {
+            let report = indexes::apply(needs_target()?, set, iso8601(now)).await?;
+            let out = out_path(out, "explain-indexes", now);
+            write_json(&out, &report)?;
+            print!("{}", indexes::render(&report));
+            println!("report written to {}", out.display());
+            Ok(0)
+        }
+        ExplainMode::Capture { runs, params_from } => {
+            let target = needs_target()?;
+            let baseline = match params_from {
+                Some(p) => Some((capture::Capture::read(p)?, p.display().to_string())),
+                None => None,
+            };
+            let cap = capture::capture(
+                target,
+                *runs,
+                baseline.as_ref().map(|(c, p)| (c, p.clone())),
+                iso8601(now),
+            )
+            .await?;
+            let out = out_path(out, "explain", now);
+            write_json(&out, &cap)?;
+            print!("{}", capture::render(&cap));
+            println!("capture written to {}", out.display());
+            Ok(0)
+        }
+    }
 }
 
 fn out_path(given: Option<&Path>, prefix: &str, now_ms: i64) -> PathBuf {

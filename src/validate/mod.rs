@@ -23,7 +23,6 @@ use serde::Serialize;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
-use crate::cli::ValidateArgs;
 use crate::config::{Band, Counts, DatasetConfig, RealisedTargets};
 use crate::db::Target;
 use crate::error::{DbContext, Error, Result};
@@ -109,34 +108,25 @@ pub struct Measured {
     pub query_ms: Vec<(String, u64)>,
 }
 
+/// What to validate against, validated (built by `settings::validate`).
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// The targets recorded in a load report, when one was given.
+    pub from_report: Option<Targets>,
+    /// The band preset to check against when no load report is given.
+    pub band: Option<Band>,
+    /// Relative tolerance of the fidelity metrics, in (0, 10].
+    pub tolerance: f64,
+    /// Where to write the JSON result; `None` = `reports/validate-<time>.json`.
+    pub out: Option<PathBuf>,
+}
+
 /// Runs validation; returns the exit code (0 GO, 1 NO-GO). Errors mean it could
 /// not run: they are `Config`/`Connect` so that they exit 2.
-pub async fn run(target: &Target, args: &ValidateArgs) -> Result<u8> {
+pub async fn run(target: &Target, opts: &ValidateOptions) -> Result<u8> {
     let started = Instant::now();
-    if !(args.tolerance > 0.0 && args.tolerance <= 10.0) {
-        return Err(Error::Config(format!(
-            "--tolerance must be a relative tolerance above 0 and at most 10 (got {})",
-            args.tolerance
-        )));
-    }
-    let from_report = args
-        .report
-        .as_deref()
-        .map(Targets::from_report)
-        .transpose()?;
-    let band = args.band.as_deref().map(Band::parse).transpose()?;
-    if let (Some(t), Some(b)) = (&from_report, band) {
-        if t.dataset.band != b {
-            return Err(Error::Config(format!(
-                "--band {} contradicts the load report, which is a {} load",
-                b.name(),
-                t.dataset.band.name()
-            )));
-        }
-    }
-
     let client = target.connect().await?;
-    let result = measure_and_decide(&client, target, args, from_report, band, started).await;
+    let result = measure_and_decide(&client, target, opts, started).await;
     result.map_err(could_not_run)
 }
 
@@ -152,14 +142,12 @@ fn could_not_run(e: Error) -> Error {
 async fn measure_and_decide(
     client: &Client,
     target: &Target,
-    args: &ValidateArgs,
-    from_report: Option<Targets>,
-    band: Option<Band>,
+    opts: &ValidateOptions,
     started: Instant,
 ) -> Result<u8> {
     check_tables(client, &target.schema).await?;
-    let targets = match (from_report, band) {
-        (Some(t), _) => t,
+    let targets = match (&opts.from_report, opts.band) {
+        (Some(t), _) => t.clone(),
         (None, Some(b)) => Targets::from_band(b, "--band"),
         (None, None) => {
             let counts = count_rows(client).await?;
@@ -181,7 +169,7 @@ async fn measure_and_decide(
         .step("ending the validation transaction")?;
 
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
-    let checks = checks::build(&measured.metrics, hourly, &targets, args.tolerance);
+    let checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
     let decision = checks::decide(&checks);
 
     print_table(&checks, &decision, &targets, target);
@@ -197,7 +185,7 @@ async fn measure_and_decide(
             .step("reading the server time")?;
         (row.get(0), row.get(1))
     };
-    let out = args
+    let out = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("reports/validate-{}.json", stamp.0)));
@@ -209,7 +197,7 @@ async fn measure_and_decide(
         database: &target.display,
         schema: &target.schema,
         targets_source: &targets.source,
-        tolerance: args.tolerance,
+        tolerance: opts.tolerance,
         dataset: &targets.dataset,
         realised_targets: targets.realised.as_ref(),
         decision: &decision,

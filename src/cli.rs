@@ -1,5 +1,5 @@
 //! Command-line types only (clap). `main.rs` turns these into validated
-//! configurations once; nothing downstream of `config` sees clap types.
+//! configurations once (`settings`); nothing below `settings` sees clap types.
 
 use std::path::PathBuf;
 

@@ -797,7 +797,8 @@ impl<'a> Gen<'a> {
 }
 
 /// Attachment kinds (index = the generator's type code): log-normal size in KB,
-/// clamped, from distributions.md; file name prefix; extensions and mime types.
+/// clamped (docs/spec.md, "Message content and attachments"); file name
+/// prefix; extensions and mime types.
 struct MediaKind {
     label: &'static str,
     kb_mu: f64,

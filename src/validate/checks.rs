@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::targets::Targets;
+use crate::config::RealisedTargets;
 use crate::model::Verdict;
 use crate::util::num::fmt_num;
 
@@ -458,403 +459,493 @@ pub fn build(m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) -> Vec<
     checks
 }
 
-fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) {
-    use Kind::{Critical, Warning};
-    let s = &t.dataset.shape;
-    let f = Category::Fidelity;
+/// How a fidelity metric is measured from the query results.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// A metric column as it is (a mean, a median, a share computed in SQL).
+    Value(&'static str),
+    /// `num / of`, two count columns; tolerance from [`share_tolerance`].
+    Share { num: &'static str, of: &'static str },
+}
 
-    // A share of `n` trials, with the share tolerance.
-    let share = |checks: &mut Vec<Check>,
-                 name: &str,
-                 kind,
-                 num: Option<f64>,
-                 n: Option<f64>,
-                 target: f64| {
-        let tol = share_tolerance(target, n.unwrap_or(0.0), rel);
-        checks.push(Check::new(
-            name,
-            f,
-            kind,
-            Expect::Near {
-                target,
-                tolerance: tol,
-            },
-            ratio(num, n),
-        ));
-    };
-    // A value (mean, median, ratio) within the relative tolerance.
-    let near = |name: &str, kind, measured: Option<f64>, target: f64| {
+/// What a metric's note says beside the result.
+#[derive(Clone, Copy)]
+enum Note {
+    None,
+    Fixed(&'static str),
+    /// `n = <value of the column>`.
+    SampleOf(&'static str),
+}
+
+/// One row of a fidelity table: a check built from a measurement and a target.
+struct Metric {
+    name: &'static str,
+    kind: Kind,
+    measure: Measure,
+    target: fn(&Targets, &Metrics) -> f64,
+    note: Note,
+}
+
+const USER_METRICS: &[Metric] = &[
+    Metric {
+        name: "active user share",
+        kind: Kind::Warning,
+        measure: Measure::Value("active_user_share"),
+        target: |t, _| t.dataset.shape.active_user_share,
+        note: Note::SampleOf("users"),
+    },
+    Metric {
+        name: "profile completeness mean (4 optional fields)",
+        kind: Kind::Warning,
+        measure: Measure::Value("profile_completeness_mean"),
+        target: |t, _| t.profile_completeness_mean(),
+        note: Note::Fixed("Beta(a, b) mean a/(a+b)"),
+    },
+    Metric {
+        name: "username length mean",
+        kind: Kind::Warning,
+        measure: Measure::Value("username_len_mean"),
+        target: |t, _| t.username_len_mean(),
+        note: Note::Fixed("normal mean clamped to [3, 30]"),
+    },
+];
+
+const CLASS_METRICS: &[Metric] = &[
+    Metric {
+        name: "conversation class share: direct",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_direct",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.direct_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "conversation class share: small group (3..20)",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_small_group",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.small_group_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "conversation class share: large group (21+)",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_large_group",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.large_group_share,
+        note: Note::None,
+    },
+];
+
+const HEAVY_ROOMS: &str = "heavy rooms: message share of the top 2% of conversations";
+
+/// Scale-dependent: checked against a load report's realised targets only.
+const SCALE_METRICS: &[(&str, Measure, fn(&RealisedTargets) -> f64)] = &[
+    (
+        "messages per conversation: median",
+        Measure::Value("mpc_median"),
+        |r| r.messages_per_conversation_median,
+    ),
+    (
+        "messages per conversation: p95",
+        Measure::Value("mpc_p95"),
+        |r| r.messages_per_conversation_p95,
+    ),
+    (
+        "conversations with under 50 messages",
+        Measure::Share {
+            num: "conversations_under_50",
+            of: "conversations",
+        },
+        |r| r.share_conversations_under_50_messages,
+    ),
+    (
+        "conversations with over 1000 messages",
+        Measure::Share {
+            num: "conversations_over_1000",
+            of: "conversations",
+        },
+        |r| r.share_conversations_over_1000_messages,
+    ),
+];
+
+/// The non-TEXT share: messages with attachments take their attachment's
+/// type; SYSTEM (in groups) and LOCATION are drawn among the others.
+fn non_text_target(t: &Targets, m: &Metrics) -> f64 {
+    let s = &t.dataset.shape;
+    let group_fraction = ratio(get(m, "group_messages"), get(m, "messages")).unwrap_or(0.0);
+    let attached = s.attachment_one_share + s.attachment_several_share;
+    attached + (1.0 - attached) * (s.location_share + s.system_share_in_groups * group_fraction)
+}
+
+const CONTENT_METRICS: &[Metric] = &[
+    Metric {
+        name: "TEXT length median (chars)",
+        kind: Kind::Warning,
+        measure: Measure::Value("text_len_median"),
+        target: |t, _| t.text_len_median(),
+        note: Note::None,
+    },
+    Metric {
+        name: "TEXT length mean (chars)",
+        kind: Kind::Warning,
+        measure: Measure::Value("text_len_mean"),
+        target: |t, _| t.text_len_mean(),
+        note: Note::Fixed("log-normal mean exp(mu + sigma^2/2), clamped"),
+    },
+    Metric {
+        name: "non-TEXT message share",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "non_text_messages",
+            of: "messages",
+        },
+        target: non_text_target,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: image",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_image",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_image_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: video",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_video",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_video_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: document",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_document",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_document_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: audio",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_audio",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_audio_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "messages with one attachment",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "messages_one_attachment",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.attachment_one_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "messages with several attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "messages_several_attachments",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.attachment_several_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "SYSTEM share of group messages without attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "group_system_messages",
+            of: "group_plain_messages",
+        },
+        target: |t, _| t.dataset.shape.system_share_in_groups,
+        note: Note::None,
+    },
+    Metric {
+        name: "LOCATION share of messages without attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "location_messages",
+            of: "plain_messages",
+        },
+        target: |t, _| t.dataset.shape.location_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "reply share of group messages",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "group_reply_messages",
+            of: "group_messages",
+        },
+        target: |t, _| t.dataset.shape.reply_share_in_groups,
+        note: Note::None,
+    },
+    Metric {
+        name: "edited share of live TEXT messages",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "edited_messages",
+            of: "live_text_messages",
+        },
+        target: |t, _| t.dataset.shape.edited_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "deleted share",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "deleted_messages",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.deleted_share,
+        note: Note::None,
+    },
+];
+
+/// Of the reads that happen, the share within 30 s.
+fn read_within_30s_target(t: &Targets, _: &Metrics) -> f64 {
+    let s = &t.dataset.shape;
+    let read_parts = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
+    if read_parts > 0.0 {
+        s.read_within_30s_share / read_parts
+    } else {
+        0.0
+    }
+}
+
+const RECEIPT_METRICS: &[Metric] = &[
+    Metric {
+        name: "read share of (message, recipient) pairs, rooms <= 20",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "small_room_reads",
+            of: "receipt_pairs",
+        },
+        target: |t, _| t.dataset.shape.read_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "delivered share of (message, recipient) pairs, rooms <= 20",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "small_room_delivered",
+            of: "receipt_pairs",
+        },
+        target: |t, _| t.dataset.shape.delivered_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "reads within 30 s of the message",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "reads_within_30s",
+            of: "reads_with_message",
+        },
+        target: read_within_30s_target,
+        note: Note::None,
+    },
+];
+
+/// The measurements, the targets and the relative tolerance that every
+/// fidelity check is built from.
+struct Fidelity<'a> {
+    m: &'a Metrics,
+    t: &'a Targets,
+    rel: f64,
+}
+
+impl Fidelity<'_> {
+    /// The measured value and its tolerance around `target`.
+    fn measure(&self, measure: Measure, target: f64) -> (Option<f64>, f64) {
+        match measure {
+            Measure::Value(key) => (get(self.m, key), self.rel * target.abs()),
+            Measure::Share { num, of } => {
+                let n = get(self.m, of);
+                (
+                    ratio(get(self.m, num), n),
+                    share_tolerance(target, n.unwrap_or(0.0), self.rel),
+                )
+            }
+        }
+    }
+
+    fn check(&self, name: &str, kind: Kind, measure: Measure, target: f64) -> Check {
+        let (measured, tolerance) = self.measure(measure, target);
         Check::new(
             name,
-            f,
+            Category::Fidelity,
             kind,
-            Expect::Near {
-                target,
-                tolerance: rel * target.abs(),
-            },
+            Expect::Near { target, tolerance },
             measured,
         )
-    };
+    }
 
-    // users
-    let users = get(m, "users");
-    checks.push(
-        near(
-            "active user share",
-            Warning,
-            get(m, "active_user_share"),
-            s.active_user_share,
-        )
-        .with_note(format!("n = {}", fmt_num(users.unwrap_or(0.0)))),
-    );
-    checks.push(
-        near(
-            "profile completeness mean (4 optional fields)",
-            Warning,
-            get(m, "profile_completeness_mean"),
-            t.profile_completeness_mean(),
-        )
-        .with_note("Beta(a, b) mean a/(a+b)"),
-    );
-    checks.push(
-        near(
-            "username length mean",
-            Warning,
-            get(m, "username_len_mean"),
-            t.username_len_mean(),
-        )
-        .with_note("normal mean clamped to [3, 30]"),
-    );
-
-    // conversations
-    let convs = get(m, "conversations");
-    share(
-        checks,
-        "conversation class share: direct",
-        Critical,
-        get(m, "class_direct"),
-        convs,
-        s.direct_share,
-    );
-    share(
-        checks,
-        "conversation class share: small group (3..20)",
-        Critical,
-        get(m, "class_small_group"),
-        convs,
-        s.small_group_share,
-    );
-    share(
-        checks,
-        "conversation class share: large group (21+)",
-        Critical,
-        get(m, "class_large_group"),
-        convs,
-        s.large_group_share,
-    );
-
-    // messages per conversation
-    let heavy_name = "heavy rooms: message share of the top 2% of conversations";
-    match &t.realised {
-        Some(r) => {
-            checks.push(near(
-                "messages per conversation: median",
-                Warning,
-                get(m, "mpc_median"),
-                r.messages_per_conversation_median,
-            ));
-            checks.push(near(
-                "messages per conversation: p95",
-                Warning,
-                get(m, "mpc_p95"),
-                r.messages_per_conversation_p95,
-            ));
-            share(
-                checks,
-                "conversations with under 50 messages",
-                Warning,
-                get(m, "conversations_under_50"),
-                convs,
-                r.share_conversations_under_50_messages,
-            );
-            share(
-                checks,
-                "conversations with over 1000 messages",
-                Warning,
-                get(m, "conversations_over_1000"),
-                convs,
-                r.share_conversations_over_1000_messages,
-            );
-            checks.push(near(
-                heavy_name,
-                Critical,
-                get(m, "heavy_room_message_share"),
-                r.heavy_room_message_share,
-            ));
-        }
-        None => {
-            let why = "scale-dependent: needs the realised targets of a load report (--report)";
-            for (name, key) in [
-                ("messages per conversation: median", "mpc_median"),
-                ("messages per conversation: p95", "mpc_p95"),
-                (
-                    "conversations with under 50 messages",
-                    "conversations_under_50",
-                ),
-                (
-                    "conversations with over 1000 messages",
-                    "conversations_over_1000",
-                ),
-            ] {
-                let mut c = Check::skipped(
-                    name,
-                    Warning,
-                    Expect::Near {
-                        target: f64::NAN,
-                        tolerance: f64::NAN,
-                    },
-                    why,
-                );
-                c.measured = if key.starts_with("conversations_") {
-                    ratio(get(m, key), convs)
-                } else {
-                    get(m, key)
-                };
-                checks.push(c);
+    fn metric(&self, x: &Metric) -> Check {
+        let c = self.check(x.name, x.kind, x.measure, (x.target)(self.t, self.m));
+        match x.note {
+            Note::None => c,
+            Note::Fixed(note) => c.with_note(note),
+            Note::SampleOf(key) => {
+                c.with_note(format!("n = {}", fmt_num(get(self.m, key).unwrap_or(0.0))))
             }
-            // The heavy-room share is part of the shape every band keeps.
-            checks.push(
-                near(
-                    heavy_name,
-                    Critical,
-                    get(m, "heavy_room_message_share"),
-                    s.heavy_room_message_share,
-                )
-                .with_note("shape target (no realised targets)"),
-            );
         }
     }
 
-    // content
-    let msgs = get(m, "messages");
-    checks.push(near(
-        "TEXT length median (chars)",
-        Warning,
-        get(m, "text_len_median"),
-        t.text_len_median(),
-    ));
-    checks.push(
-        near(
-            "TEXT length mean (chars)",
-            Warning,
-            get(m, "text_len_mean"),
-            t.text_len_mean(),
-        )
-        .with_note("log-normal mean exp(mu + sigma^2/2), clamped"),
-    );
-    let group_msgs = get(m, "group_messages");
-    let group_fraction = ratio(group_msgs, msgs).unwrap_or(0.0);
-    // Messages with attachments take their attachment's type; SYSTEM (in groups)
-    // and LOCATION are drawn among the others.
-    let attached = s.attachment_one_share + s.attachment_several_share;
-    let non_text_target = attached
-        + (1.0 - attached) * (s.location_share + s.system_share_in_groups * group_fraction);
-    share(
-        checks,
-        "non-TEXT message share",
-        Critical,
-        get(m, "non_text_messages"),
-        msgs,
-        non_text_target,
-    );
-    let atts = get(m, "attachments");
-    for (name, key, target) in [
-        (
-            "attachment type share: image",
-            "attachments_image",
-            s.attachment_image_share,
-        ),
-        (
-            "attachment type share: video",
-            "attachments_video",
-            s.attachment_video_share,
-        ),
-        (
-            "attachment type share: document",
-            "attachments_document",
-            s.attachment_document_share,
-        ),
-        (
-            "attachment type share: audio",
-            "attachments_audio",
-            s.attachment_audio_share,
-        ),
-    ] {
-        share(checks, name, Warning, get(m, key), atts, target);
+    fn table(&self, rows: &[Metric]) -> Vec<Check> {
+        rows.iter().map(|x| self.metric(x)).collect()
     }
-    share(
-        checks,
-        "messages with one attachment",
-        Warning,
-        get(m, "messages_one_attachment"),
-        msgs,
-        s.attachment_one_share,
-    );
-    share(
-        checks,
-        "messages with several attachments",
-        Warning,
-        get(m, "messages_several_attachments"),
-        msgs,
-        s.attachment_several_share,
-    );
-    share(
-        checks,
-        "SYSTEM share of group messages without attachments",
-        Warning,
-        get(m, "group_system_messages"),
-        get(m, "group_plain_messages"),
-        s.system_share_in_groups,
-    );
-    share(
-        checks,
-        "LOCATION share of messages without attachments",
-        Warning,
-        get(m, "location_messages"),
-        get(m, "plain_messages"),
-        s.location_share,
-    );
-    share(
-        checks,
-        "reply share of group messages",
-        Warning,
-        get(m, "group_reply_messages"),
-        group_msgs,
-        s.reply_share_in_groups,
-    );
-    share(
-        checks,
-        "edited share of live TEXT messages",
-        Warning,
-        get(m, "edited_messages"),
-        get(m, "live_text_messages"),
-        s.edited_share,
-    );
-    share(
-        checks,
-        "deleted share",
-        Warning,
-        get(m, "deleted_messages"),
-        msgs,
-        s.deleted_share,
-    );
 
-    // time: both ratios compare counts of clustered events (messages come in
-    // bursts), so their noise is widened by the burst clustering factor.
-    let cluster = 2.0 * s.burst_mean_messages.max(1.0) - 1.0;
-    let (peak3, trough3) = hourly
-        .and_then(smoothed_extremes)
-        .map(|(mx, mn)| (3.0 * mx, 3.0 * mn))
-        .unwrap_or((0.0, 0.0));
-    checks.push(
-        Check::new(
+    /// Against a load report's realised targets; without them the
+    /// scale-dependent figures are shown but skipped, and the heavy-room share
+    /// (part of the shape every band keeps) is checked against the shape.
+    fn messages_per_conversation(&self) -> Vec<Check> {
+        let heavy = Measure::Value("heavy_room_message_share");
+        let Some(r) = &self.t.realised else {
+            let why = "scale-dependent: needs the realised targets of a load report (--report)";
+            let mut out: Vec<Check> = SCALE_METRICS
+                .iter()
+                .map(|&(name, measure, _)| {
+                    let mut c = Check::skipped(
+                        name,
+                        Kind::Warning,
+                        Expect::Near {
+                            target: f64::NAN,
+                            tolerance: f64::NAN,
+                        },
+                        why,
+                    );
+                    c.measured = self.measure(measure, 0.0).0;
+                    c
+                })
+                .collect();
+            let target = self.t.dataset.shape.heavy_room_message_share;
+            out.push(
+                self.check(HEAVY_ROOMS, Kind::Critical, heavy, target)
+                    .with_note("shape target (no realised targets)"),
+            );
+            return out;
+        };
+        let mut out: Vec<Check> = SCALE_METRICS
+            .iter()
+            .map(|&(name, measure, target)| self.check(name, Kind::Warning, measure, target(r)))
+            .collect();
+        out.push(self.check(
+            HEAVY_ROOMS,
+            Kind::Critical,
+            heavy,
+            r.heavy_room_message_share,
+        ));
+        out
+    }
+
+    /// Both time ratios compare counts of clustered events (messages come in
+    /// bursts), so their noise is widened by the burst clustering factor.
+    fn time(&self, hourly: Option<&[i64]>) -> Vec<Check> {
+        let s = &self.t.dataset.shape;
+        let cluster = 2.0 * s.burst_mean_messages.max(1.0) - 1.0;
+        let (peak3, trough3) = hourly
+            .and_then(smoothed_extremes)
+            .map(|(mx, mn)| (3.0 * mx, 3.0 * mn))
+            .unwrap_or((0.0, 0.0));
+        let target = s.diurnal_peak_to_trough;
+        let diurnal = Check::new(
             "diurnal peak-to-trough ratio",
-            f,
-            Warning,
+            Category::Fidelity,
+            Kind::Warning,
             Expect::Near {
-                target: s.diurnal_peak_to_trough,
-                tolerance: ratio_tolerance(s.diurnal_peak_to_trough, rel, peak3, trough3, cluster),
+                target,
+                tolerance: ratio_tolerance(target, self.rel, peak3, trough3, cluster),
             },
             hourly.and_then(peak_to_trough),
         )
-        .with_note("max/min of the UTC hourly histogram, 3-hour circular moving average"),
-    );
-    let weekday_name = "weekday/weekend message rate ratio";
-    let weekday_target = s.weekday_factor / s.weekend_factor;
-    let weekends = get(m, "weekends_measured").unwrap_or(0.0);
-    if weekends < MIN_WEEKENDS {
-        checks.push(Check::skipped(
-            weekday_name,
-            Warning,
-            Expect::Near {
-                target: weekday_target,
-                tolerance: rel * weekday_target,
-            },
-            &format!(
-                "the window holds {} weekend(s) with both neighbouring weekdays; {} needed",
-                fmt_num(weekends),
-                fmt_num(MIN_WEEKENDS)
-            ),
-        ));
-    } else {
-        let (nb, we) = (
-            get(m, "weekend_neighbour_messages"),
-            get(m, "weekend_messages"),
-        );
-        checks.push(
-            Check::new(
-                weekday_name,
-                f,
-                Warning,
-                Expect::Near {
-                    target: weekday_target,
-                    tolerance: ratio_tolerance(
-                        weekday_target,
-                        rel,
-                        nb.unwrap_or(0.0),
-                        we.unwrap_or(0.0),
-                        cluster,
-                    ),
-                },
-                ratio(nb, we),
-            )
-            .with_note("Friday + Monday over Saturday + Sunday, every weekend inside the window"),
-        );
+        .with_note("max/min of the UTC hourly histogram, 3-hour circular moving average");
+        vec![diurnal, self.weekday_ratio(cluster)]
     }
 
-    // receipts
-    let pairs = get(m, "receipt_pairs");
-    share(
-        checks,
-        "read share of (message, recipient) pairs, rooms <= 20",
-        Critical,
-        get(m, "small_room_reads"),
-        pairs,
-        s.read_share,
-    );
-    share(
-        checks,
-        "delivered share of (message, recipient) pairs, rooms <= 20",
-        Critical,
-        get(m, "small_room_delivered"),
-        pairs,
-        s.delivered_share,
-    );
-    let read_parts = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
-    share(
-        checks,
-        "reads within 30 s of the message",
-        Warning,
-        get(m, "reads_within_30s"),
-        get(m, "reads_with_message"),
-        if read_parts > 0.0 {
-            s.read_within_30s_share / read_parts
-        } else {
-            0.0
-        },
-    );
+    fn weekday_ratio(&self, cluster: f64) -> Check {
+        let s = &self.t.dataset.shape;
+        let name = "weekday/weekend message rate ratio";
+        let target = s.weekday_factor / s.weekend_factor;
+        let weekends = get(self.m, "weekends_measured").unwrap_or(0.0);
+        if weekends < MIN_WEEKENDS {
+            return Check::skipped(
+                name,
+                Kind::Warning,
+                Expect::Near {
+                    target,
+                    tolerance: self.rel * target,
+                },
+                &format!(
+                    "the window holds {} weekend(s) with both neighbouring weekdays; {} needed",
+                    fmt_num(weekends),
+                    fmt_num(MIN_WEEKENDS)
+                ),
+            );
+        }
+        let (nb, we) = (
+            get(self.m, "weekend_neighbour_messages"),
+            get(self.m, "weekend_messages"),
+        );
+        Check::new(
+            name,
+            Category::Fidelity,
+            Kind::Warning,
+            Expect::Near {
+                target,
+                tolerance: ratio_tolerance(
+                    target,
+                    self.rel,
+                    nb.unwrap_or(0.0),
+                    we.unwrap_or(0.0),
+                    cluster,
+                ),
+            },
+            ratio(nb, we),
+        )
+        .with_note("Friday + Monday over Saturday + Sunday, every weekend inside the window")
+    }
 
-    // activity skew
-    checks.push(
+    fn activity_skew(&self) -> Check {
         Check::new(
             "activity skew: top 10% of users send > 40% of messages",
-            f,
-            Warning,
+            Category::Fidelity,
+            Kind::Warning,
             Expect::AtLeast { min: 0.40 },
-            get(m, "top_user_message_share"),
+            get(self.m, "top_user_message_share"),
         )
-        .with_note("share of all messages sent by the top 10% of users"),
-    );
+        .with_note("share of all messages sent by the top 10% of users")
+    }
+}
+
+/// The fidelity checks, in the order the terminal table shows them.
+fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) {
+    let f = Fidelity { m, t, rel };
+    checks.extend(f.table(USER_METRICS));
+    checks.extend(f.table(CLASS_METRICS));
+    checks.extend(f.messages_per_conversation());
+    checks.extend(f.table(CONTENT_METRICS));
+    checks.extend(f.time(hourly));
+    checks.extend(f.table(RECEIPT_METRICS));
+    checks.push(f.activity_skew());
 }
 
 /// The verdict: GO when every critical check passed and at most
@@ -913,97 +1004,6 @@ pub fn decide(checks: &[Check]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Band, RealisedTargets};
-
-    fn targets(realised: bool) -> Targets {
-        Targets {
-            dataset: Band::Tiny.preset(),
-            realised: realised.then_some(RealisedTargets {
-                messages_per_conversation_median: 15.0,
-                messages_per_conversation_p95: 120.0,
-                messages_per_conversation_max: 900,
-                share_conversations_under_50_messages: 0.8,
-                share_conversations_over_1000_messages: 0.0,
-                heavy_room_message_share: 0.3,
-                conversation_users_rows: 900,
-            }),
-            source: "test".into(),
-        }
-    }
-
-    /// Aggregates of a dataset that matches the tiny targets exactly.
-    fn perfect(t: &Targets) -> (Metrics, Vec<i64>) {
-        let s = &t.dataset.shape;
-        let mut m = Metrics::new();
-        for (_, key, _) in INTEGRITY {
-            m.insert(key.to_string(), Some(0.0));
-        }
-        for (_, key) in CREATED_AFTER_UPDATED {
-            m.insert(key.to_string(), Some(0.0));
-        }
-        let mut set = |k: &str, v: f64| {
-            m.insert(k.to_string(), Some(v));
-        };
-        let msgs = 10_000.0;
-        set("users", 200.0);
-        set("active_user_share", s.active_user_share);
-        set("profile_completeness_mean", t.profile_completeness_mean());
-        set("username_len_mean", t.username_len_mean());
-        set("conversations", 300.0);
-        set("class_direct", 210.0);
-        set("class_small_group", 75.0);
-        set("class_large_group", 15.0);
-        set("mpc_median", 15.0);
-        set("mpc_p95", 120.0);
-        set("conversations_under_50", 240.0);
-        set("conversations_over_1000", 0.0);
-        set("heavy_room_message_share", 0.3);
-        set("messages", msgs);
-        set("text_len_median", t.text_len_median());
-        set("text_len_mean", t.text_len_mean());
-        set("group_messages", 5_000.0);
-        set(
-            "non_text_messages",
-            1_500.0 + 8_500.0 * (0.003 + 0.5 * 0.01),
-        );
-        set("attachments", 2_000.0);
-        set("attachments_image", 1_300.0);
-        set("attachments_video", 300.0);
-        set("attachments_document", 240.0);
-        set("attachments_audio", 160.0);
-        set("messages_one_attachment", 1_200.0);
-        set("messages_several_attachments", 300.0);
-        set("group_system_messages", 42.0);
-        set("location_messages", 25.0);
-        set("plain_messages", 8_500.0);
-        set("group_plain_messages", 4_250.0);
-        set("live_text_messages", 8_000.0);
-        set("group_reply_messages", 500.0);
-        set("edited_messages", 240.0);
-        set("deleted_messages", 100.0);
-        set("weekends_measured", 4.0);
-        set("weekend_neighbour_messages", 4_000.0);
-        set("weekend_messages", 2_000.0);
-        set("receipt_pairs", 20_000.0);
-        set("small_room_reads", 16_400.0);
-        set("small_room_delivered", 19_000.0);
-        set("reads_within_30s", 0.35 / 0.9 * 16_400.0);
-        set("reads_with_message", 16_400.0);
-        set("top_user_message_share", 0.55);
-        // plateaus: 4 hours at 250, 4 hours at 100, ramps between
-        let hourly = vec![
-            100, 100, 100, 100, 130, 160, 190, 220, 250, 250, 250, 250, 220, 190, 190, 220, 250,
-            250, 250, 250, 200, 160, 130, 100,
-        ];
-        (m, hourly)
-    }
-
-    fn status_of<'a>(checks: &'a [Check], name: &str) -> &'a Check {
-        checks
-            .iter()
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| panic!("no check {name}"))
-    }
 
     #[test]
     fn a_perfect_dataset_is_go_with_every_check_passing() {

@@ -1004,6 +1004,97 @@ pub fn decide(checks: &[Check]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Band, RealisedTargets};
+
+    fn targets(realised: bool) -> Targets {
+        Targets {
+            dataset: Band::Tiny.preset(),
+            realised: realised.then_some(RealisedTargets {
+                messages_per_conversation_median: 15.0,
+                messages_per_conversation_p95: 120.0,
+                messages_per_conversation_max: 900,
+                share_conversations_under_50_messages: 0.8,
+                share_conversations_over_1000_messages: 0.0,
+                heavy_room_message_share: 0.3,
+                conversation_users_rows: 900,
+            }),
+            source: "test".into(),
+        }
+    }
+
+    /// Aggregates of a dataset that matches the tiny targets exactly.
+    fn perfect(t: &Targets) -> (Metrics, Vec<i64>) {
+        let s = &t.dataset.shape;
+        let mut m = Metrics::new();
+        for (_, key, _) in INTEGRITY {
+            m.insert(key.to_string(), Some(0.0));
+        }
+        for (_, key) in CREATED_AFTER_UPDATED {
+            m.insert(key.to_string(), Some(0.0));
+        }
+        let mut set = |k: &str, v: f64| {
+            m.insert(k.to_string(), Some(v));
+        };
+        let msgs = 10_000.0;
+        set("users", 200.0);
+        set("active_user_share", s.active_user_share);
+        set("profile_completeness_mean", t.profile_completeness_mean());
+        set("username_len_mean", t.username_len_mean());
+        set("conversations", 300.0);
+        set("class_direct", 210.0);
+        set("class_small_group", 75.0);
+        set("class_large_group", 15.0);
+        set("mpc_median", 15.0);
+        set("mpc_p95", 120.0);
+        set("conversations_under_50", 240.0);
+        set("conversations_over_1000", 0.0);
+        set("heavy_room_message_share", 0.3);
+        set("messages", msgs);
+        set("text_len_median", t.text_len_median());
+        set("text_len_mean", t.text_len_mean());
+        set("group_messages", 5_000.0);
+        set(
+            "non_text_messages",
+            1_500.0 + 8_500.0 * (0.003 + 0.5 * 0.01),
+        );
+        set("attachments", 2_000.0);
+        set("attachments_image", 1_300.0);
+        set("attachments_video", 300.0);
+        set("attachments_document", 240.0);
+        set("attachments_audio", 160.0);
+        set("messages_one_attachment", 1_200.0);
+        set("messages_several_attachments", 300.0);
+        set("group_system_messages", 42.0);
+        set("location_messages", 25.0);
+        set("plain_messages", 8_500.0);
+        set("group_plain_messages", 4_250.0);
+        set("live_text_messages", 8_000.0);
+        set("group_reply_messages", 500.0);
+        set("edited_messages", 240.0);
+        set("deleted_messages", 100.0);
+        set("weekends_measured", 4.0);
+        set("weekend_neighbour_messages", 4_000.0);
+        set("weekend_messages", 2_000.0);
+        set("receipt_pairs", 20_000.0);
+        set("small_room_reads", 16_400.0);
+        set("small_room_delivered", 19_000.0);
+        set("reads_within_30s", 0.35 / 0.9 * 16_400.0);
+        set("reads_with_message", 16_400.0);
+        set("top_user_message_share", 0.55);
+        // plateaus: 4 hours at 250, 4 hours at 100, ramps between
+        let hourly = vec![
+            100, 100, 100, 100, 130, 160, 190, 220, 250, 250, 250, 250, 220, 190, 190, 220, 250,
+            250, 250, 250, 200, 160, 130, 100,
+        ];
+        (m, hourly)
+    }
+
+    fn status_of<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}"))
+    }
 
     #[test]
     fn a_perfect_dataset_is_go_with_every_check_passing() {

@@ -545,34 +545,40 @@ const CLASS_METRICS: &[Metric] = &[
 
 const HEAVY_ROOMS: &str = "heavy rooms: message share of the top 2% of conversations";
 
-/// Scale-dependent: checked against a load report's realised targets only.
-const SCALE_METRICS: &[(&str, Measure, fn(&RealisedTargets) -> f64)] = &[
-    (
-        "messages per conversation: median",
-        Measure::Value("mpc_median"),
-        |r| r.messages_per_conversation_median,
-    ),
-    (
-        "messages per conversation: p95",
-        Measure::Value("mpc_p95"),
-        |r| r.messages_per_conversation_p95,
-    ),
-    (
-        "conversations with under 50 messages",
-        Measure::Share {
+/// A scale-dependent metric: checked against a load report's realised targets only.
+struct ScaleMetric {
+    name: &'static str,
+    measure: Measure,
+    target: fn(&RealisedTargets) -> f64,
+}
+
+const SCALE_METRICS: &[ScaleMetric] = &[
+    ScaleMetric {
+        name: "messages per conversation: median",
+        measure: Measure::Value("mpc_median"),
+        target: |r| r.messages_per_conversation_median,
+    },
+    ScaleMetric {
+        name: "messages per conversation: p95",
+        measure: Measure::Value("mpc_p95"),
+        target: |r| r.messages_per_conversation_p95,
+    },
+    ScaleMetric {
+        name: "conversations with under 50 messages",
+        measure: Measure::Share {
             num: "conversations_under_50",
             of: "conversations",
         },
-        |r| r.share_conversations_under_50_messages,
-    ),
-    (
-        "conversations with over 1000 messages",
-        Measure::Share {
+        target: |r| r.share_conversations_under_50_messages,
+    },
+    ScaleMetric {
+        name: "conversations with over 1000 messages",
+        measure: Measure::Share {
             num: "conversations_over_1000",
             of: "conversations",
         },
-        |r| r.share_conversations_over_1000_messages,
-    ),
+        target: |r| r.share_conversations_over_1000_messages,
+    },
 ];
 
 /// The non-TEXT share: messages with attachments take their attachment's
@@ -823,9 +829,9 @@ impl Fidelity<'_> {
             let why = "scale-dependent: needs the realised targets of a load report (--report)";
             let mut out: Vec<Check> = SCALE_METRICS
                 .iter()
-                .map(|&(name, measure, _)| {
+                .map(|x| {
                     let mut c = Check::skipped(
-                        name,
+                        x.name,
                         Kind::Warning,
                         Expect::Near {
                             target: f64::NAN,
@@ -833,7 +839,7 @@ impl Fidelity<'_> {
                         },
                         why,
                     );
-                    c.measured = self.measure(measure, 0.0).0;
+                    c.measured = self.measure(x.measure, 0.0).0;
                     c
                 })
                 .collect();
@@ -846,7 +852,7 @@ impl Fidelity<'_> {
         };
         let mut out: Vec<Check> = SCALE_METRICS
             .iter()
-            .map(|&(name, measure, target)| self.check(name, Kind::Warning, measure, target(r)))
+            .map(|x| self.check(x.name, Kind::Warning, x.measure, (x.target)(r)))
             .collect();
         out.push(self.check(
             HEAVY_ROOMS,

@@ -179,7 +179,7 @@ fn smoothed_extremes(hourly: &[i64]) -> Option<(f64, f64)> {
 }
 
 /// Tolerance of a ratio of two counts `a / b` of clustered events (each count
-/// a sum of bursts; `cluster` = E[burst^2] / E[burst], 2m - 1 for geometric bursts
+/// a sum of bursts; `cluster` = `E[burst^2] / E[burst]`, 2m - 1 for geometric bursts
 /// of mean m): the relative tolerance, widened to 3 standard errors of the
 /// ratio when the counts are too small to resolve it.
 pub fn ratio_tolerance(target: f64, rel: f64, a: f64, b: f64, cluster: f64) -> f64 {

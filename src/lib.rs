@@ -12,7 +12,9 @@
 //!   whose staged data must pass validate's integrity checks before the swap),
 //!   [`generate`] (the same rows into PGCOPY files), [`validate`] (integrity and
 //!   fidelity measured in SQL; GO / NO-GO), [`explain`] (hot-path query plans
-//!   before and after candidate indexes), [`clean`] (removes the synthetic rows),
+//!   before and after candidate indexes), [`schema_check`] (`chatsynth schema
+//!   check`: how each column of the target will be filled and every problem a
+//!   load would meet, with its fix), [`clean`] (removes the synthetic rows),
 //!   [`embedded`] (a private PostgreSQL cluster, the default target).
 //! - Shared by the commands: [`report`] (the versioned JSON run report and the
 //!   terminal summary), [`progress`] (bars or periodic lines).
@@ -43,6 +45,7 @@ pub mod model;
 pub mod progress;
 pub mod refresh;
 pub mod report;
+pub mod schema_check;
 pub mod settings;
 pub mod tls;
 pub mod util;

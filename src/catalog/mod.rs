@@ -10,6 +10,8 @@
 //!   tables after the load;
 //! - [`stage`]: the staging schema and the swap that replaces the target tables
 //!   in one short transaction;
+//! - [`external`]: the application's own tables with foreign keys into the chat
+//!   tables, checked against the staged data before the swap;
 //! - [`ledger`]: the run ledger `chatsynth_runs`.
 //!
 //! The target is never written before the swap: a failed, interrupted or
@@ -17,6 +19,7 @@
 //! Statements live in `sql/catalog/` and `sql/ledger/`.
 
 pub mod deferred;
+pub mod external;
 pub mod ledger;
 pub mod privileges;
 pub mod schema;

@@ -11,7 +11,10 @@
 //!    bounded channels -> parallel binary COPY streams into the staging tables;
 //! 5. build every index (several at once), then primary/unique constraints,
 //!    foreign keys, ANALYZE;
-//! 6. swap: one short transaction replaces the target tables with the staged
+//! 6. check that the rows of the application's own tables whose foreign keys
+//!    point into the chat tables still find what they reference in the new
+//!    data (`external`);
+//! 7. swap: one short transaction replaces the target tables with the staged
 //!    ones. Until then the target is untouched; on any error or signal the
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
@@ -26,7 +29,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use tokio::task::JoinSet;
 
-use crate::catalog::{self, deferred, ledger, schema, stage as staging};
+use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
@@ -117,12 +120,12 @@ async fn run_inner(
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         eprintln!("creating the chat tables in schema {schema:?} from sql/schema.sql");
-        schema::create_tables(&mut control, &schema).await?;
+        catalog::schema::create_tables(&mut control, &schema).await?;
         report
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    schema::preflight(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema).await?;
     let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
@@ -173,6 +176,17 @@ async fn run_inner(
         load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
+        }
+        let t = Instant::now();
+        let keys =
+            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
+                .await?;
+        if keys > 0 {
+            report.post_load.push(StepReport {
+                step: "rows of other tables checked against the new data".into(),
+                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+                detail: Some(format!("{keys} foreign keys into the chat tables")),
+            });
         }
         Ok(())
     };

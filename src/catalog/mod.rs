@@ -12,6 +12,8 @@
 //!   in one short transaction;
 //! - [`external`]: the application's own tables with foreign keys into the chat
 //!   tables, checked against the staged data before the swap;
+//! - [`survey`]: the whole schema (every column, keys into the chat tables,
+//!   enums) as `chatsynth schema check` judges it;
 //! - [`ledger`]: the run ledger `chatsynth_runs`.
 //!
 //! The target is never written before the swap: a failed, interrupted or
@@ -24,6 +26,7 @@ pub mod ledger;
 pub mod privileges;
 pub mod schema;
 pub mod stage;
+pub mod survey;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! What chatsynth reads from (and writes into) a database's catalog, below
-//! the commands that use it (`load`, `refresh`, `validate`, `explain`, `clean`):
+//! the commands that use it (`load`, `refresh`, `validate`, `explain`, `clean`,
+//! `schema check`):
 //!
 //! - here: the chat tables that exist, the schema lock, and whether the target
 //!   already holds (synthetic) rows;
@@ -48,6 +49,8 @@ pub fn lock_key(target_schema: &str) -> String {
     format!("chatsynth:{target_schema}")
 }
 
+/// Takes the schema's advisory lock for this session, or refuses when another
+/// chatsynth run holds it.
 pub async fn try_lock(client: &Client, schema: &str) -> Result<()> {
     let row = client
         .query_one(

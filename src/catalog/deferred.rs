@@ -52,7 +52,8 @@ fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<Str
 }
 
 /// Reads the target tables' indexes (and the constraints they back) and
-/// foreign keys, each rewritten to build on the staging tables.
+/// foreign keys; the index definitions are rewritten to build on the staging
+/// tables.
 pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
     let stage = stage_schema(schema);
     let mut d = Deferred::default();

@@ -120,6 +120,29 @@ pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
         .get(0))
 }
 
+/// Whether index `name` exists in `schema` and is valid (`Some(false)`: the
+/// leftover of an interrupted concurrent build).
+pub async fn index_validity(client: &Client, schema: &str, name: &str) -> Result<Option<bool>> {
+    Ok(client
+        .query_opt(
+            "SELECT x.indisvalid FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid \
+             JOIN pg_namespace AS n ON n.oid = i.relnamespace WHERE n.nspname = $1 AND i.relname = $2",
+            &[&schema, &name],
+        )
+        .await
+        .step(format!("checking index {name}"))?
+        .map(|r| r.get::<_, bool>(0)))
+}
+
+/// The on-disk size of an index, `qualified` as `"schema"."name"`.
+pub async fn index_size_bytes(client: &Client, qualified: &str, name: &str) -> Result<i64> {
+    Ok(client
+        .query_one("SELECT pg_relation_size($1::text::regclass)", &[&qualified])
+        .await
+        .step(format!("reading the size of index {name}"))?
+        .get(0))
+}
+
 /// Estimated rows and index names per chat table (from `pg_class`); an error
 /// naming the missing tables when the schema lacks any of them.
 pub async fn table_sizes_and_indexes(

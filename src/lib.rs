@@ -16,6 +16,8 @@
 //!   check`: how each column of the target will be filled and every problem a
 //!   load would meet, with its fix), [`clean`] (removes the synthetic rows),
 //!   [`embedded`] (a private PostgreSQL cluster, the default target).
+//! - After a command: [`metrics`] (a finished run's result in the Prometheus
+//!   text format, `--metrics-file`).
 //! - Shared by the commands: [`report`] (the versioned JSON run report and the
 //!   terminal summary), [`progress`] (bars or periodic lines).
 //! - The layers below: [`gen`] (the plan, RNG streams, distributions, one
@@ -41,6 +43,7 @@ pub mod explain;
 pub mod gen;
 pub mod generate;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod refresh;

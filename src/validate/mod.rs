@@ -121,9 +121,24 @@ pub struct ValidateOptions {
     pub out: Option<PathBuf>,
 }
 
-/// Runs validation; returns the exit code (0 GO, 1 NO-GO). Errors mean it could
-/// not run: they are `Config`/`Connect` so that they exit 2.
-pub async fn run(target: &Target, opts: &ValidateOptions) -> Result<u8> {
+/// What a validation decided, for the caller (exit code, metrics).
+#[derive(Debug)]
+pub struct Gate {
+    pub decision: Decision,
+    pub checks: Vec<Check>,
+    pub elapsed_ms: u64,
+}
+
+impl Gate {
+    /// 0 GO, 1 NO-GO.
+    pub fn exit_code(&self) -> u8 {
+        self.decision.verdict.exit_code()
+    }
+}
+
+/// Runs validation and decides GO or NO-GO. Errors mean it could not run: they
+/// are `Config`/`Connect` so that they exit 2.
+pub async fn run(target: &Target, opts: &ValidateOptions) -> Result<Gate> {
     let started = Instant::now();
     let client = target.connect().await?;
     let result = measure_and_decide(&client, target, opts, started).await;
@@ -144,7 +159,7 @@ async fn measure_and_decide(
     target: &Target,
     opts: &ValidateOptions,
     started: Instant,
-) -> Result<u8> {
+) -> Result<Gate> {
     check_tables(client, &target.schema).await?;
     let targets = match (&opts.from_report, opts.band) {
         (Some(t), _) => t.clone(),
@@ -209,7 +224,12 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
-    Ok(decision.verdict.exit_code())
+    let elapsed_ms = report.elapsed_ms;
+    Ok(Gate {
+        decision,
+        checks,
+        elapsed_ms,
+    })
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {

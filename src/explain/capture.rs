@@ -25,10 +25,10 @@ pub const WARMUP_RUNS: usize = 2;
 /// [`ALWAYS_LARGE`] (they grow with traffic even when a small band is loaded).
 pub const LARGE_TABLE_MIN_ROWS: i64 = 10_000;
 pub const ALWAYS_LARGE: [&str; 3] = ["messages", "message_reads", "message_receipts"];
-/// Rows Q1 and Q3 ask for (docs/spec.md, "Hot-path queries": 20-100, usually 50; 20-50).
+/// Rows Q1 and Q3 ask for (docs/spec.md: 20-100, usually 50; 20-50).
 pub const HISTORY_LIMIT: i64 = 50;
 pub const CONVERSATION_LIST_LIMIT: i64 = 30;
-/// Read-receipt batch sizes (docs/spec.md, "Hot-path queries": 10-50).
+/// Read-receipt batch sizes (docs/spec.md: 10-50).
 pub const RECEIPT_BATCH_HEAVY: i64 = 50;
 pub const RECEIPT_BATCH_TYPICAL: i64 = 20;
 

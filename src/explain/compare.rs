@@ -1,5 +1,5 @@
 //! Comparison of two captures (before / after a candidate index set) and the
-//! GO / NO-GO decision of docs/spec.md ("The comparison's decision"), with a reason and a mitigation for each
+//! GO / NO-GO decision of docs/explain.md ("Reading the comparison"), with a reason and a mitigation for each
 //! failing rule. Pure: tested on constructed captures.
 //!
 //! Latency is planning + execution per run. A query's improvement is the mean

@@ -797,7 +797,7 @@ impl<'a> Gen<'a> {
 }
 
 /// Attachment kinds (index = the generator's type code): log-normal size in KB,
-/// clamped (docs/spec.md, "Message content and attachments"); file name
+/// clamped (docs/data.md, "Shape"); file name
 /// prefix; extensions and mime types.
 struct MediaKind {
     label: &'static str,

@@ -38,6 +38,7 @@ use crate::error::{DbContext, Error, Result};
 use crate::model::Table;
 
 const CATALOG_TABLES_SQL: &str = include_str!("../../sql/catalog/tables.sql");
+const CATALOG_EXTERNAL_FKS_SQL: &str = include_str!("../../sql/catalog/external_fks.sql");
 
 /// The names of the seven tables, in load order.
 pub fn table_names() -> Vec<String> {
@@ -118,6 +119,21 @@ pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
         .await
         .step("counting non-synthetic users")?
         .get(0))
+}
+
+/// Foreign keys of other tables into the chat tables: (referencing table as
+/// `regclass` prints it, constraint name, definition).
+pub async fn foreign_keys_into_chat(
+    client: &impl tokio_postgres::GenericClient,
+    schema: &str,
+) -> Result<Vec<(String, String, String)>> {
+    Ok(client
+        .query(CATALOG_EXTERNAL_FKS_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading foreign keys into the chat tables")?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Whether index `name` exists in `schema` and is valid (`Some(false)`: the

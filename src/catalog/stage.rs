@@ -4,13 +4,12 @@
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use super::{ledger, table_names};
+use super::ledger;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 use crate::model::{Outcome, Table};
 
 const STAGE_SESSIONS_SQL: &str = include_str!("../../sql/catalog/stage_sessions.sql");
-const CATALOG_EXTERNAL_FKS_SQL: &str = include_str!("../../sql/catalog/external_fks.sql");
 
 /// The staging schema of a target schema (deterministic, so leftovers of a
 /// killed run are found and dropped by the next one).
@@ -97,13 +96,7 @@ pub async fn swap(
     run_id: &str,
     rows: &serde_json::Value,
 ) -> Result<u32> {
-    let external: Vec<(String, String, String)> = client
-        .query(CATALOG_EXTERNAL_FKS_SQL, &[&target_schema, &table_names()])
-        .await
-        .step("reading foreign keys into the chat tables")?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+    let external = super::foreign_keys_into_chat(&*client, target_schema).await?;
     let stage = stage_schema(target_schema);
     let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
     let olds: Vec<String> = Table::ALL

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DatasetConfig, PipelineConfig, RealisedTargets};
+use crate::db::SessionSettings;
 use crate::error::{Error, Result};
 use crate::model::{Command, Outcome};
 use crate::util::calendar;
@@ -99,15 +100,6 @@ pub struct TargetInfo {
     pub database: String,
     pub schema: String,
     pub server_version: String,
-}
-
-/// Session settings by name: what the target carried (`found`: the server's,
-/// database's, role's or URL's value) and what chatsynth's sessions ran with
-/// (`set`). Values carry their unit (`300ms`, `30s`, `0`, `on`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionSettings {
-    pub found: std::collections::BTreeMap<String, String>,
-    pub set: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

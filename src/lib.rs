@@ -16,6 +16,8 @@
 //! - [`report`]: the versioned JSON report and the terminal summary.
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
+//! - [`html`]: the self-contained HTML pages of `validate --html` and
+//!   `explain --compare --html` (plotters SVG charts, a minijinja template).
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -29,6 +31,7 @@ pub mod error;
 pub mod explain;
 pub mod gen;
 pub mod generate;
+pub mod html;
 pub mod load;
 pub mod model;
 pub mod progress;

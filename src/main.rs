@@ -43,10 +43,16 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let target = resolve_target(&args.target).await?;
             validate::run(&target, &args).await
         }
         Command::Explain(args) => {
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let target = if args.compare.is_some() {
                 None
             } else {

@@ -11,7 +11,10 @@
 //! - Output: a table on the terminal and a JSON file with checks, targets,
 //!   measured values, histograms and the decision. Exit 0 GO, 1 NO-GO, 2 when
 //!   validation could not run.
+//! - With `--html FILE`, [`charts`] also measures the distributions the page
+//!   draws (same snapshot) and `crate::html` renders the page.
 
+pub mod charts;
 pub mod checks;
 pub mod targets;
 
@@ -174,6 +177,10 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let chart_data = match &args.html {
+        Some(_) => Some(charts::measure(client, &targets.dataset).await?),
+        None => None,
+    };
     client
         .batch_execute("COMMIT")
         .await
@@ -220,6 +227,12 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
+    if let (Some(path), Some(data)) = (&args.html, &chart_data) {
+        let value = serde_json::to_value(&report)
+            .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
+        crate::html::write_atomically(path, &crate::html::validate::page(&value, data)?)?;
+        println!("HTML report written to {}", path.display());
+    }
     Ok(if decision.go { 0 } else { 1 })
 }
 

@@ -31,6 +31,8 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Remove exactly the synthetic rows (users whose email starts with `syn_`, and what cascades from them).
     Clean(CleanArgs),
+    /// Inspect the target schema: how a load fills each table and column, and every problem with its fix.
+    Schema(SchemaArgs),
     /// Manage chatsynth's private PostgreSQL cluster (the default target when no database URL is given).
     Db(DbArgs),
 }
@@ -222,4 +224,27 @@ pub enum DbAction {
     Stop,
     /// Print the private cluster's connection URL and state.
     Status,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Read the target's catalog and print, per table and column, how a load fills it (built-in
+    /// generator, default, identity, NULL); list every problem with the SQL that fixes it.
+    /// Exit 0: no problem; 1: problems; 2: could not check.
+    Check(SchemaCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaCheckArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The config file a load would use (read and validated; column rules are not implemented yet).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }

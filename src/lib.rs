@@ -18,6 +18,8 @@
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
 //! - [`html`]: the self-contained HTML pages of `validate --html` and
 //!   `explain --compare --html` (plotters SVG charts, a minijinja template).
+//! - [`schema_check`]: `chatsynth schema check`, how each column of the target
+//!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -36,6 +38,7 @@ pub mod load;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod schema_check;
 pub mod settings;
 pub mod tls;
 pub mod validate;

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
+use chatsynth::cli::{Cli, Command, DbAction, SchemaAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{clean, embedded, explain, generate, load, settings, validate, Result};
+use chatsynth::{
+    clean, embedded, explain, generate, load, schema_check, settings, validate, Result,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -97,6 +99,22 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("report: {}", path.display());
             Ok(0)
         }
+        Command::Schema(s) => match s.action {
+            // Exit 1 means "problems found", so any failure to check is 2.
+            SchemaAction::Check(args) => {
+                let checked = async {
+                    let target = resolve_target(&args.target).await?;
+                    schema_check::run(&target, args.config.as_deref()).await
+                };
+                match checked.await {
+                    Ok(code) => Ok(code),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        Ok(2)
+                    }
+                }
+            }
+        },
         Command::Clean(args) => {
             let target = resolve_target(&args.target).await?;
             clean::run(&target).await?;

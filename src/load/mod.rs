@@ -11,12 +11,16 @@
 //!    bounded channels -> parallel binary COPY streams into the staging tables;
 //! 5. build every index (several at once), then primary/unique constraints,
 //!    foreign keys, ANALYZE;
-//! 6. swap: one short transaction replaces the target tables with the staged
+//! 6. check that the rows of the application's own tables whose foreign keys
+//!    point into the chat tables still find what they reference in the new
+//!    data (`external`);
+//! 7. swap: one short transaction replaces the target tables with the staged
 //!    ones. Until then the target is untouched; on any error or signal the
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
 pub mod ddl;
+pub mod external;
 pub mod pipeline;
 
 use std::path::PathBuf;
@@ -153,6 +157,16 @@ async fn run_inner(
         load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
         if opts.command == "refresh" {
             pre_swap_validation(target, &stage, ds, report).await?;
+        }
+        let t = Instant::now();
+        let keys =
+            external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+        if keys > 0 {
+            report.post_load.push(StepReport {
+                step: "rows of other tables checked against the new data".into(),
+                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+                detail: Some(format!("{keys} foreign keys into the chat tables")),
+            });
         }
         Ok(())
     };

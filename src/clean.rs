@@ -36,7 +36,17 @@ async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
     Ok(out)
 }
 
-pub async fn run(target: &Target) -> Result<()> {
+/// What a clean removed and kept, per table (for the caller's metrics).
+#[derive(Debug)]
+pub struct CleanReport {
+    /// Every user was synthetic, so the tables were truncated.
+    pub truncated: bool,
+    /// (table, rows removed, rows kept), in foreign-key order.
+    pub tables: Vec<(Table, u64, u64)>,
+    pub elapsed_ms: f64,
+}
+
+pub async fn run(target: &Target) -> Result<CleanReport> {
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
@@ -77,15 +87,23 @@ pub async fn run(target: &Target) -> Result<()> {
     };
     tx.commit().await.step("committing the clean")?;
     let after = counts(&client, schema).await?;
-    println!("{how} in {:.2}s", started.elapsed().as_secs_f64());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("{how} in {:.2}s", elapsed_ms / 1000.0);
     println!("{:<18} {:>12} {:>12}", "table", "removed", "kept");
+    let mut tables = Vec::new();
     for (i, t) in Table::ALL.iter().enumerate() {
+        let (removed, kept) = ((before[i] - after[i]).max(0) as u64, after[i].max(0) as u64);
         println!(
             "{:<18} {:>12} {:>12}",
             t.name(),
-            group((before[i] - after[i]).max(0) as u64),
-            group(after[i].max(0) as u64)
+            group(removed),
+            group(kept)
         );
+        tables.push((*t, removed, kept));
     }
-    Ok(())
+    Ok(CleanReport {
+        truncated: real == 0,
+        tables,
+        elapsed_ms,
+    })
 }

@@ -13,8 +13,21 @@ use clap::{Args, Parser, Subcommand};
     long_about = None
 )]
 pub struct Cli {
+    /// How stderr reports progress, phase ends and errors: text (human lines, or bars on a
+    /// terminal) or json (one JSON object per line, no bars).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Format of the lines chatsynth writes on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people: progress bars on a terminal, plain periodic lines otherwise.
+    Text,
+    /// One JSON object per line (`ts`, `level`, `event`, then the event's fields).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +48,35 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Manage chatsynth's private PostgreSQL cluster (the default target when no database URL is given).
     Db(DbArgs),
+    /// Print a shell completion script on stdout (e.g. `chatsynth completions bash > /etc/bash_completion.d/chatsynth`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout (`chatsynth man > chatsynth.1`), or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// Where a run's Prometheus metrics go.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Write the run's metrics in the Prometheus text format to FILE (for node_exporter's
+    /// textfile collector: name it *.prom), atomically, whatever the outcome. The folder
+    /// must exist and be writable; this is checked before any work starts.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write chatsynth.1 and one page per command (chatsynth-load.1, ...) into this existing
+    /// folder instead of printing chatsynth.1 on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where to connect. Without `--database-url` and `DATABASE_URL`, chatsynth starts
@@ -62,7 +104,7 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts and targets (see README).
+    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override the number of users.
@@ -97,6 +139,8 @@ pub struct LoadArgs {
     pub allow_non_synthetic: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// How a load runs (none of these change the data).
@@ -163,6 +207,8 @@ pub struct ValidateArgs {
     /// targets and every check coloured GO / NO-GO) to FILE; its folder must exist and be writable.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -202,12 +248,16 @@ pub struct RefreshArgs {
     pub allow_non_synthetic: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]

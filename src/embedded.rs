@@ -101,12 +101,12 @@ pub async fn ensure_running() -> Result<String> {
     )?;
     ensure_database(port).await?;
     let url = url(port, DB_NAME);
-    eprintln!(
+    crate::progress::note(&format!(
         "private PostgreSQL {} cluster running in {} (log: {}); connect with: psql {url} ; stop it with: chatsynth db stop",
         bin.major,
         layout.show("pgdata"),
         layout.show("postgres.log"),
-    );
+    ));
     Ok(url)
 }
 
@@ -114,18 +114,18 @@ pub async fn ensure_running() -> Result<String> {
 pub async fn stop() -> Result<()> {
     let layout = Layout::resolve()?;
     if !layout.initialised() {
-        eprintln!(
+        crate::progress::note(&format!(
             "no private cluster in {}: nothing to stop",
             layout.show("pgdata")
-        );
+        ));
         return Ok(());
     }
     let _lock = lock(&layout).await?;
     if postmaster_pid(&layout.pgdata).is_none_or(|(pid, _)| !pid_alive(pid)) {
-        eprintln!(
+        crate::progress::note(&format!(
             "the private cluster in {} is not running",
             layout.show("pgdata")
-        );
+        ));
         return Ok(());
     }
     let bin = find_bins(layout.cluster_major())?;
@@ -142,7 +142,10 @@ pub async fn stop() -> Result<()> {
             layout.log_tail()
         )));
     }
-    eprintln!("stopped the private cluster in {}", layout.show("pgdata"));
+    crate::progress::note(&format!(
+        "stopped the private cluster in {}",
+        layout.show("pgdata")
+    ));
     Ok(())
 }
 
@@ -212,11 +215,11 @@ impl Layout {
             let digest = Sha256::digest(cwd.as_os_str().as_encoded_bytes());
             let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             let fallback = PathBuf::from("/var/tmp").join(format!("chatsynth-{tag}"));
-            eprintln!(
+            crate::progress::note(&format!(
                 "note: the 'postgres' user cannot reach {} (a parent folder is not traversable), so the private cluster lives in {} instead",
                 home.display(),
                 fallback.display()
-            );
+            ));
             home = fallback;
         }
         let shown = match home.strip_prefix(&cwd) {
@@ -556,7 +559,7 @@ async fn lock(layout: &Layout) -> Result<Lock> {
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
         return Ok(Lock(file));
     }
-    eprintln!("waiting for another chatsynth to finish with the private cluster ...");
+    crate::progress::note("waiting for another chatsynth to finish with the private cluster ...");
     tokio::task::spawn_blocking(move || {
         // SAFETY: as above; blocks this pool thread only.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -659,11 +662,11 @@ async fn probe(pid: i32, port: u16) -> Liveness {
 }
 
 async fn init(layout: &Layout, bin: &PgBin, user: Option<&RunAs>) -> Result<()> {
-    eprintln!(
+    crate::progress::note(&format!(
         "initialising a private PostgreSQL cluster in {} (PostgreSQL {}) ...",
         layout.show("pgdata"),
         bin.major
-    );
+    ));
     if layout.pgdata.exists() {
         // No PG_VERSION: what is there is the leftover of an interrupted initdb.
         fs::remove_dir_all(&layout.pgdata).map_err(|e| {

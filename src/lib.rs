@@ -18,6 +18,7 @@
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
 //! - [`html`]: the self-contained HTML pages of `validate --html` and
 //!   `explain --compare --html` (plotters SVG charts, a minijinja template).
+//! - [`metrics`]: a finished run's result in the Prometheus text format (`--metrics-file`).
 //! - [`schema_check`]: `chatsynth schema check`, how each column of the target
 //!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
@@ -35,6 +36,7 @@ pub mod gen;
 pub mod generate;
 pub mod html;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod report;

@@ -9,7 +9,7 @@
 //! time (`HEAVY`) so their timings mean something on a 2-core machine. Every
 //! wait is bounded and every child process is killed if a test fails. Each
 //! scenario prints a `FAULT |` line with what it measured (run with
-//! `--nocapture` to see them; docs/faults.md is built from them).
+//! `--nocapture` to see them; the table in docs/refresh.md is built from them).
 
 mod common;
 

@@ -100,7 +100,9 @@ async fn run_inner(
     // Preflight: nothing is written until every check has passed.
     let present = ddl::existing_tables(&control, &schema).await?;
     if present.is_empty() {
-        eprintln!("creating the chat tables in schema {schema:?} from sql/schema.sql");
+        crate::progress::note(&format!(
+            "creating the chat tables in schema {schema:?} from sql/schema.sql"
+        ));
         ddl::create_tables(&mut control, &schema).await?;
         report
             .choices
@@ -220,10 +222,14 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
     match target.connect().await {
         Ok(c) => {
             if let Err(e) = tidy(&c, &target.schema, run_id, &message).await {
-                eprintln!("warning: could not clean up after the failure ({e}); the next run will");
+                crate::progress::warn(&format!(
+                    "could not clean up after the failure ({e}); the next run will"
+                ));
             }
         }
-        Err(e) => eprintln!("warning: could not reconnect to clean up ({e}); the next run will"),
+        Err(e) => crate::progress::warn(&format!(
+            "could not reconnect to clean up ({e}); the next run will"
+        )),
     }
 }
 
@@ -483,12 +489,12 @@ async fn build_deferred(
     let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));
     let started = Instant::now();
-    eprintln!(
+    crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         jobs.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
-    );
+    ));
     let steps = Arc::new(crate::progress::Steps::new(
         "indexes",
         jobs.len(),

@@ -111,9 +111,28 @@ pub struct Measured {
     pub query_ms: Vec<(String, u64)>,
 }
 
-/// Runs validation; returns the exit code (0 GO, 1 NO-GO). Errors mean it could
-/// not run: they are `Config`/`Connect` so that they exit 2.
-pub async fn run(target: &Target, args: &ValidateArgs) -> Result<u8> {
+/// What a validation decided, for the caller (exit code, metrics).
+#[derive(Debug)]
+pub struct Gate {
+    pub decision: Decision,
+    pub checks: Vec<Check>,
+    pub elapsed_ms: u64,
+}
+
+impl Gate {
+    /// 0 GO, 1 NO-GO.
+    pub fn exit_code(&self) -> u8 {
+        if self.decision.go {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Runs validation and decides GO or NO-GO. Errors mean it could not run: they
+/// are `Config`/`Connect` so that they exit 2.
+pub async fn run(target: &Target, args: &ValidateArgs) -> Result<Gate> {
     let started = Instant::now();
     if !(args.tolerance > 0.0 && args.tolerance <= 10.0) {
         return Err(Error::Config(format!(
@@ -158,7 +177,7 @@ async fn measure_and_decide(
     from_report: Option<Targets>,
     band: Option<Band>,
     started: Instant,
-) -> Result<u8> {
+) -> Result<Gate> {
     check_tables(client, &target.schema).await?;
     let targets = match (from_report, band) {
         (Some(t), _) => t,
@@ -233,7 +252,12 @@ async fn measure_and_decide(
         crate::html::write_atomically(path, &crate::html::validate::page(&value, data)?)?;
         println!("HTML report written to {}", path.display());
     }
-    Ok(if decision.go { 0 } else { 1 })
+    let elapsed_ms = report.elapsed_ms;
+    Ok(Gate {
+        decision,
+        checks,
+        elapsed_ms,
+    })
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {

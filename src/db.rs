@@ -169,7 +169,7 @@ impl Target {
 }
 
 /// `user@host:port/db` from a config, without the password.
-fn describe(pg: &PgConfig) -> String {
+pub fn describe(pg: &PgConfig) -> String {
     let host = pg
         .get_hosts()
         .first()
@@ -187,6 +187,64 @@ fn describe(pg: &PgConfig) -> String {
         port,
         pg.get_dbname().unwrap_or(pg.get_user().unwrap_or("?"))
     )
+}
+
+/// `url` pointing at database `dbname` instead: user, password, hosts and
+/// ports are read by tokio-postgres (as libpq reads them) and written back
+/// percent-encoded; the query parameters (`?sslmode=...`) are kept as given.
+/// For tools and tests that make scratch databases on one server.
+pub fn url_with_dbname(url: &str, dbname: &str) -> Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let pg = PgConfig::from_str(base)
+        .map_err(|e| Error::Config(format!("not a valid PostgreSQL URL ({e})")))?;
+    let mut user_info = String::new();
+    if let Some(user) = pg.get_user() {
+        user_info.push_str(&encode(user.as_bytes()));
+        if let Some(pw) = pg.get_password() {
+            user_info = format!("{user_info}:{}", encode(pw));
+        }
+        user_info.push('@');
+    }
+    let ports = pg.get_ports();
+    let hosts: Vec<String> = pg
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                tokio_postgres::config::Host::Tcp(name) if name.contains(':') => {
+                    format!("[{name}]")
+                }
+                tokio_postgres::config::Host::Tcp(name) => encode(name.as_bytes()),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(path) => {
+                    encode(path.as_os_str().as_encoded_bytes())
+                }
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    Ok(format!(
+        "postgres://{user_info}{}/{}{query}",
+        hosts.join(","),
+        encode(dbname.as_bytes())
+    ))
+}
+
+/// Percent-encodes everything but letters, digits and `-._~`.
+fn encode(bytes: &[u8]) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::percent_encode(bytes, KEEP).to_string()
 }
 
 /// The server's version string (`SHOW server_version`).
@@ -231,6 +289,87 @@ mod tests {
         .unwrap();
         assert_eq!(t.display, "bob@db.example:6543/chat");
         assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn encoded_passwords_are_decoded_and_kept_out_of_the_display() {
+        let t = Target::from_url(
+            "postgres://b%C3%B6b:p%40ss%2F%C3%A9%25@db.example/ch%C3%A4t?sslmode=disable",
+            "public",
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.pg.get_password(), Some("p@ss/é%".as_bytes()));
+        assert_eq!(t.display, "böb@db.example:5432/chät");
+        assert!(!format!("{t:?}").contains("p@ss"));
+        // Bytes that are not UTF-8 are fine in a password, refused in a user name.
+        let t = Target::from_url("postgres://u:%e9@h/db", "public", None).unwrap();
+        assert_eq!(t.pg.get_password(), Some(&[0xe9u8][..]));
+        let e = Target::from_url("postgres://%e9@h/db", "public", None).unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e}");
+    }
+
+    #[test]
+    fn malformed_urls_are_one_config_error_or_decoded_never_a_panic() {
+        for url in [
+            "postgres://u:%@h/db",
+            "postgres://u:%G1@h/db",
+            "postgres://u:%é@h/db",
+            "postgres://u:p@h/db%",
+            "postgres://u:p@h/d%e9",
+            "postgres://u:p@h/db?sslmode=%",
+            "postgres://u:p@h/db?sslmode=%G1",
+            "postgres://u:p@h/db?sslmode=%e9",
+            "postgres://u:p@h/db?sslmode=%é",
+            "postgres://u:p@h/db?sslrootcert=%é%",
+            "postgres://ü:p@hóst/dß?application_name=%",
+            "postgres://u:p@h:notaport/db",
+        ] {
+            match Target::from_url(url, "public", None) {
+                Ok(t) => assert!(!t.display.contains(":p@"), "{url}: {}", t.display),
+                Err(Error::Config(msg)) => assert!(!msg.is_empty(), "{url}"),
+                Err(other) => panic!("{url}: not a config error: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn url_with_dbname_swaps_only_the_database() {
+        let cases = [
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "postgres://postgres@127.0.0.1:5432/scratch_1",
+            ),
+            ("postgresql://h", "postgres://h:5432/scratch_1"),
+            (
+                "postgres://u:p%2Fw%40rd@h1,h2:6000/db?sslmode=require&application_name=x",
+                "postgres://u:p%2Fw%40rd@h1:5432,h2:6000/scratch_1?sslmode=require&application_name=x",
+            ),
+            (
+                "postgres://u@[::1]:5433/db",
+                "postgres://u@[::1]:5433/scratch_1",
+            ),
+            (
+                "postgres://u@%2Fvar%2Frun%2Fpostgresql/db",
+                "postgres://u@%2Fvar%2Frun%2Fpostgresql:5432/scratch_1",
+            ),
+            ("host=h user=u dbname=db", "postgres://u@h/scratch_1"),
+        ];
+        for (url, want) in cases {
+            let got = url_with_dbname(url, "scratch_1").unwrap();
+            assert_eq!(got, want, "{url}");
+            // What we wrote reads back as the same server, user and password.
+            let (a, b) = (
+                PgConfig::from_str(url.split('?').next().unwrap()).unwrap(),
+                PgConfig::from_str(got.split('?').next().unwrap()).unwrap(),
+            );
+            assert_eq!(
+                (a.get_user(), a.get_password(), a.get_hosts()),
+                (b.get_user(), b.get_password(), b.get_hosts())
+            );
+            assert_eq!(b.get_dbname(), Some("scratch_1"));
+        }
+        assert!(url_with_dbname("postgres://h:x/db", "d").is_err());
     }
 
     #[test]

@@ -1,6 +1,14 @@
 //! Connections: the validated target (URL + schema), one place that opens
 //! clients and pools, pins `search_path`, sets timeouts, and quotes identifiers.
 //! The URL's password never leaves this module: `Target::display` is redacted.
+//!
+//! Every session chatsynth opens (COPY streams, index and foreign-key builds,
+//! ANALYZE, validate's queries, clean) sets its own bounds
+//! (`SESSION_SETTINGS`): a production-like database often carries a short
+//! `statement_timeout` or `idle_in_transaction_session_timeout` for its
+//! application role, which would cancel a COPY or an index build midway.
+//! The values found and set are recorded in the run report. The preflight
+//! refuses a read-only target (`refuse_read_only`) before anything is written.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,6 +19,18 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::tls;
 
 use crate::error::{DbContext, Error, Result};
+use crate::report::SessionSettings;
+
+/// The bounds every chatsynth session sets, whatever the database, role or URL
+/// carries: bulk statements run as long as the data needs (progress shows
+/// they are alive; a dead client is noticed by TCP keepalives), and a lock
+/// wait is bounded. Steps that mean a tighter bound set it locally (the
+/// swap's lock wait, `SET LOCAL` in its transaction).
+pub const SESSION_SETTINGS: [(&str, &str); 3] = [
+    ("statement_timeout", "0"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("lock_timeout", "30s"),
+];
 
 /// Where to load: a server and a schema inside it.
 #[derive(Clone)]
@@ -129,11 +149,12 @@ impl Target {
     }
 
     pub async fn setup_session(&self, client: &Client) -> Result<()> {
+        let mut sql = format!("SET search_path TO {}, public;", self.schema_q());
+        for (name, value) in SESSION_SETTINGS {
+            sql.push_str(&format!(" SET {name} = {};", quote_literal(value)));
+        }
         client
-            .batch_execute(&format!(
-                "SET search_path TO {}, public; SET idle_in_transaction_session_timeout = '5min'; SET lock_timeout = '30s'",
-                self.schema_q()
-            ))
+            .batch_execute(&sql)
             .await
             .step("setting up the session")
     }
@@ -256,9 +277,111 @@ pub async fn server_version(client: &Client) -> Result<String> {
     Ok(row.get(0))
 }
 
+/// What a session set up by `Target::connect` found (the value it would have
+/// had: the server's, database's, role's or URL's, `pg_settings.reset_val`)
+/// and what it runs with, for each of `SESSION_SETTINGS` and
+/// `default_transaction_read_only`.
+pub async fn session_settings(client: &Client) -> Result<SessionSettings> {
+    let mut names: Vec<&str> = SESSION_SETTINGS.iter().map(|(n, _)| *n).collect();
+    names.push("default_transaction_read_only");
+    let rows = client
+        .query(
+            "SELECT name, reset_val, setting, COALESCE(unit, '') FROM pg_settings WHERE name = ANY($1) ORDER BY name",
+            &[&names],
+        )
+        .await
+        .step("reading the session settings")?;
+    let mut out = SessionSettings::default();
+    for r in rows {
+        let name: String = r.get(0);
+        let unit: String = r.get(3);
+        out.found
+            .insert(name.clone(), with_unit(r.get::<_, &str>(1), &unit));
+        out.set.insert(name, with_unit(r.get::<_, &str>(2), &unit));
+    }
+    Ok(out)
+}
+
+/// A `pg_settings` value with its unit, in the largest whole unit: `0`,
+/// `300ms`, `30s`, `5min`, `on`.
+fn with_unit(value: &str, unit: &str) -> String {
+    let Ok(n) = value.parse::<i64>() else {
+        return value.to_string();
+    };
+    if n == 0 || unit.is_empty() {
+        return n.to_string();
+    }
+    if unit != "ms" && unit != "s" {
+        return format!("{n}{unit}");
+    }
+    let ms = if unit == "s" { n * 1000 } else { n };
+    for (div, name) in [(3_600_000, "h"), (60_000, "min"), (1000, "s")] {
+        if ms % div == 0 {
+            return format!("{}{name}", ms / div);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// Why a target cannot be written, if it cannot: `default_transaction_read_only`
+/// (or `transaction_read_only` from the URL) is on, or the server is a hot
+/// standby.
+pub fn read_only_reason(transaction_read_only: bool, in_recovery: bool) -> Option<String> {
+    if in_recovery {
+        Some(
+            "the target server is a hot standby (pg_is_in_recovery() is true): it cannot be written; point --database-url at the primary. Nothing was written".into(),
+        )
+    } else if transaction_read_only {
+        Some(
+            "the target database is read-only (default_transaction_read_only = on for this database, role or connection): nothing was written. Point --database-url at a writable database, or turn the setting off there".into(),
+        )
+    } else {
+        None
+    }
+}
+
+/// The preflight's first check, before the schema, the tables or the ledger
+/// are touched: a read-only target or a hot standby is refused (exit 2).
+pub async fn refuse_read_only(client: &Client) -> Result<()> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('transaction_read_only') = 'on', pg_is_in_recovery()",
+            &[],
+        )
+        .await
+        .step("checking whether the target is writable")?;
+    match read_only_reason(row.get(0), row.get(1)) {
+        Some(why) => Err(Error::Refused(why)),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_print_in_their_largest_whole_unit() {
+        assert_eq!(with_unit("0", "ms"), "0");
+        assert_eq!(with_unit("300", "ms"), "300ms");
+        assert_eq!(with_unit("30000", "ms"), "30s");
+        assert_eq!(with_unit("300000", "ms"), "5min");
+        assert_eq!(with_unit("7200", "s"), "2h");
+        assert_eq!(with_unit("on", ""), "on");
+        assert_eq!(with_unit("8", "kB"), "8kB");
+    }
+
+    #[test]
+    fn a_standby_or_a_read_only_database_is_refused() {
+        assert_eq!(read_only_reason(false, false), None);
+        let ro = read_only_reason(true, false).unwrap();
+        assert!(ro.contains("default_transaction_read_only"), "{ro}");
+        // A standby is read-only too; the standby is the reason named.
+        for ro_flag in [false, true] {
+            let sb = read_only_reason(ro_flag, true).unwrap();
+            assert!(sb.contains("hot standby"), "{sb}");
+        }
+    }
 
     #[test]
     fn hostile_schema_names_are_refused() {

@@ -89,6 +89,8 @@ async fn run_inner(
     let target = &opts.target;
     let schema = target.schema.clone();
     let mut control = target.connect().await?;
+    crate::db::refuse_read_only(&control).await?;
+    report.session_settings = Some(crate::db::session_settings(&control).await?);
     let server_version = crate::db::server_version(&control).await?;
     report.target = Some(TargetInfo {
         database: target.display.clone(),

@@ -203,6 +203,10 @@ pub struct ValidateArgs {
     /// Where to write the JSON result (default: reports/validate-<UTC time>.json).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Also write a self-contained HTML report (charts of the dataset's shape against its
+    /// targets and every check coloured GO / NO-GO) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }
@@ -227,6 +231,10 @@ pub struct ExplainArgs {
     /// Compare two captures and decide GO / NO-GO, instead of capturing.
     #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// With --compare: also write a self-contained HTML report (p50/p95 latency before and
+    /// after, the plan nodes that changed, the rules) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,8 @@
 //!   load would meet, with its fix), [`clean`] (removes the synthetic rows),
 //!   [`embedded`] (a private PostgreSQL cluster, the default target).
 //! - After a command: [`metrics`] (a finished run's result in the Prometheus
-//!   text format, `--metrics-file`).
+//!   text format, `--metrics-file`) and [`html`] (validate's and explain's
+//!   results as a self-contained page, `--html`).
 //! - Shared by the commands: [`report`] (the versioned JSON run report and the
 //!   terminal summary), [`progress`] (bars or periodic lines).
 //! - The layers below: [`gen`] (the plan, RNG streams, distributions, one
@@ -42,6 +43,7 @@ pub mod error;
 pub mod explain;
 pub mod gen;
 pub mod generate;
+pub mod html;
 pub mod load;
 pub mod metrics;
 pub mod model;

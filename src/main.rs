@@ -121,6 +121,9 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let m = MetricsOut::new("validate", &args.metrics.metrics_file)?;
             let gate = async {
                 let opts = settings::validate(&args)?;
@@ -131,6 +134,9 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(m.finish(gate, metrics::render_validate)?.exit_code())
         }
         Command::Explain(args) => {
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let opts = settings::explain(&args)?;
             let target = match opts.mode {
                 explain::ExplainMode::Compare { .. } => None,

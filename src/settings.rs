@@ -141,6 +141,7 @@ pub fn validate(a: &ValidateArgs) -> Result<ValidateOptions> {
         band,
         tolerance: a.tolerance,
         out: a.out.clone(),
+        html: a.html.clone(),
     })
 }
 
@@ -180,5 +181,6 @@ pub fn explain(a: &ExplainArgs) -> Result<ExplainOptions> {
     Ok(ExplainOptions {
         mode,
         out: a.out.clone(),
+        html: a.html.clone(),
     })
 }

@@ -11,7 +11,10 @@
 //! - Output: a table on the terminal and a JSON file with checks, targets,
 //!   measured values, histograms and the decision. Exit 0 GO, 1 NO-GO, 2 when
 //!   validation could not run.
+//! - With `--html FILE`, [`charts`] also measures the distributions the page
+//!   draws (same snapshot) and `crate::html` renders the page.
 
+pub mod charts;
 pub mod checks;
 pub mod targets;
 
@@ -119,6 +122,8 @@ pub struct ValidateOptions {
     pub tolerance: f64,
     /// Where to write the JSON result; `None` = `reports/validate-<time>.json`.
     pub out: Option<PathBuf>,
+    /// Also measure the charts' distributions and write an HTML page here.
+    pub html: Option<PathBuf>,
 }
 
 /// What a validation decided, for the caller (exit code, metrics).
@@ -178,6 +183,10 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let chart_data = match &opts.html {
+        Some(_) => Some(charts::measure(client, &targets.dataset).await?),
+        None => None,
+    };
     client
         .batch_execute("COMMIT")
         .await
@@ -224,6 +233,12 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
+    if let (Some(path), Some(data)) = (&opts.html, &chart_data) {
+        let value = serde_json::to_value(&report)
+            .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
+        crate::html::write_atomically(path, &crate::html::validate::page(&value, data)?)?;
+        println!("HTML report written to {}", path.display());
+    }
     let elapsed_ms = report.elapsed_ms;
     Ok(Gate {
         decision,

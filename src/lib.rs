@@ -16,6 +16,8 @@
 //! - [`report`]: the versioned JSON report and the terminal summary.
 //! - [`validate`]: integrity and fidelity checks measured in SQL; GO / NO-GO.
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
+//! - [`profile`]: a database's shape as aggregates (production or a dataset),
+//!   and two shapes compared (`profile --compare`, `validate --against`).
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -31,6 +33,7 @@ pub mod gen;
 pub mod generate;
 pub mod load;
 pub mod model;
+pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod settings;

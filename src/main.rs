@@ -7,7 +7,7 @@ use clap::Parser;
 
 use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{clean, embedded, explain, generate, load, settings, validate, Result};
+use chatsynth::{clean, embedded, explain, generate, load, profile, settings, validate, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +43,18 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
+            if let Some(against) = &args.against {
+                let reference = profile::load_reference(against, args.tolerance)?;
+                let target = resolve_target(&args.target).await?;
+                return profile::validate_against(
+                    &target,
+                    &reference,
+                    against,
+                    args.tolerance,
+                    args.out.as_deref(),
+                )
+                .await;
+            }
             let target = resolve_target(&args.target).await?;
             validate::run(&target, &args).await
         }
@@ -53,6 +65,21 @@ async fn run(cli: Cli) -> Result<u8> {
                 Some(resolve_target(&args.target).await?)
             };
             explain::run(target.as_ref(), &args).await
+        }
+        Command::Profile(args) => {
+            let opts = profile::options(&args)?;
+            match (&args.compare, &args.out) {
+                (Some(files), out) => {
+                    profile::compare_files(&files[0], &files[1], args.tolerance, out.as_deref())
+                }
+                (None, Some(out)) => {
+                    let target = resolve_target(&args.target).await?;
+                    profile::run(&target, &opts, out).await
+                }
+                (None, None) => Err(chatsynth::Error::Config(
+                    "profile needs --out FILE (or --compare OLD NEW)".into(),
+                )),
+            }
         }
         Command::Db(db) => {
             match db.action {

@@ -117,14 +117,34 @@ impl Builder {
     }
 
     fn share(&mut self, name: &str, old: Option<f64>, new: Option<f64>) {
+        self.share_n(name, old, new, (0, 0));
+    }
+
+    /// A share measured over `n` rows on each side: it passes within the
+    /// tolerance plus the sampling allowance (1.96 standard errors of the
+    /// difference of two proportions, relative to the reference share).
+    fn share_n(&mut self, name: &str, old: Option<f64>, new: Option<f64>, n: (u64, u64)) {
         let d = old.zip(new).map(|(o, n)| rel(o, n, SHARE_FLOOR));
+        let allowance = match (old, n) {
+            (Some(p), (n1, n2)) if n1 > 0 && n2 > 0 => {
+                let p = p.clamp(0.0, 1.0);
+                1.96 * (p * (1.0 - p) * (1.0 / n1 as f64 + 1.0 / n2 as f64)).sqrt()
+                    / p.max(SHARE_FLOOR)
+            }
+            _ => 0.0,
+        };
+        let note = if allowance > 0.0 {
+            format!("n {} vs {}", n.0, n.1)
+        } else {
+            String::new()
+        };
         self.push(
             name.into(),
             MetricKind::Share,
             (old, new),
             d,
-            self.tol,
-            String::new(),
+            self.tol + allowance,
+            note,
         );
     }
 
@@ -171,7 +191,7 @@ impl Builder {
                 new.shares.get(c).copied().unwrap_or(0.0),
             );
             if o >= CATEGORY_MIN_SHARE || n >= CATEGORY_MIN_SHARE {
-                self.share(&format!("{name}.{c}"), Some(o), Some(n));
+                self.share_n(&format!("{name}.{c}"), Some(o), Some(n), (old.n, new.n));
             }
         }
     }
@@ -374,17 +394,38 @@ pub fn compare(old: &Profile, new: &Profile, tolerance: f64) -> Comparison {
     );
 
     let (om, nm) = (&old.messages, &new.messages);
+    let seen = (old.sample.messages_seen, new.sample.messages_seen);
     b.mix("messages.types", &om.types, &nm.types);
     b.distribution(
         "messages.text_length",
         Some(&om.text_length),
         Some(&nm.text_length),
     );
-    b.share("messages.reply_share", om.reply_share, nm.reply_share);
-    b.share("messages.thread_share", om.thread_share, nm.thread_share);
-    b.share("messages.edited_share", om.edited_share, nm.edited_share);
-    b.share("messages.deleted_share", om.deleted_share, nm.deleted_share);
-    b.share("messages.system_share", om.system_share, nm.system_share);
+    b.share_n("messages.reply_share", om.reply_share, nm.reply_share, seen);
+    b.share_n(
+        "messages.thread_share",
+        om.thread_share,
+        nm.thread_share,
+        seen,
+    );
+    b.share_n(
+        "messages.edited_share",
+        om.edited_share,
+        nm.edited_share,
+        seen,
+    );
+    b.share_n(
+        "messages.deleted_share",
+        om.deleted_share,
+        nm.deleted_share,
+        seen,
+    );
+    b.share_n(
+        "messages.system_share",
+        om.system_share,
+        nm.system_share,
+        seen,
+    );
     let (oa, oh, od) = hour_curves(&om.hour_by_weekday);
     let (na, nh, nd) = hour_curves(&nm.hour_by_weekday);
     b.hist("messages.hour_curve", &oh, &nh, "24 UTC hours");
@@ -428,12 +469,20 @@ pub fn compare(old: &Profile, new: &Profile, tolerance: f64) -> Comparison {
     );
 
     let (odl, ndl) = (&old.delivery, &new.delivery);
-    b.share(
+    let pairs = (odl.pairs_seen, ndl.pairs_seen);
+    b.share_n(
+        "delivery.covered_share",
+        odl.covered_share,
+        ndl.covered_share,
+        (old.sample.messages_seen, new.sample.messages_seen),
+    );
+    b.share_n(
         "delivery.delivered_share",
         odl.delivered_share,
         ndl.delivered_share,
+        pairs,
     );
-    b.share("delivery.read_share", odl.read_share, ndl.read_share);
+    b.share_n("delivery.read_share", odl.read_share, ndl.read_share, pairs);
     b.share(
         "delivery.reads_per_pair",
         odl.reads_per_pair,

@@ -153,16 +153,18 @@ pub struct Activity {
     pub top_users_membership_share: Option<f64>,
 }
 
-/// Delivery and reading, per (message, recipient) pair: the members of the
-/// message's room other than its sender.
+/// Delivery and reading, per (message, recipient) pair (the members of the
+/// message's room other than its sender), over the messages with any receipt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
     pub pairs_seen: u64,
+    /// Share of messages that have any receipt.
+    pub covered_share: Option<f64>,
     /// DELIVERED receipts per pair.
     pub delivered_share: Option<f64>,
     /// READ receipts per pair.
     pub read_share: Option<f64>,
-    /// `message_reads` rows per pair.
+    /// `message_reads` rows (of all sampled messages) per pair.
     pub reads_per_pair: Option<f64>,
     /// `readAt` minus the message's `createdAt`, seconds.
     pub read_delay_seconds: Quantiles,

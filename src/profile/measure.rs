@@ -266,7 +266,7 @@ pub async fn profile(
         .step("starting the read-only profile transaction")?;
     client
         .batch_execute(&format!(
-            "SET LOCAL statement_timeout = {}",
+            "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             opts.statement_timeout.as_millis().max(1)
         ))
         .await
@@ -490,7 +490,8 @@ async fn measure(client: &Client, schema: &str, opts: &Options, quiet: bool) -> 
     let pairs = int(d, "pairs");
     let reads_seen = int(d, "reads_seen") as u64;
     let receipts_seen = int(d, "receipts_seen") as u64;
-    let joined = int(d, "reads_joined") as u64;
+    let joined = reads_seen;
+    let messages_seen_here = int(d, "messages_seen");
     let delay = g
         .quantiles(
             "delivery.read_delay_seconds",
@@ -503,6 +504,11 @@ async fn measure(client: &Client, schema: &str, opts: &Options, quiet: bool) -> 
         .unwrap_or_else(|| empty_quantiles(joined));
     let delivery = Delivery {
         pairs_seen: pairs.max(0) as u64,
+        covered_share: g.share(
+            "delivery.covered_share",
+            int(d, "covered"),
+            messages_seen_here,
+        ),
         delivered_share: g.share("delivery.delivered_share", int(d, "delivered"), pairs),
         read_share: g.share("delivery.read_share", int(d, "read"), pairs),
         reads_per_pair: g.share("delivery.reads_per_pair", reads_seen as i64, pairs),

@@ -1,9 +1,19 @@
 //! `chatsynth clean`: removes exactly the synthetic rows (users whose email
-//! starts with the literal `syn_`, and everything that cascades from them).
-//! When every user is synthetic, every row of the seven tables hangs off one,
-//! so the tables are truncated (instant on any size); otherwise set-based
-//! deletes in foreign-key order (`sql/clean/delete.sql`). Either way in one
-//! transaction, under the schema's lock, so nothing is half-removed.
+//! starts with the literal `syn_`, and everything that cascades from them),
+//! leaving exactly what the foreign keys' own cascade would leave.
+//!
+//! One of three ways, all linear in the rows (every statement a hash join or
+//! anti join against temp tables of ids, `sql/clean/`):
+//! - every user synthetic: every row hangs off one, so the seven tables are
+//!   truncated (instant at any size);
+//! - the survivors are the minority (a few real users among a dataset):
+//!   the survivors are copied aside, the tables truncated, the survivors put
+//!   back (`keep.sql`);
+//! - otherwise, or when a table outside the seven references them (TRUNCATE
+//!   would refuse): set-based deletes in foreign-key order (`delete.sql`).
+//!
+//! Always in one transaction, under the schema's lock, so nothing is
+//! half-removed. Each statement is timed on stderr.
 
 use std::time::Instant;
 
@@ -13,7 +23,50 @@ use crate::load::ddl;
 use crate::model::Table;
 use crate::report::group;
 
+const DOOMED_SQL: &str = include_str!("../sql/clean/doomed.sql");
+const KEPT_MESSAGES_SQL: &str = include_str!("../sql/clean/kept_messages.sql");
+const KEEP_SQL: &str = include_str!("../sql/clean/keep.sql");
 const DELETE_SQL: &str = include_str!("../sql/clean/delete.sql");
+const EXTERNAL_FKS_SQL: &str = include_str!("../sql/catalog/external_fks.sql");
+
+/// How the synthetic rows go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Truncate,
+    KeepSurvivors,
+    Delete,
+}
+
+/// Truncating is only possible when no table outside the seven references
+/// them; copying the survivors aside pays when they are at most half of the
+/// messages (the table every large one hangs off).
+fn choose(real_users: i64, external_fks: usize, kept_messages: i64, messages: i64) -> Way {
+    if external_fks > 0 {
+        Way::Delete
+    } else if real_users == 0 {
+        Way::Truncate
+    } else if kept_messages.saturating_mul(2) <= messages {
+        Way::KeepSurvivors
+    } else {
+        Way::Delete
+    }
+}
+
+/// Runs each statement of `sql`, timed on stderr.
+async fn run_script(tx: &tokio_postgres::Transaction<'_>, sql: &str) -> Result<()> {
+    for st in statements(sql) {
+        let t = Instant::now();
+        tx.batch_execute(st)
+            .await
+            .step(format!("cleaning ({})", first_line(st)))?;
+        eprintln!(
+            "clean: {:>8.2}s  {}",
+            t.elapsed().as_secs_f64(),
+            first_line(st)
+        );
+    }
+    Ok(())
+}
 
 /// Row counts of the seven tables.
 async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
@@ -36,10 +89,38 @@ async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
     Ok(out)
 }
 
-pub async fn run(target: &Target) -> Result<()> {
+/// The statements of a SQL file whose statements each end a line with `;`,
+/// without the comment-only pieces.
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n").map(str::trim).filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
+/// The first line of a statement that is not a comment.
+fn first_line(sql: &str) -> &str {
+    sql.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or("")
+}
+
+/// What a clean removed and kept, per table (for the caller's metrics).
+#[derive(Debug)]
+pub struct CleanReport {
+    /// Every user was synthetic, so the tables were truncated.
+    pub truncated: bool,
+    /// (table, rows removed, rows kept), in foreign-key order.
+    pub tables: Vec<(Table, u64, u64)>,
+    pub elapsed_ms: f64,
+}
+
+pub async fn run(target: &Target) -> Result<CleanReport> {
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
+    crate::db::refuse_read_only(&client).await?;
     ddl::try_lock(&client, schema).await?;
     let present = ddl::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
@@ -63,29 +144,129 @@ pub async fn run(target: &Target) -> Result<()> {
     ))
     .await
     .step("setting up the clean")?;
-    let how = if real == 0 {
-        let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
-        tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-            .await
-            .step("truncating the synthetic tables")?;
-        "every user was synthetic: truncated the seven tables"
+    let table_names: Vec<String> = Table::ALL.iter().map(|t| t.name().to_string()).collect();
+    let external = tx
+        .query(EXTERNAL_FKS_SQL, &[schema, &table_names])
+        .await
+        .step("reading foreign keys into the chat tables")?
+        .len();
+    let (kept_messages, messages) = if real == 0 || external > 0 {
+        (0, 0)
     } else {
-        tx.batch_execute(DELETE_SQL)
+        run_script(&tx, DOOMED_SQL).await?;
+        let t = Instant::now();
+        let row = tx
+            .query_one(KEPT_MESSAGES_SQL, &[])
             .await
-            .step("deleting the synthetic rows")?;
-        "deleted the synthetic users and what hangs off them; other rows kept"
+            .step("counting the messages that stay")?;
+        let (kept, total) = (row.get::<_, i64>(0), row.get::<_, i64>(1));
+        eprintln!(
+            "clean: {:>8.2}s  {} of {} messages stay",
+            t.elapsed().as_secs_f64(),
+            group(kept.max(0) as u64),
+            group(total.max(0) as u64)
+        );
+        (kept, total)
+    };
+    let way = choose(real, external, kept_messages, messages);
+    let how = match way {
+        Way::Truncate => {
+            let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
+            tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+                .await
+                .step("truncating the synthetic tables")?;
+            "every user was synthetic: truncated the seven tables".to_string()
+        }
+        Way::KeepSurvivors => {
+            run_script(&tx, KEEP_SQL).await?;
+            format!("{real} real users: copied their surviving rows aside, truncated the seven tables and put them back; other rows kept")
+        }
+        Way::Delete => {
+            if real == 0 || external > 0 {
+                run_script(&tx, DOOMED_SQL).await?;
+            }
+            run_script(&tx, DELETE_SQL).await?;
+            format!("deleted the synthetic users and what hangs off them ({real} real users); other rows kept")
+        }
     };
     tx.commit().await.step("committing the clean")?;
     let after = counts(&client, schema).await?;
-    println!("{how} in {:.2}s", started.elapsed().as_secs_f64());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("{how} in {:.2}s", elapsed_ms / 1000.0);
     println!("{:<18} {:>12} {:>12}", "table", "removed", "kept");
+    let mut tables = Vec::new();
     for (i, t) in Table::ALL.iter().enumerate() {
+        let (removed, kept) = ((before[i] - after[i]).max(0) as u64, after[i].max(0) as u64);
         println!(
             "{:<18} {:>12} {:>12}",
             t.name(),
-            group((before[i] - after[i]).max(0) as u64),
-            group(after[i].max(0) as u64)
+            group(removed),
+            group(kept)
         );
+        tables.push((*t, removed, kept));
     }
-    Ok(())
+    Ok(CleanReport {
+        truncated: way == Way::Truncate,
+        tables,
+        elapsed_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_split_into_their_statements() {
+        let all: Vec<&str> = statements(DELETE_SQL).collect();
+        assert!(all.iter().all(|s| !s.ends_with(';')));
+        assert_eq!(
+            all.iter()
+                .filter(|s| first_line(s).starts_with("DELETE"))
+                .count(),
+            11
+        );
+        assert!(first_line(all[0]).starts_with("CREATE TEMP TABLE cs_doomed_messages"));
+        assert!(all.last().unwrap().contains("DELETE FROM \"users\""));
+        let keep: Vec<&str> = statements(KEEP_SQL).collect();
+        assert_eq!(
+            keep.iter()
+                .filter(|s| first_line(s).starts_with("INSERT INTO"))
+                .count(),
+            7
+        );
+        assert_eq!(statements(DOOMED_SQL).count(), 6);
+    }
+
+    #[test]
+    fn no_statement_takes_a_shape_that_rescans_per_row() {
+        // IN (subquery) and NOT IN (subquery) turn into a rescan per row once
+        // the ids outgrow work_mem.
+        for (name, sql) in [
+            ("doomed.sql", DOOMED_SQL),
+            ("kept_messages.sql", KEPT_MESSAGES_SQL),
+            ("keep.sql", KEEP_SQL),
+            ("delete.sql", DELETE_SQL),
+        ] {
+            let code: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_uppercase();
+            assert!(!code.contains(" IN (SELECT"), "IN (subquery) in {name}");
+            assert!(!code.contains("NOT IN"), "NOT IN in {name}");
+        }
+    }
+
+    #[test]
+    fn the_way_depends_on_who_stays_and_who_references_the_tables() {
+        assert_eq!(choose(0, 0, 0, 500_000), Way::Truncate);
+        assert_eq!(choose(2, 0, 5, 500_000), Way::KeepSurvivors);
+        assert_eq!(choose(2, 0, 250_000, 500_000), Way::KeepSurvivors);
+        assert_eq!(choose(2, 0, 250_001, 500_000), Way::Delete);
+        // A table outside the seven references them: TRUNCATE would refuse.
+        assert_eq!(choose(0, 1, 0, 500_000), Way::Delete);
+        assert_eq!(choose(2, 1, 5, 500_000), Way::Delete);
+    }
 }

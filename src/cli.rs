@@ -13,8 +13,21 @@ use clap::{Args, Parser, Subcommand};
     long_about = None
 )]
 pub struct Cli {
+    /// How stderr reports progress, phase ends and errors: text (human lines, or bars on a
+    /// terminal) or json (one JSON object per line, no bars).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Format of the lines chatsynth writes on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people: progress bars on a terminal, plain periodic lines otherwise.
+    Text,
+    /// One JSON object per line (`ts`, `level`, `event`, then the event's fields).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,8 +46,39 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Remove exactly the synthetic rows (users whose email starts with `syn_`, and what cascades from them).
     Clean(CleanArgs),
+    /// Inspect the target schema: how a load fills each table and column, and every problem with its fix.
+    Schema(SchemaArgs),
     /// Manage chatsynth's private PostgreSQL cluster (the default target when no database URL is given).
     Db(DbArgs),
+    /// Print a shell completion script on stdout (e.g. `chatsynth completions bash > /etc/bash_completion.d/chatsynth`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout (`chatsynth man > chatsynth.1`), or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// Where a run's Prometheus metrics go.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Write the run's metrics in the Prometheus text format to FILE (for node_exporter's
+    /// textfile collector: name it *.prom), atomically, whatever the outcome. The folder
+    /// must exist and be writable; this is checked before any work starts.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write chatsynth.1 and one page per command (chatsynth-load.1, ...) into this existing
+    /// folder instead of printing chatsynth.1 on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where to connect. Without `--database-url` and `DATABASE_URL`, chatsynth starts
@@ -62,7 +106,7 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts and targets (see README).
+    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override the number of users.
@@ -97,6 +141,8 @@ pub struct LoadArgs {
     pub allow_non_synthetic: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// How a load runs (none of these change the data).
@@ -160,9 +206,15 @@ pub struct ValidateArgs {
     /// reports/validate-against-<UTC time>.json with --against).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Also write a self-contained HTML report (charts of the dataset's shape against its
+    /// targets and every check coloured GO / NO-GO) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Compare the dataset's profile with this profile (e.g. production's, from `chatsynth
     /// profile`) metric by metric instead of checking a load plan; --tolerance must be in (0, 1].
-    #[arg(long, value_name = "PROFILE", conflicts_with_all = ["report", "band"])]
+    #[arg(long, value_name = "PROFILE", conflicts_with_all = ["report", "band", "html", "metrics_file"])]
     pub against: Option<PathBuf>,
 }
 
@@ -214,6 +266,10 @@ pub struct ExplainArgs {
     /// Compare two captures and decide GO / NO-GO, instead of capturing.
     #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// With --compare: also write a self-contained HTML report (p50/p95 latency before and
+    /// after, the plan nodes that changed, the rules) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -227,12 +283,16 @@ pub struct RefreshArgs {
     pub allow_non_synthetic: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -249,4 +309,27 @@ pub enum DbAction {
     Stop,
     /// Print the private cluster's connection URL and state.
     Status,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Read the target's catalog and print, per table and column, how a load fills it (built-in
+    /// generator, default, identity, NULL); list every problem with the SQL that fixes it.
+    /// Exit 0: no problem; 1: problems; 2: could not check.
+    Check(SchemaCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaCheckArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The config file a load would use (read and validated; column rules are not implemented yet).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }

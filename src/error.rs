@@ -18,7 +18,7 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
     /// The target schema is not what the generators need (every mismatch at once).
-    #[error("the target schema does not match what chatsynth loads:\n  - {}", .0.join("\n  - "))]
+    #[error("the target schema does not match what chatsynth loads:\n  - {}\nRun `chatsynth schema check` for how each column is filled and the SQL that fixes each problem.", .0.join("\n  - "))]
     SchemaDrift(Vec<String>),
     /// A refusal that protects data (non-empty target, non-synthetic rows).
     #[error("{0}")]

@@ -18,6 +18,11 @@
 //! - [`explain`]: hot-path query plans before and after candidate indexes.
 //! - [`profile`]: a database's shape as aggregates (production or a dataset),
 //!   and two shapes compared (`profile --compare`, `validate --against`).
+//! - [`html`]: the self-contained HTML pages of `validate --html` and
+//!   `explain --compare --html` (plotters SVG charts, a minijinja template).
+//! - [`metrics`]: a finished run's result in the Prometheus text format (`--metrics-file`).
+//! - [`schema_check`]: `chatsynth schema check`, how each column of the target
+//!   will be filled and every problem a load would meet, with its fix.
 //! - [`embedded`]: a private PostgreSQL cluster, the default target.
 //! - [`db`] and [`error`]: connections, quoting, typed errors.
 
@@ -31,11 +36,14 @@ pub mod error;
 pub mod explain;
 pub mod gen;
 pub mod generate;
+pub mod html;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod profile;
 pub mod progress;
 pub mod report;
+pub mod schema_check;
 pub mod settings;
 pub mod tls;
 pub mod validate;

@@ -1,31 +1,110 @@
 //! The `chatsynth` binary: parse arguments, build validated configuration, run,
 //! and turn any error into one clear message and an exit code.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use chatsynth::cli::{Cli, Command, DbAction, TargetArgs};
+use chatsynth::cli::{Cli, Command, DbAction, LogFormat, SchemaAction, TargetArgs};
 use chatsynth::db::Target;
-use chatsynth::{clean, embedded, explain, generate, load, profile, settings, validate, Result};
+use chatsynth::{
+    clean, embedded, explain, generate, load, metrics, profile, progress, schema_check, settings,
+    validate, Error, Result,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    progress::set_json_logs(cli.log_format == LogFormat::Json);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            progress::error(&format!("cannot start the async runtime: {e}"), 2);
             return ExitCode::from(2);
         }
     };
+    let (name, started) = (command_name(&cli.command), Instant::now());
     match rt.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => {
+            progress::run_end(name, code, started.elapsed().as_secs_f64());
+            ExitCode::from(code)
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            progress::error(&e.to_string(), e.exit_code());
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Load(_) => "load",
+        Command::Generate(_) => "generate",
+        Command::Validate(_) => "validate",
+        Command::Explain(_) => "explain",
+        Command::Profile(_) => "profile",
+        Command::Refresh(_) => "refresh",
+        Command::Clean(_) => "clean",
+        Command::Db(_) => "db",
+        Command::Schema(_) => "schema",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+    }
+}
+
+/// A command's `--metrics-file`: its folder is checked before any work starts
+/// (exit 2), and the file is written when the command ends, whatever the outcome.
+struct MetricsOut {
+    command: &'static str,
+    path: Option<PathBuf>,
+    started: Instant,
+}
+
+impl MetricsOut {
+    fn new(command: &'static str, path: &Option<PathBuf>) -> Result<MetricsOut> {
+        if let Some(p) = path {
+            metrics::check_writable("--metrics-file", p)?;
+        }
+        Ok(MetricsOut {
+            command,
+            path: path.clone(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Writes the metrics of `result` (rendered by `render`, or the failure) and
+    /// passes the result on; the run's own error comes first.
+    fn finish<T>(
+        self,
+        result: Result<T>,
+        render: impl FnOnce(&T, Option<f64>) -> String,
+    ) -> Result<T> {
+        let elapsed_s = self.started.elapsed().as_secs_f64();
+        let written = match (&self.path, &result) {
+            (None, _) => Ok(()),
+            (Some(p), Ok(v)) => {
+                metrics::write_atomic(p, &render(v, metrics::previous_success(p, self.command)))
+            }
+            (Some(p), Err(e)) => {
+                let prev = metrics::previous_success(p, self.command);
+                metrics::write_atomic(
+                    p,
+                    &metrics::render_failure(self.command, e, elapsed_s, prev),
+                )
+            }
+        };
+        match (result, written) {
+            (Err(e), Err(w)) => {
+                progress::warn(&w.to_string());
+                Err(e)
+            }
+            (Err(e), Ok(())) => Err(e),
+            (Ok(_), Err(w)) => Err(w),
+            (Ok(v), Ok(())) => Ok(v),
         }
     }
 }
@@ -55,10 +134,21 @@ async fn run(cli: Cli) -> Result<u8> {
                 )
                 .await;
             }
-            let target = resolve_target(&args.target).await?;
-            validate::run(&target, &args).await
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
+            let m = MetricsOut::new("validate", &args.metrics.metrics_file)?;
+            let gate = async {
+                let target = resolve_target(&args.target).await?;
+                validate::run(&target, &args).await
+            }
+            .await;
+            Ok(m.finish(gate, metrics::render_validate)?.exit_code())
         }
         Command::Explain(args) => {
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let target = if args.compare.is_some() {
                 None
             } else {
@@ -93,11 +183,16 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Load(args) => {
-            // Validate the arguments before starting anything (even the private cluster).
-            settings::dataset(&args.dataset)?;
-            let target = resolve_target(&args.target).await?;
-            let opts = settings::load(&args, target)?;
-            let (report, path) = load::run(&opts).await?;
+            let m = MetricsOut::new("load", &args.metrics.metrics_file)?;
+            let done = async {
+                // Validate the arguments before starting anything (even the private cluster).
+                settings::dataset(&args.dataset)?;
+                let target = resolve_target(&args.target).await?;
+                let opts = settings::load(&args, target)?;
+                load::run(&opts).await
+            }
+            .await;
+            let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;
             print!("{}", report.summary());
             println!("report: {}", path.display());
             Ok(0)
@@ -110,17 +205,68 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Refresh(args) => {
-            settings::dataset(&args.dataset)?;
-            let target = resolve_target(&args.target).await?;
-            let opts = settings::refresh(&args, target)?;
-            let (report, path) = load::run(&opts).await?;
+            let m = MetricsOut::new("refresh", &args.metrics.metrics_file)?;
+            let done = async {
+                settings::dataset(&args.dataset)?;
+                let target = resolve_target(&args.target).await?;
+                let opts = settings::refresh(&args, target)?;
+                load::run(&opts).await
+            }
+            .await;
+            let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;
             print!("{}", report.summary());
             println!("report: {}", path.display());
             Ok(0)
         }
+        Command::Schema(s) => match s.action {
+            // Exit 1 means "problems found", so any failure to check is 2.
+            SchemaAction::Check(args) => {
+                let checked = async {
+                    let target = resolve_target(&args.target).await?;
+                    schema_check::run(&target, args.config.as_deref()).await
+                };
+                match checked.await {
+                    Ok(code) => Ok(code),
+                    Err(e) => {
+                        progress::error(&e.to_string(), 2);
+                        Ok(2)
+                    }
+                }
+            }
+        },
         Command::Clean(args) => {
-            let target = resolve_target(&args.target).await?;
-            clean::run(&target).await?;
+            let m = MetricsOut::new("clean", &args.metrics.metrics_file)?;
+            let done = async {
+                let target = resolve_target(&args.target).await?;
+                clean::run(&target).await
+            }
+            .await;
+            m.finish(done, metrics::render_clean)?;
+            Ok(0)
+        }
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "chatsynth", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man(args) => {
+            let cmd = Cli::command();
+            match &args.dir {
+                Some(dir) => {
+                    if !dir.is_dir() {
+                        return Err(Error::Config(format!(
+                            "--dir {}: not an existing folder",
+                            dir.display()
+                        )));
+                    }
+                    clap_mangen::generate_to(cmd, dir).map_err(|e| {
+                        Error::io(format!("cannot write man pages into {}", dir.display()), e)
+                    })?;
+                }
+                None => clap_mangen::Man::new(cmd)
+                    .render(&mut std::io::stdout())
+                    .map_err(|e| Error::io("cannot write the man page", e))?,
+            }
             Ok(0)
         }
     }

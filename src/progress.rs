@@ -1,8 +1,11 @@
-//! Progress of long work: per-table bars (rows, rows/s, ETA) on a terminal,
-//! plain periodic lines otherwise (CI logs, nightly jobs).
+//! Progress of long work and every other line chatsynth writes on stderr:
+//! per-table bars (rows, rows/s, ETA) on a terminal, plain periodic lines
+//! otherwise (CI logs, nightly jobs), or with `--log-format json` one JSON
+//! object per line (`ts`, `level`, `event` and the event's fields): `progress`,
+//! `phase_end`, `step_end`, `message`, `warning`, `error` and `run_end`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,11 +18,112 @@ use crate::report::group;
 pub struct Progress {
     stop: Arc<tokio::sync::Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// For the `phase_end` event of JSON logs.
+    phase: &'static str,
+    tables: &'static [Table],
+    expected: [Option<u64>; 7],
+    counters: Arc<Counters>,
+    started: Instant,
 }
 
-/// Whether to draw bars: stderr is a terminal and the user did not opt out.
+/// Whether to draw bars: stderr is a terminal, the user did not opt out and
+/// the logs are not JSON.
 pub fn fancy(opt_out: bool) -> bool {
-    !opt_out && std::io::stderr().is_terminal()
+    !opt_out && !json_logs() && std::io::stderr().is_terminal()
+}
+
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Switches stderr to one JSON object per line (`--log-format json`); set once,
+/// before any work.
+pub fn set_json_logs(on: bool) {
+    JSON_LOGS.store(on, Ordering::Relaxed);
+}
+
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(Ordering::Relaxed)
+}
+
+/// One JSON log line: `ts` (UTC, ms), `level`, `event`, then `fields`' keys.
+fn emit(level: &str, event: &str, fields: serde_json::Value) {
+    let mut obj = serde_json::Map::new();
+    obj.insert(
+        "ts".into(),
+        crate::gen::calendar::iso8601(crate::gen::calendar::now_ms()).into(),
+    );
+    obj.insert("level".into(), level.into());
+    obj.insert("event".into(), event.into());
+    if let serde_json::Value::Object(f) = fields {
+        obj.extend(f);
+    }
+    eprintln!("{}", serde_json::Value::Object(obj));
+}
+
+/// A line of information on stderr.
+pub fn note(message: &str) {
+    if json_logs() {
+        emit("info", "message", serde_json::json!({ "message": message }));
+    } else {
+        eprintln!("{message}");
+    }
+}
+
+/// A warning on stderr (the run goes on).
+pub fn warn(message: &str) {
+    if json_logs() {
+        emit("warn", "warning", serde_json::json!({ "message": message }));
+    } else {
+        eprintln!("warning: {message}");
+    }
+}
+
+/// The error that ended the run, with the exit code it maps to.
+pub fn error(message: &str, exit_code: u8) {
+    if json_logs() {
+        emit(
+            "error",
+            "error",
+            serde_json::json!({ "message": message, "exit_code": exit_code }),
+        );
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+/// The end of a command that ran to its end (JSON logs only: in text, the
+/// summary on stdout says it).
+pub fn run_end(command: &str, exit_code: u8, elapsed_s: f64) {
+    if json_logs() {
+        emit(
+            "info",
+            "run_end",
+            serde_json::json!({ "command": command, "exit_code": exit_code, "elapsed_s": elapsed_s }),
+        );
+    }
+}
+
+/// Rows so far of each table in `tables`, as a JSON array.
+fn table_rows_json(
+    tables: &[Table],
+    expected: &[Option<u64>; 7],
+    counters: &Counters,
+    secs: f64,
+) -> serde_json::Value {
+    tables
+        .iter()
+        .map(|t| {
+            let rows = counters.rows[t.index()].load(Ordering::Relaxed);
+            let rate = rows as f64 / secs.max(1e-3);
+            let mut o = serde_json::json!({ "table": t.name(), "rows": rows, "rows_per_sec": rate.round() });
+            if let Some(n) = expected[t.index()] {
+                o["expected_rows"] = n.into();
+                if rate > 0.0 {
+                    o["eta_s"] = ((n.saturating_sub(rows)) as f64 / rate).round().into();
+                }
+            }
+            o
+        })
+        .collect()
 }
 
 impl Progress {
@@ -33,7 +137,9 @@ impl Progress {
     ) -> Progress {
         let stop = Arc::new(tokio::sync::Notify::new());
         let stop2 = stop.clone();
+        let counters2 = counters.clone();
         let task = tokio::spawn(async move {
+            let counters = counters2;
             let started = Instant::now();
             if fancy {
                 let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
@@ -80,6 +186,15 @@ impl Progress {
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                     }
                     let secs = started.elapsed().as_secs_f64();
+                    if json_logs() {
+                        let tables = table_rows_json(tables, &expected, &counters, secs);
+                        emit(
+                            "info",
+                            "progress",
+                            serde_json::json!({ "phase": phase, "elapsed_s": secs, "tables": tables }),
+                        );
+                        continue;
+                    }
                     let parts: Vec<String> = tables
                         .iter()
                         .map(|t| {
@@ -110,13 +225,28 @@ impl Progress {
         Progress {
             stop,
             task: Some(task),
+            phase,
+            tables,
+            expected,
+            counters,
+            started: Instant::now(),
         }
     }
 
+    /// Stops the display; with JSON logs, emits the phase's `phase_end` event.
     pub async fn finish(mut self) {
         self.stop.notify_one();
         if let Some(t) = self.task.take() {
             let _ = t.await;
+        }
+        if json_logs() {
+            let secs = self.started.elapsed().as_secs_f64();
+            let tables = table_rows_json(self.tables, &self.expected, &self.counters, secs);
+            emit(
+                "info",
+                "phase_end",
+                serde_json::json!({ "phase": self.phase, "elapsed_s": secs, "tables": tables }),
+            );
         }
     }
 }
@@ -160,6 +290,14 @@ impl Steps {
     /// One step finished after `secs` seconds.
     pub fn finished(&self, name: &str, secs: f64) {
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if json_logs() {
+            emit(
+                "info",
+                "step_end",
+                serde_json::json!({ "step": name, "elapsed_s": secs, "done": n, "total": self.total }),
+            );
+            return;
+        }
         match &self.bar {
             Some(b) => {
                 b.set_message(format!("{name} ({secs:.1}s)"));
@@ -173,5 +311,33 @@ impl Steps {
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_events_carry_rows_rates_and_eta() {
+        let counters = Counters::default();
+        counters.rows[Table::Messages.index()].store(250, Ordering::Relaxed);
+        let mut expected = [None; 7];
+        expected[Table::Messages.index()] = Some(1000);
+        let v = table_rows_json(
+            &[Table::Messages, Table::Attachments],
+            &expected,
+            &counters,
+            2.0,
+        );
+        let m = &v[0];
+        assert_eq!(m["table"], "messages");
+        assert_eq!(m["rows"], 250);
+        assert_eq!(m["rows_per_sec"], 125.0);
+        assert_eq!(m["expected_rows"], 1000);
+        assert_eq!(m["eta_s"], 6.0);
+        // No total known: no expected rows, no ETA.
+        assert_eq!(v[1]["rows"], 0);
+        assert!(v[1].get("expected_rows").is_none() && v[1].get("eta_s").is_none());
     }
 }

@@ -99,6 +99,15 @@ pub struct TargetInfo {
     pub server_version: String,
 }
 
+/// Session settings by name: what the target carried (`found`: the server's,
+/// database's, role's or URL's value) and what chatsynth's sessions ran with
+/// (`set`). Values carry their unit (`300ms`, `30s`, `0`, `on`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionSettings {
+    pub found: std::collections::BTreeMap<String, String>,
+    pub set: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub format_version: u32,
@@ -113,6 +122,10 @@ pub struct RunReport {
     pub realised_targets: RealisedTargets,
     pub pipeline: PipelineConfig,
     pub target: Option<TargetInfo>,
+    /// The session settings the target carried and the ones chatsynth's
+    /// sessions set instead (`db::SESSION_SETTINGS`).
+    #[serde(default)]
+    pub session_settings: Option<SessionSettings>,
     pub started_at: String,
     pub finished_at: String,
     /// Order-of-work choices this run made (deferred indexes, session settings...).
@@ -150,6 +163,7 @@ impl RunReport {
             realised_targets: realised,
             pipeline,
             target: None,
+            session_settings: None,
             started_at: calendar::iso8601(calendar::now_ms()),
             finished_at: String::new(),
             choices: Vec::new(),

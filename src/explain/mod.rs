@@ -6,7 +6,8 @@
 //!   `sql/queries/` under `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` and writes
 //!   a capture JSON; [`plan`] reads the plans.
 //! - `--apply-indexes SET`: [`indexes`] builds a candidate set concurrently and analyzes.
-//! - `--compare BEFORE AFTER`: [`compare`] decides GO (exit 0) or NO-GO (exit 1).
+//! - `--compare BEFORE AFTER`: [`compare`] decides GO (exit 0) or NO-GO (exit 1);
+//!   with `--html FILE`, `crate::html` also writes the comparison's page.
 
 pub mod capture;
 pub mod compare;
@@ -47,6 +48,18 @@ pub async fn run(target: Option<&Target>, args: &ExplainArgs) -> Result<u8> {
         write_json(&out, &cmp)?;
         print!("{}", compare::render(&cmp));
         println!("comparison written to {}", out.display());
+        if let Some(html) = &args.html {
+            let json = |what: &str, v: serde_json::Result<serde_json::Value>| {
+                v.map_err(|e| Error::Other(format!("encoding the {what}: {e}")))
+            };
+            let page = crate::html::explain::page(
+                &json("comparison", serde_json::to_value(&cmp))?,
+                &json("before capture", serde_json::to_value(&before))?,
+                &json("after capture", serde_json::to_value(&after))?,
+            )?;
+            crate::html::write_atomically(html, &page)?;
+            println!("HTML report written to {}", html.display());
+        }
         return Ok(if cmp.go { 0 } else { 1 });
     }
     let target = target.ok_or_else(|| {

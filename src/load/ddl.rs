@@ -410,18 +410,18 @@ pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
                 .iter()
                 .map(|r| r.get::<_, i32>(0).to_string())
                 .collect();
-            eprintln!(
+            crate::progress::note(&format!(
                 "terminated {} session(s) still working in the staging schema {stage} (pid {})",
                 pids.len(),
                 pids.join(", ")
-            );
+            ));
         }
         Ok(_) => {}
         // Not fatal: the DROP below then waits (lock_timeout) as it would have.
-        Err(e) => eprintln!(
-            "warning: could not stop the sessions working in {stage}: {}",
+        Err(e) => crate::progress::warn(&format!(
+            "could not stop the sessions working in {stage}: {}",
             crate::error::pg_message(&e)
-        ),
+        )),
     }
     client
         .batch_execute(&format!(

@@ -11,12 +11,16 @@
 //!    bounded channels -> parallel binary COPY streams into the staging tables;
 //! 5. build every index (several at once), then primary/unique constraints,
 //!    foreign keys, ANALYZE;
-//! 6. swap: one short transaction replaces the target tables with the staged
+//! 6. check that the rows of the application's own tables whose foreign keys
+//!    point into the chat tables still find what they reference in the new
+//!    data (`external`);
+//! 7. swap: one short transaction replaces the target tables with the staged
 //!    ones. Until then the target is untouched; on any error or signal the
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
 pub mod ddl;
+pub mod external;
 pub mod pipeline;
 
 use std::path::PathBuf;
@@ -85,6 +89,8 @@ async fn run_inner(
     let target = &opts.target;
     let schema = target.schema.clone();
     let mut control = target.connect().await?;
+    crate::db::refuse_read_only(&control).await?;
+    report.session_settings = Some(crate::db::session_settings(&control).await?);
     let server_version = crate::db::server_version(&control).await?;
     report.target = Some(TargetInfo {
         database: target.display.clone(),
@@ -96,7 +102,9 @@ async fn run_inner(
     // Preflight: nothing is written until every check has passed.
     let present = ddl::existing_tables(&control, &schema).await?;
     if present.is_empty() {
-        eprintln!("creating the chat tables in schema {schema:?} from sql/schema.sql");
+        crate::progress::note(&format!(
+            "creating the chat tables in schema {schema:?} from sql/schema.sql"
+        ));
         ddl::create_tables(&mut control, &schema).await?;
         report
             .choices
@@ -154,6 +162,16 @@ async fn run_inner(
         if opts.command == "refresh" {
             pre_swap_validation(target, &stage, ds, report).await?;
         }
+        let t = Instant::now();
+        let keys =
+            external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+        if keys > 0 {
+            report.post_load.push(StepReport {
+                step: "rows of other tables checked against the new data".into(),
+                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+                detail: Some(format!("{keys} foreign keys into the chat tables")),
+            });
+        }
         Ok(())
     };
     let outcome = tokio::select! {
@@ -206,10 +224,14 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
     match target.connect().await {
         Ok(c) => {
             if let Err(e) = tidy(&c, &target.schema, run_id, &message).await {
-                eprintln!("warning: could not clean up after the failure ({e}); the next run will");
+                crate::progress::warn(&format!(
+                    "could not clean up after the failure ({e}); the next run will"
+                ));
             }
         }
-        Err(e) => eprintln!("warning: could not reconnect to clean up ({e}); the next run will"),
+        Err(e) => crate::progress::warn(&format!(
+            "could not reconnect to clean up ({e}); the next run will"
+        )),
     }
 }
 
@@ -469,12 +491,12 @@ async fn build_deferred(
     let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));
     let started = Instant::now();
-    eprintln!(
+    crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         jobs.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
-    );
+    ));
     let steps = Arc::new(crate::progress::Steps::new(
         "indexes",
         jobs.len(),

@@ -11,7 +11,10 @@
 //! - Output: a table on the terminal and a JSON file with checks, targets,
 //!   measured values, histograms and the decision. Exit 0 GO, 1 NO-GO, 2 when
 //!   validation could not run.
+//! - With `--html FILE`, [`charts`] also measures the distributions the page
+//!   draws (same snapshot) and `crate::html` renders the page.
 
+pub mod charts;
 pub mod checks;
 pub mod targets;
 
@@ -108,9 +111,28 @@ pub struct Measured {
     pub query_ms: Vec<(String, u64)>,
 }
 
-/// Runs validation; returns the exit code (0 GO, 1 NO-GO). Errors mean it could
-/// not run: they are `Config`/`Connect` so that they exit 2.
-pub async fn run(target: &Target, args: &ValidateArgs) -> Result<u8> {
+/// What a validation decided, for the caller (exit code, metrics).
+#[derive(Debug)]
+pub struct Gate {
+    pub decision: Decision,
+    pub checks: Vec<Check>,
+    pub elapsed_ms: u64,
+}
+
+impl Gate {
+    /// 0 GO, 1 NO-GO.
+    pub fn exit_code(&self) -> u8 {
+        if self.decision.go {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Runs validation and decides GO or NO-GO. Errors mean it could not run: they
+/// are `Config`/`Connect` so that they exit 2.
+pub async fn run(target: &Target, args: &ValidateArgs) -> Result<Gate> {
     let started = Instant::now();
     if !(args.tolerance > 0.0 && args.tolerance <= 10.0) {
         return Err(Error::Config(format!(
@@ -155,7 +177,7 @@ async fn measure_and_decide(
     from_report: Option<Targets>,
     band: Option<Band>,
     started: Instant,
-) -> Result<u8> {
+) -> Result<Gate> {
     check_tables(client, &target.schema).await?;
     let targets = match (from_report, band) {
         (Some(t), _) => t,
@@ -174,6 +196,10 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let chart_data = match &args.html {
+        Some(_) => Some(charts::measure(client, &targets.dataset).await?),
+        None => None,
+    };
     client
         .batch_execute("COMMIT")
         .await
@@ -220,7 +246,18 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
-    Ok(if decision.go { 0 } else { 1 })
+    if let (Some(path), Some(data)) = (&args.html, &chart_data) {
+        let value = serde_json::to_value(&report)
+            .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
+        crate::html::write_atomically(path, &crate::html::validate::page(&value, data)?)?;
+        println!("HTML report written to {}", path.display());
+    }
+    let elapsed_ms = report.elapsed_ms;
+    Ok(Gate {
+        decision,
+        checks,
+        elapsed_ms,
+    })
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {

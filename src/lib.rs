@@ -11,7 +11,8 @@
 //!   schema, deferred index/constraint builds, the swap), [`refresh`] (a load
 //!   whose staged data must pass validate's integrity checks before the swap),
 //!   [`generate`] (the same rows into PGCOPY files), [`validate`] (integrity and
-//!   fidelity measured in SQL; GO / NO-GO), [`explain`] (hot-path query plans
+//!   fidelity measured in SQL; GO / NO-GO; `--against` a profile), [`profile`]
+//!   (a database's shape as aggregates; two shapes compared), [`explain`] (hot-path query plans
 //!   before and after candidate indexes), [`schema_check`] (`chatsynth schema
 //!   check`: how each column of the target will be filled and every problem a
 //!   load would meet, with its fix), [`clean`] (removes the synthetic rows),
@@ -47,6 +48,7 @@ pub mod html;
 pub mod load;
 pub mod metrics;
 pub mod model;
+pub mod profile;
 pub mod progress;
 pub mod refresh;
 pub mod report;

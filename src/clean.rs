@@ -1,19 +1,71 @@
 //! `chatsynth clean`: removes exactly the synthetic rows (users whose email
-//! starts with the literal `syn_`, and everything that cascades from them).
-//! When every user is synthetic, every row of the seven tables hangs off one,
-//! so the tables are truncated (instant on any size); otherwise set-based
-//! deletes in foreign-key order (`sql/clean/delete.sql`). Either way in one
-//! transaction, under the schema's lock, so nothing is half-removed.
+//! starts with the literal `syn_`, and everything that cascades from them),
+//! leaving exactly what the foreign keys' own cascade would leave.
+//!
+//! One of three ways, all linear in the rows (every statement a hash join or
+//! anti join against temp tables of ids, `sql/clean/`):
+//! - every user synthetic: every row hangs off one, so the seven tables are
+//!   truncated (instant at any size);
+//! - the survivors are the minority (a few real users among a dataset):
+//!   the survivors are copied aside, the tables truncated, the survivors put
+//!   back (`keep.sql`);
+//! - otherwise, or when a table outside the seven references them (TRUNCATE
+//!   would refuse): set-based deletes in foreign-key order (`delete.sql`).
+//!
+//! Always in one transaction, under the schema's lock, so nothing is
+//! half-removed. Each statement is timed on stderr.
 
 use std::time::Instant;
 
+use crate::catalog;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::load::ddl;
 use crate::model::Table;
-use crate::report::group;
+use crate::util::num::group;
 
+const DOOMED_SQL: &str = include_str!("../sql/clean/doomed.sql");
+const KEPT_MESSAGES_SQL: &str = include_str!("../sql/clean/kept_messages.sql");
+const KEEP_SQL: &str = include_str!("../sql/clean/keep.sql");
 const DELETE_SQL: &str = include_str!("../sql/clean/delete.sql");
+
+/// How the synthetic rows go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Truncate,
+    KeepSurvivors,
+    Delete,
+}
+
+/// Truncating is only possible when no table outside the seven references
+/// them; copying the survivors aside pays when they are at most half of the
+/// messages (the table every large one hangs off).
+fn choose(real_users: i64, external_fks: usize, kept_messages: i64, messages: i64) -> Way {
+    if external_fks > 0 {
+        Way::Delete
+    } else if real_users == 0 {
+        Way::Truncate
+    } else if kept_messages.saturating_mul(2) <= messages {
+        Way::KeepSurvivors
+    } else {
+        Way::Delete
+    }
+}
+
+/// Runs each statement of `sql`, timed on stderr.
+async fn run_script(tx: &tokio_postgres::Transaction<'_>, sql: &str) -> Result<()> {
+    for st in statements(sql) {
+        let t = Instant::now();
+        tx.batch_execute(st)
+            .await
+            .step(format!("cleaning ({})", first_line(st)))?;
+        eprintln!(
+            "clean: {:>8.2}s  {}",
+            t.elapsed().as_secs_f64(),
+            first_line(st)
+        );
+    }
+    Ok(())
+}
 
 /// Row counts of the seven tables.
 async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
@@ -36,6 +88,23 @@ async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
     Ok(out)
 }
 
+/// The statements of a SQL file whose statements each end a line with `;`,
+/// without the comment-only pieces.
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n").map(str::trim).filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
+/// The first line of a statement that is not a comment.
+fn first_line(sql: &str) -> &str {
+    sql.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or("")
+}
+
 /// What a clean removed and kept, per table (for the caller's metrics).
 #[derive(Debug)]
 pub struct CleanReport {
@@ -50,8 +119,9 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
-    ddl::try_lock(&client, schema).await?;
-    let present = ddl::existing_tables(&client, schema).await?;
+    crate::db::refuse_read_only(&client).await?;
+    catalog::try_lock(&client, schema).await?;
+    let present = catalog::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
         return Err(Error::Config(format!(
             "schema {schema:?} does not hold the chat tables (found {}); nothing to clean",
@@ -63,9 +133,9 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
         )));
     }
     // A killed load's staging schema is synthetic too.
-    ddl::drop_stage(&client, schema).await?;
+    catalog::stage::drop_stage(&client, schema).await?;
     let before = counts(&client, schema).await?;
-    let real = ddl::non_synthetic_users(&client, schema).await?;
+    let real = catalog::non_synthetic_users(&client, schema).await?;
     let tx = client.transaction().await.step("starting the clean")?;
     tx.batch_execute(&format!(
         "SET LOCAL search_path TO {}; SET LOCAL lock_timeout = '30s'",
@@ -73,17 +143,45 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     ))
     .await
     .step("setting up the clean")?;
-    let how = if real == 0 {
-        let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
-        tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-            .await
-            .step("truncating the synthetic tables")?;
-        "every user was synthetic: truncated the seven tables"
+    let external = catalog::foreign_keys_into_chat(&tx, schema).await?.len();
+    let (kept_messages, messages) = if real == 0 || external > 0 {
+        (0, 0)
     } else {
-        tx.batch_execute(DELETE_SQL)
+        run_script(&tx, DOOMED_SQL).await?;
+        let t = Instant::now();
+        let row = tx
+            .query_one(KEPT_MESSAGES_SQL, &[])
             .await
-            .step("deleting the synthetic rows")?;
-        "deleted the synthetic users and what hangs off them; other rows kept"
+            .step("counting the messages that stay")?;
+        let (kept, total) = (row.get::<_, i64>(0), row.get::<_, i64>(1));
+        eprintln!(
+            "clean: {:>8.2}s  {} of {} messages stay",
+            t.elapsed().as_secs_f64(),
+            group(kept.max(0) as u64),
+            group(total.max(0) as u64)
+        );
+        (kept, total)
+    };
+    let way = choose(real, external, kept_messages, messages);
+    let how = match way {
+        Way::Truncate => {
+            let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
+            tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+                .await
+                .step("truncating the synthetic tables")?;
+            "every user was synthetic: truncated the seven tables".to_string()
+        }
+        Way::KeepSurvivors => {
+            run_script(&tx, KEEP_SQL).await?;
+            format!("{real} real users: copied their surviving rows aside, truncated the seven tables and put them back; other rows kept")
+        }
+        Way::Delete => {
+            if real == 0 || external > 0 {
+                run_script(&tx, DOOMED_SQL).await?;
+            }
+            run_script(&tx, DELETE_SQL).await?;
+            format!("deleted the synthetic users and what hangs off them ({real} real users); other rows kept")
+        }
     };
     tx.commit().await.step("committing the clean")?;
     let after = counts(&client, schema).await?;
@@ -102,8 +200,67 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
         tables.push((*t, removed, kept));
     }
     Ok(CleanReport {
-        truncated: real == 0,
+        truncated: way == Way::Truncate,
         tables,
         elapsed_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_split_into_their_statements() {
+        let all: Vec<&str> = statements(DELETE_SQL).collect();
+        assert!(all.iter().all(|s| !s.ends_with(';')));
+        assert_eq!(
+            all.iter()
+                .filter(|s| first_line(s).starts_with("DELETE"))
+                .count(),
+            11
+        );
+        assert!(first_line(all[0]).starts_with("CREATE TEMP TABLE cs_doomed_messages"));
+        assert!(all.last().unwrap().contains("DELETE FROM \"users\""));
+        let keep: Vec<&str> = statements(KEEP_SQL).collect();
+        assert_eq!(
+            keep.iter()
+                .filter(|s| first_line(s).starts_with("INSERT INTO"))
+                .count(),
+            7
+        );
+        assert_eq!(statements(DOOMED_SQL).count(), 6);
+    }
+
+    #[test]
+    fn no_statement_takes_a_shape_that_rescans_per_row() {
+        // IN (subquery) and NOT IN (subquery) turn into a rescan per row once
+        // the ids outgrow work_mem.
+        for (name, sql) in [
+            ("doomed.sql", DOOMED_SQL),
+            ("kept_messages.sql", KEPT_MESSAGES_SQL),
+            ("keep.sql", KEEP_SQL),
+            ("delete.sql", DELETE_SQL),
+        ] {
+            let code: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_uppercase();
+            assert!(!code.contains(" IN (SELECT"), "IN (subquery) in {name}");
+            assert!(!code.contains("NOT IN"), "NOT IN in {name}");
+        }
+    }
+
+    #[test]
+    fn the_way_depends_on_who_stays_and_who_references_the_tables() {
+        assert_eq!(choose(0, 0, 0, 500_000), Way::Truncate);
+        assert_eq!(choose(2, 0, 5, 500_000), Way::KeepSurvivors);
+        assert_eq!(choose(2, 0, 250_000, 500_000), Way::KeepSurvivors);
+        assert_eq!(choose(2, 0, 250_001, 500_000), Way::Delete);
+        // A table outside the seven references them: TRUNCATE would refuse.
+        assert_eq!(choose(0, 1, 0, 500_000), Way::Delete);
+        assert_eq!(choose(2, 1, 5, 500_000), Way::Delete);
+    }
 }

@@ -21,17 +21,18 @@
 //! PostgreSQL refuses to run as root, so as root its tools run as the owner of
 //! the data directory, or as the `postgres` system user for a new cluster.
 
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::{geteuid, Pid, User};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
 
@@ -208,9 +209,8 @@ impl Layout {
         // the project folder (a clone under /root, say). Then the cluster lives
         // in a folder of its own under /var/tmp, derived from the project path
         // so every later command finds it again.
-        // SAFETY: geteuid has no preconditions.
         let explicit = std::env::var_os("CHATSYNTH_HOME").is_some_and(|h| !h.is_empty());
-        if unsafe { libc::geteuid() } == 0 && !explicit && first_untraversable(&home).is_some() {
+        if geteuid().is_root() && !explicit && first_untraversable(&home).is_some() {
             use sha2::{Digest, Sha256};
             let digest = Sha256::digest(cwd.as_os_str().as_encoded_bytes());
             let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -317,11 +317,7 @@ fn read_state(layout: &Layout) -> Option<State> {
 
 fn write_state(layout: &Layout, state: &State) -> Result<()> {
     let path = layout.home.join("state.json");
-    let tmp = layout.home.join("state.json.tmp");
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| err(format!("cannot encode the cluster state: {e}")))?;
-    fs::write(&tmp, text + "\n")
-        .and_then(|_| fs::rename(&tmp, &path))
+    crate::util::json::write_atomic(&path, state)
         .map_err(|e| err(format!("cannot write {}: {e}", path.display())))
 }
 
@@ -462,8 +458,7 @@ struct RunAs {
 /// `None`: run as ourselves. As root: the data directory's owner if it exists,
 /// else the `postgres` system user.
 fn run_as(layout: &Layout) -> Result<Option<RunAs>> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !geteuid().is_root() {
         return Ok(None);
     }
     if let Ok(meta) = fs::metadata(&layout.pgdata) {
@@ -487,17 +482,10 @@ fn run_as(layout: &Layout) -> Result<Option<RunAs>> {
     }
 }
 
+/// (uid, gid) of the system user `name`, from the password database.
 fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let cname = CString::new(name).ok()?;
-    // SAFETY: getpwnam returns null or a pointer to static storage; both fields
-    // are copied out at once and nothing else here calls the getpw* family.
-    unsafe {
-        let pw = libc::getpwnam(cname.as_ptr());
-        if pw.is_null() {
-            return None;
-        }
-        Some(((*pw).pw_uid, (*pw).pw_gid))
-    }
+    let user = User::from_name(name).ok()??;
+    Some((user.uid.as_raw(), user.gid.as_raw()))
 }
 
 /// A PostgreSQL tool as a command: as the right user, from inside `.chatsynth/`
@@ -543,7 +531,7 @@ fn last_line(out: &Output) -> String {
 // ---------------------------------------------------------------------------
 // Lock, liveness, init, start
 
-/// Holds the exclusive flock on `.chatsynth/lock` until dropped.
+/// Holds the exclusive lock (`File::lock`, flock on Unix) on `.chatsynth/lock` until dropped.
 struct Lock(#[allow(dead_code)] File);
 
 async fn lock(layout: &Layout) -> Result<Lock> {
@@ -555,22 +543,19 @@ async fn lock(layout: &Layout) -> Result<Lock> {
         .write(true)
         .open(&path)
         .map_err(|e| err(format!("cannot open the lock file {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(Lock(file));
+    match file.try_lock() {
+        Ok(()) => return Ok(Lock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(err(format!("cannot lock {}: {e}", path.display())))
+        }
     }
     crate::progress::note("waiting for another chatsynth to finish with the private cluster ...");
-    tokio::task::spawn_blocking(move || {
-        // SAFETY: as above; blocks this pool thread only.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            Ok(Lock(file))
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
-    })
-    .await
-    .map_err(|e| err(format!("cannot wait for the lock file: {e}")))?
-    .map_err(|e| err(format!("cannot lock {}: {e}", path.display())))
+    // Blocks this pool thread only.
+    tokio::task::spawn_blocking(move || file.lock().map(|()| Lock(file)))
+        .await
+        .map_err(|e| err(format!("cannot wait for the lock file: {e}")))?
+        .map_err(|e| err(format!("cannot lock {}: {e}", path.display())))
 }
 
 enum Liveness {
@@ -594,9 +579,8 @@ fn parse_postmaster_pid(text: &str) -> Option<(i32, Option<u16>)> {
 /// Is `pid` a live process that could be our postmaster? After a container
 /// restart a stale pid may belong to something else: /proc tells (on Linux).
 fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks existence and permission.
-    let exists = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    // No signal: only checks that the process exists (EPERM: it does, as another user's).
+    let exists = matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM));
     if !exists {
         return false;
     }

@@ -17,8 +17,9 @@ use crate::copy::FileWriter;
 use crate::error::{Error, Result};
 use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
-use crate::model::Table;
-use crate::report::{per_sec, RunReport, TableReport};
+use crate::model::{Command, Table};
+use crate::report::{RunReport, TableReport};
+use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
     pub dataset: DatasetConfig,
@@ -165,7 +166,7 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
     }
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
-        "generate",
+        Command::Generate,
         &opts.dataset,
         plan.realised.clone(),
         opts.pipeline.clone(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{PerTable, Table};
-use crate::report::group;
+use crate::util::num::group;
 
 /// Live row counts per table, written by the consumers of a phase and read
 /// by the display.
@@ -55,7 +55,7 @@ fn emit(level: &str, event: &str, fields: serde_json::Value) {
     let mut obj = serde_json::Map::new();
     obj.insert(
         "ts".into(),
-        crate::gen::calendar::iso8601(crate::gen::calendar::now_ms()).into(),
+        crate::util::calendar::iso8601(crate::util::calendar::now_ms()).into(),
     );
     obj.insert("level".into(), level.into());
     obj.insert("event".into(), event.into());

@@ -62,77 +62,82 @@ pub struct TlsSettings {
     pub root_cert: Option<PathBuf>,
 }
 
+/// The connection parameters taken out here; everything else goes to tokio-postgres.
+const OURS: [&str; 2] = ["sslmode", "sslrootcert"];
+
 /// Splits `sslmode` and `sslrootcert` out of a URL (`?sslmode=...&...`) or a
 /// key=value connection string; returns the rest for tokio-postgres.
 pub fn split(conn: &str) -> Result<(String, TlsSettings)> {
-    let mut mode = None;
-    let mut root = None;
-    let mut take = |k: &str, v: &str| -> Result<bool> {
-        match k {
-            "sslmode" => {
-                mode = Some(SslMode::parse(v)?);
-                Ok(true)
-            }
-            "sslrootcert" => {
-                root = Some(PathBuf::from(v));
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+    let mut settings = TlsSettings {
+        mode: SslMode::Prefer,
+        root_cert: None,
     };
     let rest = if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
-        match conn.split_once('?') {
-            None => conn.to_string(),
-            Some((base, query)) => {
-                let mut kept = Vec::new();
-                for pair in query.split('&').filter(|p| !p.is_empty()) {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    if !take(k, &percent_decode(v))? {
-                        kept.push(pair);
-                    }
-                }
-                if kept.is_empty() {
-                    base.to_string()
-                } else {
-                    format!("{base}?{}", kept.join("&"))
-                }
-            }
-        }
+        split_url(conn, &mut settings)?
     } else {
-        let mut kept = Vec::new();
-        for part in conn.split_whitespace() {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            if !take(k, v.trim_matches('\''))? {
-                kept.push(part);
-            }
-        }
-        kept.join(" ")
+        split_key_values(conn, &mut settings)?
     };
-    Ok((
-        rest,
-        TlsSettings {
-            mode: mode.unwrap_or(SslMode::Prefer),
-            root_cert: root,
-        },
-    ))
+    Ok((rest, settings))
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+/// `postgres://...?k=v&...`: our parameters are percent-decoded and removed.
+fn split_url(conn: &str, settings: &mut TlsSettings) -> Result<String> {
+    let Some((base, query)) = conn.split_once('?') else {
+        return Ok(conn.to_string());
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if OURS.contains(&k) {
+            settings.set(k, &percent_decode(k, v)?)?;
+        } else {
+            kept.push(pair);
         }
-        out.push(b[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    })
+}
+
+/// `host=h sslmode=require ...`: our parameters are removed.
+fn split_key_values(conn: &str, settings: &mut TlsSettings) -> Result<String> {
+    let mut kept = Vec::new();
+    for part in conn.split_whitespace() {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        if OURS.contains(&k) {
+            settings.set(k, v.trim_matches('\''))?;
+        } else {
+            kept.push(part);
+        }
+    }
+    Ok(kept.join(" "))
+}
+
+impl TlsSettings {
+    /// Sets one of [`OURS`] from its (decoded) value.
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "sslmode" => self.mode = SslMode::parse(value)?,
+            _ => self.root_cert = Some(PathBuf::from(value)),
+        }
+        Ok(())
+    }
+}
+
+/// A URL query value, percent-decoded (`%` not followed by two hex digits is
+/// kept as it is, like every URL parser does); bytes that do not form UTF-8
+/// after decoding are refused with the parameter's name.
+fn percent_decode(key: &str, raw: &str) -> Result<String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| {
+            Error::Config(format!(
+                "{key} in the connection URL is not UTF-8 after percent-decoding: {raw:?}"
+            ))
+        })
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -300,6 +305,41 @@ mod tests {
             ("postgres://h/db", SslMode::Prefer)
         );
         assert!(split("postgres://h/db?sslmode=bogus").is_err());
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded_without_panics() {
+        let root = |url: &str| split(url).unwrap().1.root_cert;
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            root("postgres://h/d?sslrootcert=%2Ftmp%2F%C3%A9.pem"),
+            p("/tmp/é.pem")
+        );
+        assert_eq!(
+            root("postgres://h/d?sslrootcert=/tmp/é.pem"),
+            p("/tmp/é.pem")
+        );
+        // A `%` without two hex digits after it stays as it is.
+        assert_eq!(root("postgres://h/d?sslrootcert=%"), p("%"));
+        assert_eq!(root("postgres://h/d?sslrootcert=a%2"), p("a%2"));
+        assert_eq!(root("postgres://h/d?sslrootcert=%G1"), p("%G1"));
+        assert_eq!(root("postgres://h/d?sslrootcert=%é%ü"), p("%é%ü"));
+        // Decoded bytes that are not UTF-8: one error naming the parameter.
+        let e = split("postgres://h/d?sslrootcert=%e9").unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e}");
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
+        let mode = |url: &str| split(url).map(|(_, s)| s.mode);
+        assert_eq!(
+            mode("postgres://h/d?sslmode=%72equire").unwrap(),
+            SslMode::Require
+        );
+        for bad in ["%", "%G1", "%e9", "%é", "%1é", "r%C3%A9quire"] {
+            let e = split(&format!("postgres://h/d?sslmode={bad}")).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+        }
+        // Other parameters are passed on untouched, for tokio-postgres to judge.
+        let (rest, _) = split("postgres://h/d?application_name=%e9&sslmode=disable").unwrap();
+        assert_eq!(rest, "postgres://h/d?application_name=%e9");
     }
 
     #[test]

@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use tokio_postgres::Client;
 
 /// Heavy tests run one at a time (tokio's Mutex works across the tests' runtimes).
@@ -82,10 +84,9 @@ impl Proc {
         self.child.try_wait().unwrap().is_none()
     }
 
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        let rc = unsafe { libc::kill(self.pid(), sig) };
-        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid()), sig)
+            .unwrap_or_else(|e| panic!("kill({}, {sig}): {e}", self.pid()));
     }
 
     /// Waits for the exit, at most `limit`; kills the child and panics beyond it.
@@ -497,9 +498,9 @@ async fn refresh_fault(tag: &str, fault: Fault, point: Point) {
     .await;
     let t = Instant::now();
     match fault {
-        Fault::Kill => p.signal(libc::SIGKILL),
-        Fault::Int => p.signal(libc::SIGINT),
-        Fault::Term => p.signal(libc::SIGTERM),
+        Fault::Kill => p.signal(Signal::SIGKILL),
+        Fault::Int => p.signal(Signal::SIGINT),
+        Fault::Term => p.signal(Signal::SIGTERM),
         Fault::TerminateCopyBackend => {
             let ok: bool = c
                 .query_one("SELECT pg_terminate_backend($1)", &[&pid])

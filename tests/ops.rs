@@ -339,7 +339,7 @@ async fn output_files_in_missing_or_read_only_folders_are_refused_before_any_wor
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     // root writes into a 0555 folder anyway: run chatsynth as `nobody` then.
-    let as_root = unsafe { libc::geteuid() } == 0;
+    let as_root = nix::unistd::geteuid().is_root();
     let run = |args: &[&str]| {
         let mut c = if as_root {
             let mut c = Command::new("runuser");

@@ -63,3 +63,40 @@ async fn sslmodes_are_enforced() {
     assert!(stderr(&o).contains("sslmode=sometimes"), "{}", stderr(&o));
     let _ = std::fs::remove_file(&report);
 }
+
+/// URLs with non-ASCII text and broken percent escapes: one clear error and
+/// exit 2, never a panic (`%1é`, an escape cut inside a multibyte character,
+/// used to panic).
+#[test]
+fn malformed_urls_are_refused_without_a_panic() {
+    let base = common::db_url("chatsynth_no_such_db");
+    let cases = [
+        (format!("{base}?sslmode=x%éy"), "sslmode=x%éy"),
+        (format!("{base}?sslmode=%1é"), "sslmode=%1é"),
+        (format!("{base}?sslmode=%"), "sslmode=%"),
+        (format!("{base}?sslmode=%G1"), "sslmode=%G1"),
+        (
+            format!("{base}?sslmode=%e9"),
+            "sslmode in the connection URL",
+        ),
+        (
+            format!("{base}?sslrootcert=%e9"),
+            "sslrootcert in the connection URL",
+        ),
+        (
+            "postgres://%e9@127.0.0.1/db".to_string(),
+            "not a valid PostgreSQL URL",
+        ),
+        (
+            "postgres://ü@127.0.0.1:99999/db".to_string(),
+            "not a valid PostgreSQL URL",
+        ),
+    ];
+    for (url, want) in cases {
+        let o = chatsynth(&["validate", "--database-url", &url]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains(want), "{url}: {err}");
+        assert!(!err.contains("panicked"), "{url}: {err}");
+    }
+}

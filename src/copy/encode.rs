@@ -5,7 +5,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::gen::calendar::PG_EPOCH_MS;
+use crate::util::calendar::PG_EPOCH_MS;
 
 /// Starts a row of `fields` columns.
 #[inline]

@@ -3,7 +3,6 @@
 //! (`pipeline`: generator threads, units, chunks, and the one phase runner
 //! that feeds a consumer: `load`'s COPY streams or `generate`'s files).
 
-pub mod calendar;
 pub mod dist;
 pub mod ids;
 pub(crate) mod pipeline;

@@ -864,7 +864,7 @@ fn metadata(b: &mut BytesMut, r: &mut rand_pcg::Pcg64Mcg, msg_type: &str, n_att:
 }
 
 /// Attachment kinds (index = [`AttachmentKind`]): log-normal size in KB,
-/// clamped; file name prefix; extensions and mime types.
+/// clamped (docs/data.md, "Shape"); file name prefix; extensions and mime types.
 struct MediaKind {
     label: &'static str,
     kb_mu: f64,

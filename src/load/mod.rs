@@ -19,8 +19,6 @@
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
-pub mod ddl;
-pub mod external;
 mod streams;
 
 use std::path::PathBuf;
@@ -28,14 +26,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use tokio::task::JoinSet;
 
+use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 use crate::gen::pipeline::{run_phase, Pass};
 use crate::gen::{pools::Pools, Plan};
-use crate::model::{PerTable, Table};
+use crate::model::{Command, Outcome, PerTable, Table};
 use crate::progress::{Counters, Progress};
 use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
 
@@ -54,12 +54,30 @@ pub struct LoadOptions {
     pub index_workers: usize,
     /// `maintenance_work_mem` for index builds, e.g. "512MB".
     pub maintenance_work_mem: String,
-    /// `load` or `refresh` (refresh validates the staged data before the swap).
-    pub command: &'static str,
+    /// `load` or `refresh` (recorded in the report and the ledger).
+    pub command: Command,
+}
+
+/// A check of the staged dataset that must pass before the swap may replace
+/// the live one (`refresh` passes validate's integrity checks). `load` knows
+/// only this trait, so it does not depend on `validate`.
+pub trait StagedCheck: Sync {
+    /// What is checked, for the report's step name.
+    fn name(&self) -> &'static str;
+    /// One sentence per failure on the dataset in `staged`'s schema; empty when it passes.
+    fn failures<'a>(
+        &'a self,
+        staged: &'a Target,
+        dataset: &'a DatasetConfig,
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
 }
 
 /// Runs a load and writes its report (also when it fails). Returns the report.
-pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
+/// With `pre_swap`, the staged data must pass it before the swap.
+pub async fn run(
+    opts: &LoadOptions,
+    pre_swap: Option<&dyn StagedCheck>,
+) -> Result<(RunReport, PathBuf)> {
     let started = Instant::now();
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
@@ -73,12 +91,13 @@ pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
         .report_path
         .clone()
         .unwrap_or_else(|| report.default_path());
-    let result = run_inner(opts, plan, pools, &mut report).await;
+    let result = run_inner(opts, pre_swap, plan, pools, &mut report).await;
     report.conclude(started, result, path)
 }
 
 async fn run_inner(
     opts: &LoadOptions,
+    pre_swap: Option<&dyn StagedCheck>,
     plan: Arc<Plan>,
     pools: Arc<Pools>,
     report: &mut RunReport,
@@ -86,27 +105,29 @@ async fn run_inner(
     let target = &opts.target;
     let schema = target.schema.clone();
     let mut control = target.connect().await?;
+    crate::db::refuse_read_only(&control).await?;
+    report.session_settings = Some(crate::db::session_settings(&control).await?);
     let server_version = crate::db::server_version(&control).await?;
     report.target = Some(TargetInfo {
         database: target.display.clone(),
         schema: schema.clone(),
         server_version,
     });
-    ddl::try_lock(&control, &schema).await?;
+    catalog::try_lock(&control, &schema).await?;
 
     // Preflight: nothing is written until every check has passed.
-    let present = ddl::existing_tables(&control, &schema).await?;
+    let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         crate::progress::note(&format!(
             "creating the chat tables in schema {schema:?} from sql/schema.sql"
         ));
-        ddl::create_tables(&mut control, &schema).await?;
+        catalog::schema::create_tables(&mut control, &schema).await?;
         report
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    ddl::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = ddl::occupancy(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema).await?;
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -118,10 +139,10 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = ddl::read_deferred(&control, &schema).await?;
+    let deferred = deferred::read_deferred(&control, &schema).await?;
     let run_id = format!(
         "{}-{}",
-        crate::gen::calendar::compact(crate::gen::calendar::now_ms()),
+        crate::util::calendar::compact(crate::util::calendar::now_ms()),
         std::process::id()
     );
     report.run_id = Some(run_id.clone());
@@ -130,7 +151,7 @@ async fn run_inner(
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
     let mut shutdown = Shutdown::install()?;
-    ddl::ledger::start(
+    ledger::start(
         &control,
         &run_id,
         opts.command,
@@ -147,19 +168,20 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = ddl::create_stage(&control, target).await?;
+    let stage = staging::create_stage(&control, target).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
-    // Everything before the swap can be interrupted, the refresh's validation
+    // Everything before the swap can be interrupted, the pre-swap check
     // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
         load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
-        if opts.command == "refresh" {
-            pre_swap_validation(target, &stage, ds, report).await?;
+        if let Some(check) = pre_swap {
+            pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
         let keys =
-            external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
+                .await?;
         if keys > 0 {
             report.post_load.push(StepReport {
                 step: "rows of other tables checked against the new data".into(),
@@ -182,7 +204,7 @@ async fn run_inner(
     let rows = rows_per_table(report);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match ddl::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
@@ -206,8 +228,15 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
         run_id: &str,
         message: &str,
     ) -> Result<()> {
-        ddl::drop_stage(c, schema).await?;
-        ddl::ledger::finish(c, run_id, "FAILED", &serde_json::Value::Null, Some(message)).await
+        staging::drop_stage(c, schema).await?;
+        ledger::finish(
+            c,
+            run_id,
+            Outcome::Failed,
+            &serde_json::Value::Null,
+            Some(message),
+        )
+        .await
     }
     let message = error.to_string();
     if tidy(control, &target.schema, run_id, &message)
@@ -248,18 +277,18 @@ fn rows_per_table(report: &RunReport) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-/// Refresh only: the staged dataset must pass validate's integrity checks
-/// before it may replace the live one.
-async fn pre_swap_validation(
+/// The staged dataset must pass `check` before it may replace the live one.
+async fn pre_swap_check(
+    check: &dyn StagedCheck,
     target: &Target,
     stage: &str,
     ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let failures = crate::validate::integrity_failures(&target.with_schema(stage), ds).await?;
+    let failures = check.failures(&target.with_schema(stage), ds).await?;
     report.post_load.push(StepReport {
-        step: "integrity validation of the staged data".into(),
+        step: check.name().into(),
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: Some(format!("{} failures", failures.len())),
     });
@@ -315,7 +344,7 @@ async fn load_and_build(
     plan: Arc<Plan>,
     pools: Arc<Pools>,
     stage: &str,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
 ) -> Result<()> {
@@ -391,7 +420,7 @@ async fn build_deferred(
     opts: &LoadOptions,
     stage_target: &Target,
     pool: &deadpool_postgres::Pool,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -424,7 +453,7 @@ async fn build_indexes(
     opts: &LoadOptions,
     stage_target: &Target,
     pool: &deadpool_postgres::Pool,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -480,7 +509,7 @@ async fn build_indexes(
 
 /// One connection building indexes from `queue` until it is empty.
 async fn index_worker(
-    queue: Arc<std::sync::Mutex<std::vec::IntoIter<ddl::IndexDdl>>>,
+    queue: Arc<std::sync::Mutex<std::vec::IntoIter<deferred::IndexDdl>>>,
     pool: deadpool_postgres::Pool,
     target: Target,
     maintenance_work_mem: String,
@@ -521,12 +550,12 @@ async fn index_worker(
 async fn attach_constraints(
     client: &deadpool_postgres::Object,
     stage: &str,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
     for ix in &deferred.indexes {
-        if let Some(sql) = ddl::attach_constraint_sql(stage, ix) {
+        if let Some(sql) = deferred::attach_constraint_sql(stage, ix) {
             client
                 .batch_execute(&sql)
                 .await
@@ -544,14 +573,14 @@ async fn attach_constraints(
 async fn add_foreign_keys(
     client: &deadpool_postgres::Object,
     stage: &str,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
     for fk in &deferred.foreign_keys {
         let t1 = Instant::now();
         client
-            .batch_execute(&ddl::foreign_key_sql(stage, fk))
+            .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
         report.builds.push(StepReport {

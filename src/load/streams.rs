@@ -17,7 +17,8 @@ use crate::error::{pg_message, Error, Result};
 use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
-use crate::report::{per_sec, Percentiles, TableReport};
+use crate::report::{Percentiles, TableReport};
+use crate::util::num::per_sec;
 
 /// What one COPY stream measured.
 struct StreamStats {

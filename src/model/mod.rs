@@ -1,6 +1,11 @@
 //! The tables chatsynth fills, their columns in the order the generators write
 //! them, and the types those columns must have in the target schema (the
-//! preflight compares the target's catalog with this).
+//! preflight compares the target's catalog with this); and, in [`run`], the
+//! words a run is described by (command, outcome, verdict).
+
+pub mod run;
+
+pub use run::{Command, Outcome, Verdict};
 
 /// The seven tables, in foreign-key load order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -16,11 +16,8 @@ pub fn admin_url() -> String {
 
 /// URL of database `db` on the test server.
 pub fn db_url(db: &str) -> String {
-    let admin = admin_url();
-    match admin.rfind('/') {
-        Some(i) if !admin[..i].ends_with('/') => format!("{}/{}", &admin[..i], db),
-        _ => format!("{admin}/{db}"),
-    }
+    chatsynth::db::url_with_dbname(&admin_url(), db)
+        .unwrap_or_else(|e| panic!("CHATSYNTH_TEST_URL: {e}"))
 }
 
 pub async fn connect(url: &str) -> Client {

@@ -17,17 +17,16 @@
 
 use std::time::Instant;
 
+use crate::catalog;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::load::ddl;
 use crate::model::Table;
-use crate::report::group;
+use crate::util::num::group;
 
 const DOOMED_SQL: &str = include_str!("../sql/clean/doomed.sql");
 const KEPT_MESSAGES_SQL: &str = include_str!("../sql/clean/kept_messages.sql");
 const KEEP_SQL: &str = include_str!("../sql/clean/keep.sql");
 const DELETE_SQL: &str = include_str!("../sql/clean/delete.sql");
-const EXTERNAL_FKS_SQL: &str = include_str!("../sql/catalog/external_fks.sql");
 
 /// How the synthetic rows go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +120,8 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     let schema = &target.schema;
     let mut client = target.connect().await?;
     crate::db::refuse_read_only(&client).await?;
-    ddl::try_lock(&client, schema).await?;
-    let present = ddl::existing_tables(&client, schema).await?;
+    catalog::try_lock(&client, schema).await?;
+    let present = catalog::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
         return Err(Error::Config(format!(
             "schema {schema:?} does not hold the chat tables (found {}); nothing to clean",
@@ -134,9 +133,9 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
         )));
     }
     // A killed load's staging schema is synthetic too.
-    ddl::drop_stage(&client, schema).await?;
+    catalog::stage::drop_stage(&client, schema).await?;
     let before = counts(&client, schema).await?;
-    let real = ddl::non_synthetic_users(&client, schema).await?;
+    let real = catalog::non_synthetic_users(&client, schema).await?;
     let tx = client.transaction().await.step("starting the clean")?;
     tx.batch_execute(&format!(
         "SET LOCAL search_path TO {}; SET LOCAL lock_timeout = '30s'",
@@ -144,12 +143,7 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     ))
     .await
     .step("setting up the clean")?;
-    let table_names: Vec<String> = Table::ALL.iter().map(|t| t.name().to_string()).collect();
-    let external = tx
-        .query(EXTERNAL_FKS_SQL, &[schema, &table_names])
-        .await
-        .step("reading foreign keys into the chat tables")?
-        .len();
+    let external = catalog::foreign_keys_into_chat(&tx, schema).await?.len();
     let (kept_messages, messages) = if real == 0 || external > 0 {
         (0, 0)
     } else {

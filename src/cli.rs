@@ -1,5 +1,5 @@
 //! Command-line types only (clap). `main.rs` turns these into validated
-//! configurations once; nothing downstream of `config` sees clap types.
+//! configurations once (`settings`); nothing below `settings` sees clap types.
 
 use std::path::PathBuf;
 
@@ -40,6 +40,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Capture hot-path query plans, apply candidate indexes, and compare captures.
     Explain(ExplainArgs),
+    /// Measure a database's shape (aggregates only, read-only) into a profile file, or compare two profiles.
+    Profile(ProfileArgs),
     /// Replace a database's synthetic dataset with a new one, atomically (build beside, validate, swap).
     Refresh(RefreshArgs),
     /// Remove exactly the synthetic rows (users whose email starts with `syn_`, and what cascades from them).
@@ -200,11 +202,48 @@ pub struct ValidateArgs {
     /// Relative tolerance for fidelity metrics.
     #[arg(long, default_value_t = 0.20)]
     pub tolerance: f64,
-    /// Where to write the JSON result (default: reports/validate-<UTC time>.json).
+    /// Where to write the JSON result (default: reports/validate-<UTC time>.json, or
+    /// reports/validate-against-<UTC time>.json with --against).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Also write a self-contained HTML report (charts of the dataset's shape against its
+    /// targets and every check coloured GO / NO-GO) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// Compare the dataset's profile with this profile (e.g. production's, from `chatsynth
+    /// profile`) metric by metric instead of checking a load plan; --tolerance must be in (0, 1].
+    #[arg(long, value_name = "PROFILE", conflicts_with_all = ["report", "band", "html", "metrics_file"])]
+    pub against: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where to write the profile (JSON); with --compare, where to write the comparison
+    /// (default reports/profile-compare-<UTC time>.json).
+    #[arg(long, value_name = "PATH", required_unless_present = "compare")]
+    pub out: Option<PathBuf>,
+    /// Read this percent of the blocks of messages, attachments, message_reads and
+    /// message_receipts (TABLESAMPLE SYSTEM). Default: all rows, or about 5M messages' worth
+    /// when the planner estimates more than 5M messages.
+    #[arg(long, value_name = "PCT")]
+    pub sample: Option<f64>,
+    /// Statement timeout for each profile query (e.g. 60s, 500ms, 5min).
+    #[arg(long, default_value = "60s")]
+    pub statement_timeout: String,
+    /// k: the fewest rows any value of the profile may rest on; smaller buckets, cells,
+    /// shares and quantile levels are suppressed and listed in the file.
+    #[arg(long, default_value_t = 10)]
+    pub min_bucket: u64,
+    /// Compare two profiles (no database) and decide GO / NO-GO: exit 0 GO, 1 NO-GO, 2 error.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+    pub compare: Option<Vec<PathBuf>>,
+    /// Largest distance allowed for each metric with --compare, in (0, 1].
+    #[arg(long, default_value_t = 0.20)]
+    pub tolerance: f64,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +266,10 @@ pub struct ExplainArgs {
     /// Compare two captures and decide GO / NO-GO, instead of capturing.
     #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// With --compare: also write a self-contained HTML report (p50/p95 latency before and
+    /// after, the plan nodes that changed, the rules) to FILE; its folder must exist and be writable.
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

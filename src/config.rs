@@ -1,9 +1,9 @@
 //! Validated configuration: a band preset, overridden by a config file (JSON or
-//! TOML) and then by flags. Built once from the CLI in `main.rs`; everything
+//! TOML) and then by flags. Built once from the CLI by `settings`; everything
 //! downstream takes these types, never clap's.
 //!
-//! Every generation target of the data-shape spec lives here, in one place per
-//! band, and is echoed whole into the load report.
+//! Every generation target of the data shape (docs/data.md)
+//! lives here, in one place per band, and is echoed whole into the load report.
 
 use std::path::Path;
 
@@ -103,7 +103,7 @@ impl Window {
     }
 }
 
-/// The data-shape targets (distributions.md). Field names carry units.
+/// The data-shape targets (docs/data.md). Field names carry units.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Shape {
@@ -310,7 +310,7 @@ impl DatasetConfig {
         if self.window.end_ms < self.window.len_ms() || self.window.end_ms > max_ms {
             problems.push(format!(
                 "the window must lie between 1970-01-01 and {} (ids begin with a millisecond time, like Prisma's cuid()); got end_ms {} and {} days",
-                crate::gen::calendar::iso8601(max_ms),
+                crate::util::calendar::iso8601(max_ms),
                 self.window.end_ms,
                 self.window.days
             ));
@@ -490,7 +490,7 @@ mod tests {
 }
 
 /// Targets whose values depend on the band's scale, computed by the plan from
-/// the exact per-conversation counts it chose (distributions.md: a small band
+/// the exact per-conversation counts it chose (docs/data.md, "Shape": a small band
 /// keeps the shape and lets the percentiles scale). Recorded in the load report
 /// as `realised_targets`; `validate` checks the database against them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

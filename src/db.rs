@@ -19,7 +19,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::tls;
 
 use crate::error::{DbContext, Error, Result};
-use crate::report::SessionSettings;
 
 /// The bounds every chatsynth session sets, whatever the database, role or URL
 /// carries: bulk statements run as long as the data needs (progress shows
@@ -275,6 +274,15 @@ pub async fn server_version(client: &Client) -> Result<String> {
         .await
         .step("reading the server version")?;
     Ok(row.get(0))
+}
+
+/// Session settings by name: what the target carried (`found`: the server's,
+/// database's, role's or URL's value) and what chatsynth's sessions ran with
+/// (`set`). Values carry their unit (`300ms`, `30s`, `0`, `on`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SessionSettings {
+    pub found: std::collections::BTreeMap<String, String>,
+    pub set: std::collections::BTreeMap<String, String>,
 }
 
 /// What a session set up by `Target::connect` found (the value it would have

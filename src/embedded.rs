@@ -317,11 +317,7 @@ fn read_state(layout: &Layout) -> Option<State> {
 
 fn write_state(layout: &Layout, state: &State) -> Result<()> {
     let path = layout.home.join("state.json");
-    let tmp = layout.home.join("state.json.tmp");
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| err(format!("cannot encode the cluster state: {e}")))?;
-    fs::write(&tmp, text + "\n")
-        .and_then(|_| fs::rename(&tmp, &path))
+    crate::util::json::write_atomic(&path, state)
         .map_err(|e| err(format!("cannot write {}: {e}", path.display())))
 }
 

@@ -7,19 +7,19 @@
 //! renamed when complete: an interrupted run leaves no half-written file.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{DatasetConfig, PipelineConfig};
-use crate::copy::{HEADER, TRAILER};
+use crate::copy::FileWriter;
 use crate::error::{Error, Result};
+use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
-use crate::load::pipeline::{self, Chunk, Pass, END_OF_UNIT};
-use crate::model::Table;
-use crate::report::{per_sec, GeneratorReport, PhaseReport, RunReport, TableReport};
+use crate::model::{Command, Table};
+use crate::report::{RunReport, TableReport};
+use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
     pub dataset: DatasetConfig,
@@ -34,52 +34,53 @@ pub fn file_for(dir: &Path, t: Table) -> PathBuf {
     dir.join(format!("{}.pgcopy", t.name()))
 }
 
+#[derive(Default)]
 struct Written {
     rows: u64,
     bytes: u64,
     chunks: u64,
 }
 
-/// Drains one table's channel: in unit order into a file, or counted and dropped.
-fn consume(rx: flume::Receiver<Chunk>, path: Option<PathBuf>) -> Result<Written> {
-    let mut w = Written {
-        rows: 0,
-        bytes: 0,
-        chunks: 0,
-    };
-    let Some(path) = path else {
-        for c in rx.iter() {
+/// Drains one table's channel, counting and dropping the chunks.
+fn discard(rx: flume::Receiver<Message>) -> Written {
+    let mut w = Written::default();
+    for m in rx.iter() {
+        if let Message::Rows(c) = m {
             w.rows += c.rows;
             w.bytes += c.data.len() as u64;
-            w.chunks += (c.seq != END_OF_UNIT) as u64;
+            w.chunks += 1;
         }
-        return Ok(w);
-    };
+    }
+    w
+}
+
+/// Drains one table's channel into `path`, in unit order, under a temporary
+/// name renamed when complete.
+fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
     let tmp = path.with_extension("pgcopy.partial");
     let io = |e| Error::io(format!("cannot write {}", tmp.display()), e);
-    let mut f =
-        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(io)?);
-    f.write_all(HEADER).map_err(io)?;
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut f = FileWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)).map_err(io)?;
+    let mut w = Written::default();
     let (mut next, mut pending, mut done): (u32, HashMap<u32, Vec<Chunk>>, HashSet<u32>) =
         (0, HashMap::new(), HashSet::new());
-    let write = |f: &mut std::io::BufWriter<std::fs::File>, c: Chunk, w: &mut Written| {
+    let mut write = |f: &mut FileWriter<_>, c: Chunk| {
         w.rows += c.rows;
-        w.bytes += c.data.len() as u64;
         w.chunks += 1;
-        f.write_all(&c.data)
+        f.write(&c.data)
     };
-    for c in rx.iter() {
-        if c.seq == END_OF_UNIT {
-            done.insert(c.unit);
-        } else if c.unit == next {
-            write(&mut f, c, &mut w).map_err(io)?;
-        } else {
-            pending.entry(c.unit).or_default().push(c);
+    for m in rx.iter() {
+        match m {
+            Message::EndOfUnit { unit } => {
+                done.insert(unit);
+            }
+            Message::Rows(c) if c.unit == next => write(&mut f, c).map_err(io)?,
+            Message::Rows(c) => pending.entry(c.unit).or_default().push(c),
         }
         while done.remove(&next) {
             next += 1;
             for c in pending.remove(&next).unwrap_or_default() {
-                write(&mut f, c, &mut w).map_err(io)?;
+                write(&mut f, c).map_err(io)?;
             }
         }
     }
@@ -90,15 +91,71 @@ fn consume(rx: flume::Receiver<Chunk>, path: Option<PathBuf>) -> Result<Written>
             path.display()
         )));
     }
-    f.write_all(TRAILER).map_err(io)?;
-    f.into_inner()
+    let (buffered, bytes) = f.finish().map_err(io)?;
+    buffered
+        .into_inner()
         .map_err(|e| io(e.into_error()))?
         .sync_all()
         .map_err(io)?;
     std::fs::rename(&tmp, &path)
         .map_err(|e| Error::io(format!("cannot rename to {}", path.display()), e))?;
-    w.bytes += (HEADER.len() + TRAILER.len()) as u64;
+    w.bytes = bytes;
     Ok(w)
+}
+
+/// `generate`'s [`Consumer`]: a thread per table writing its file, or
+/// discarding its chunks.
+struct Files {
+    out_dir: Option<PathBuf>,
+    started: Instant,
+    writers: Vec<(Table, std::thread::JoinHandle<Result<Written>>)>,
+}
+
+impl Consumer for Files {
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
+        let path = self.out_dir.as_ref().map(|d| file_for(d, table));
+        let writer = std::thread::spawn(move || match path {
+            Some(path) => write_file(rx, path),
+            None => Ok(discard(rx)),
+        });
+        self.writers.push((table, writer));
+    }
+
+    async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
+        let writers = std::mem::take(&mut self.writers);
+        let written = tokio::task::spawn_blocking(move || {
+            writers
+                .into_iter()
+                .map(|(t, h)| {
+                    let w = h
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::Other("writer thread panicked".into())));
+                    (t, w)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| Error::Other(format!("writer threads: {e}")))?;
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let mut tables = Vec::new();
+        for (t, w) in written {
+            let w = w.inspect_err(|_| cancel.store(true, Ordering::Relaxed))?;
+            tables.push(TableReport {
+                table: t.name().into(),
+                rows: w.rows,
+                bytes: w.bytes,
+                elapsed_ms,
+                rows_per_sec: per_sec(w.rows as f64, elapsed_ms),
+                mb_per_sec: per_sec(w.bytes as f64 / 1e6, elapsed_ms),
+                streams: 1,
+                chunks: w.chunks,
+                chunk_send_latency_us: Default::default(),
+                streams_waiting_for_generators_ms: 0.0,
+                server_ack_ms: 0.0,
+            });
+        }
+        Ok(tables)
+    }
 }
 
 pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
@@ -109,7 +166,7 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
     }
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
-        "generate",
+        Command::Generate,
         &opts.dataset,
         plan.realised.clone(),
         opts.pipeline.clone(),
@@ -136,73 +193,15 @@ async fn generate_all(
     pools: Arc<Pools>,
     report: &mut RunReport,
 ) -> Result<()> {
-    let p = &opts.pipeline;
     for pass in Pass::ALL {
-        let started = Instant::now();
+        let mut files = Files {
+            out_dir: opts.out_dir.clone(),
+            started: Instant::now(),
+            writers: Vec::new(),
+        };
         let cancel = Arc::new(AtomicBool::new(false));
-        let mut senders: [Option<flume::Sender<Chunk>>; 7] = Default::default();
-        let mut consumers = Vec::new();
-        for &t in pass.tables() {
-            let (tx, rx) = flume::bounded(p.channel_chunks);
-            senders[t.index()] = Some(tx);
-            let path = opts.out_dir.as_ref().map(|d| file_for(d, t));
-            consumers.push((t, std::thread::spawn(move || consume(rx, path))));
-        }
-        let gens = pipeline::spawn_generators(
-            pass,
-            plan.clone(),
-            pools.clone(),
-            p.workers,
-            p.chunk_bytes,
-            senders,
-            cancel.clone(),
-        );
-        let (gen, written) = tokio::task::spawn_blocking(move || {
-            let gen = pipeline::join_generators(gens);
-            let written: Vec<(Table, Result<Written>)> = consumers
-                .into_iter()
-                .map(|(t, h)| {
-                    (
-                        t,
-                        h.join()
-                            .unwrap_or_else(|_| Err(Error::Other("writer thread panicked".into()))),
-                    )
-                })
-                .collect();
-            (gen, written)
-        })
-        .await
-        .map_err(|e| Error::Other(format!("generator threads: {e}")))?;
-        let gen = gen?;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut tables = Vec::new();
-        for (t, w) in written {
-            let w = w?;
-            tables.push(TableReport {
-                table: t.name().into(),
-                rows: w.rows,
-                bytes: w.bytes,
-                elapsed_ms,
-                rows_per_sec: per_sec(w.rows as f64, elapsed_ms),
-                mb_per_sec: per_sec(w.bytes as f64 / 1e6, elapsed_ms),
-                streams: 1,
-                chunks: w.chunks,
-                chunk_send_latency_us: Default::default(),
-                streams_waiting_for_generators_ms: 0.0,
-                server_ack_ms: 0.0,
-            });
-        }
-        report.phases.push(PhaseReport {
-            phase: pass.name().into(),
-            elapsed_ms,
-            generator: GeneratorReport {
-                workers: p.workers,
-                generating_ms: gen.busy_ns as f64 / 1e6,
-                blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
-                units: gen.units,
-            },
-            tables,
-        });
+        let phase = run_phase(pass, &plan, &pools, &opts.pipeline, &mut files, cancel).await?;
+        report.phases.push(phase);
     }
     Ok(())
 }

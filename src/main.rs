@@ -10,8 +10,8 @@ use clap::{CommandFactory, Parser};
 use chatsynth::cli::{Cli, Command, DbAction, LogFormat, SchemaAction, TargetArgs};
 use chatsynth::db::Target;
 use chatsynth::{
-    clean, embedded, explain, generate, load, metrics, progress, schema_check, settings, validate,
-    Error, Result,
+    clean, embedded, explain, generate, load, metrics, profile, progress, refresh, schema_check,
+    settings, validate, Error, Result,
 };
 
 fn main() -> ExitCode {
@@ -46,6 +46,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Generate(_) => "generate",
         Command::Validate(_) => "validate",
         Command::Explain(_) => "explain",
+        Command::Profile(_) => "profile",
         Command::Refresh(_) => "refresh",
         Command::Clean(_) => "clean",
         Command::Db(_) => "db",
@@ -121,21 +122,55 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
+            if let Some(against) = &args.against {
+                let reference = profile::load_reference(against, args.tolerance)?;
+                let target = resolve_target(&args.target).await?;
+                return profile::validate_against(
+                    &target,
+                    &reference,
+                    against,
+                    args.tolerance,
+                    args.out.as_deref(),
+                )
+                .await;
+            }
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
             let m = MetricsOut::new("validate", &args.metrics.metrics_file)?;
             let gate = async {
+                let opts = settings::validate(&args)?;
                 let target = resolve_target(&args.target).await?;
-                validate::run(&target, &args).await
+                validate::run(&target, &opts).await
             }
             .await;
             Ok(m.finish(gate, metrics::render_validate)?.exit_code())
         }
         Command::Explain(args) => {
-            let target = if args.compare.is_some() {
-                None
-            } else {
-                Some(resolve_target(&args.target).await?)
+            if let Some(html) = &args.html {
+                chatsynth::html::check_destination("--html", html)?;
+            }
+            let opts = settings::explain(&args)?;
+            let target = match opts.mode {
+                explain::ExplainMode::Compare { .. } => None,
+                _ => Some(resolve_target(&args.target).await?),
             };
-            explain::run(target.as_ref(), &args).await
+            explain::run(target.as_ref(), &opts).await
+        }
+        Command::Profile(args) => {
+            let opts = profile::options(&args)?;
+            match (&args.compare, &args.out) {
+                (Some(files), out) => {
+                    profile::compare_files(&files[0], &files[1], args.tolerance, out.as_deref())
+                }
+                (None, Some(out)) => {
+                    let target = resolve_target(&args.target).await?;
+                    profile::run(&target, &opts, out).await
+                }
+                (None, None) => Err(chatsynth::Error::Config(
+                    "profile needs --out FILE (or --compare OLD NEW)".into(),
+                )),
+            }
         }
         Command::Db(db) => {
             match db.action {
@@ -155,7 +190,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 settings::dataset(&args.dataset)?;
                 let target = resolve_target(&args.target).await?;
                 let opts = settings::load(&args, target)?;
-                load::run(&opts).await
+                load::run(&opts, None).await
             }
             .await;
             let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;
@@ -176,7 +211,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 settings::dataset(&args.dataset)?;
                 let target = resolve_target(&args.target).await?;
                 let opts = settings::refresh(&args, target)?;
-                load::run(&opts).await
+                refresh::run(&opts).await
             }
             .await;
             let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;

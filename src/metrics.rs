@@ -21,12 +21,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::clean::CleanReport;
 use crate::error::{Error, Result};
+use crate::model::{Command, Outcome, Verdict};
 use crate::report::RunReport;
 use crate::validate::checks::{Kind, Status};
 use crate::validate::Gate;
 
 /// The outcomes a run can end with (a one-hot family).
-const OUTCOMES: [&str; 3] = ["completed", "failed", "interrupted"];
+const OUTCOMES: [Outcome; 3] = [Outcome::Completed, Outcome::Failed, Outcome::Interrupted];
 
 /// Seconds since the Unix epoch, now.
 fn now_s() -> f64 {
@@ -96,7 +97,7 @@ impl Exposition {
     /// when it finished; the last success is now or the previous file's.
     fn ending(
         &mut self,
-        outcome: &str,
+        outcome: Outcome,
         exit_code: u8,
         duration_s: f64,
         last_success_s: Option<f64>,
@@ -107,7 +108,11 @@ impl Exposition {
             "1 for the way the last run ended (completed, failed or interrupted), 0 for the others.",
         );
         for o in OUTCOMES {
-            self.sample(m, &[("outcome", o)], f64::from(u8::from(o == outcome)));
+            self.sample(
+                m,
+                &[("outcome", o.as_str())],
+                f64::from(u8::from(o == outcome)),
+            );
         }
         let m = "chatsynth_run_success";
         self.gauge(
@@ -145,20 +150,12 @@ impl Exposition {
     }
 }
 
-fn outcome_of(e: &Error) -> &'static str {
-    match e {
-        Error::Interrupted { .. } => "interrupted",
-        _ => "failed",
-    }
-}
-
 /// A load's or refresh's metrics: rows, bytes and rows/s per table, duration per
 /// phase and post-load step, totals, peak memory, then how it ended.
 pub fn render_run(r: &RunReport, last_success_s: Option<f64>) -> String {
-    let command = if r.command == "refresh" {
-        "refresh"
-    } else {
-        "load"
+    let command = match r.command {
+        Command::Refresh => "refresh",
+        _ => "load",
     };
     let mut x = Exposition::new(command);
     let tables: Vec<_> = r.phases.iter().flat_map(|p| &p.tables).collect();
@@ -216,12 +213,12 @@ pub fn render_run(r: &RunReport, last_success_s: Option<f64>) -> String {
             ],
             1.0,
         );
-    let exit_code = match r.outcome.as_str() {
-        "completed" => 0,
+    let exit_code = match r.outcome {
+        Outcome::Completed => 0,
         _ => 1,
     };
     x.ending(
-        &r.outcome,
+        r.outcome,
         exit_code,
         r.totals.elapsed_ms / 1000.0,
         last_success_s,
@@ -235,16 +232,16 @@ pub fn render_validate(g: &Gate, last_success_s: Option<f64>) -> String {
     let mut x = Exposition::new("validate");
     let m = "chatsynth_validate_go";
     x.gauge(m, "1 if the last validation decided GO, 0 for NO-GO.")
-        .sample(m, &[], f64::from(u8::from(g.decision.go)));
+        .sample(m, &[], f64::from(u8::from(g.decision.verdict.is_go())));
     let m = "chatsynth_validate_verdict";
     x.gauge(
         m,
         "1 for the last validation's verdict (GO or NO-GO), 0 for the other.",
     );
-    for v in ["GO", "NO-GO"] {
+    for v in [Verdict::Go, Verdict::NoGo] {
         x.sample(
             m,
-            &[("verdict", v)],
+            &[("verdict", v.as_str())],
             f64::from(u8::from(g.decision.verdict == v)),
         );
     }
@@ -295,7 +292,7 @@ pub fn render_validate(g: &Gate, last_success_s: Option<f64>) -> String {
     x.gauge(m, "Duration of each phase of the last run.")
         .sample(m, &[("phase", "validate")], g.elapsed_ms as f64 / 1000.0);
     x.ending(
-        "completed",
+        Outcome::Completed,
         g.exit_code(),
         g.elapsed_ms as f64 / 1000.0,
         last_success_s,
@@ -325,7 +322,7 @@ pub fn render_clean(c: &CleanReport, last_success_s: Option<f64>) -> String {
     let m = "chatsynth_phase_duration_seconds";
     x.gauge(m, "Duration of each phase of the last run.")
         .sample(m, &[("phase", "clean")], c.elapsed_ms / 1000.0);
-    x.ending("completed", 0, c.elapsed_ms / 1000.0, last_success_s);
+    x.ending(Outcome::Completed, 0, c.elapsed_ms / 1000.0, last_success_s);
     x.text
 }
 
@@ -338,7 +335,12 @@ pub fn render_failure(
     last_success_s: Option<f64>,
 ) -> String {
     let mut x = Exposition::new(command);
-    x.ending(outcome_of(e), e.exit_code(), duration_s, last_success_s);
+    x.ending(
+        Outcome::of(Some(e)),
+        e.exit_code(),
+        duration_s,
+        last_success_s,
+    );
     x.text
 }
 

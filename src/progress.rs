@@ -5,15 +5,21 @@
 //! `phase_end`, `step_end`, `message`, `warning`, `error` and `run_end`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::load::pipeline::Counters;
-use crate::model::Table;
-use crate::report::group;
+use crate::model::{PerTable, Table};
+use crate::util::num::group;
+
+/// Live row counts per table, written by the consumers of a phase and read
+/// by the display.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) rows: PerTable<AtomicU64>,
+}
 
 pub struct Progress {
     stop: Arc<tokio::sync::Notify>,
@@ -21,7 +27,7 @@ pub struct Progress {
     /// For the `phase_end` event of JSON logs.
     phase: &'static str,
     tables: &'static [Table],
-    expected: [Option<u64>; 7],
+    expected: PerTable<Option<u64>>,
     counters: Arc<Counters>,
     started: Instant,
 }
@@ -49,7 +55,7 @@ fn emit(level: &str, event: &str, fields: serde_json::Value) {
     let mut obj = serde_json::Map::new();
     obj.insert(
         "ts".into(),
-        crate::gen::calendar::iso8601(crate::gen::calendar::now_ms()).into(),
+        crate::util::calendar::iso8601(crate::util::calendar::now_ms()).into(),
     );
     obj.insert("level".into(), level.into());
     obj.insert("event".into(), event.into());
@@ -105,17 +111,17 @@ pub fn run_end(command: &str, exit_code: u8, elapsed_s: f64) {
 /// Rows so far of each table in `tables`, as a JSON array.
 fn table_rows_json(
     tables: &[Table],
-    expected: &[Option<u64>; 7],
+    expected: &PerTable<Option<u64>>,
     counters: &Counters,
     secs: f64,
 ) -> serde_json::Value {
     tables
         .iter()
         .map(|t| {
-            let rows = counters.rows[t.index()].load(Ordering::Relaxed);
+            let rows = counters.rows[*t].load(Ordering::Relaxed);
             let rate = rows as f64 / secs.max(1e-3);
             let mut o = serde_json::json!({ "table": t.name(), "rows": rows, "rows_per_sec": rate.round() });
-            if let Some(n) = expected[t.index()] {
+            if let Some(n) = expected[*t] {
                 o["expected_rows"] = n.into();
                 if rate > 0.0 {
                     o["eta_s"] = ((n.saturating_sub(rows)) as f64 / rate).round().into();
@@ -128,10 +134,10 @@ fn table_rows_json(
 
 impl Progress {
     /// Shows the rows of `tables` as they are sent; `expected` gives totals where known.
-    pub fn start(
+    pub(crate) fn start(
         phase: &'static str,
         tables: &'static [Table],
-        expected: [Option<u64>; 7],
+        expected: PerTable<Option<u64>>,
         counters: Arc<Counters>,
         fancy: bool,
     ) -> Progress {
@@ -146,7 +152,7 @@ impl Progress {
                 let bars: Vec<ProgressBar> = tables
                     .iter()
                     .map(|t| {
-                        let (bar, style) = match expected[t.index()] {
+                        let (bar, style) = match expected[*t] {
                             Some(n) => (
                                 ProgressBar::new(n),
                                 "{prefix:>18} [{bar:30}] {human_pos}/{human_len} rows {rate:>14} ETA {eta}",
@@ -168,7 +174,7 @@ impl Progress {
                     .collect();
                 loop {
                     for (bar, t) in bars.iter().zip(tables) {
-                        bar.set_position(counters.rows[t.index()].load(Ordering::Relaxed));
+                        bar.set_position(counters.rows[*t].load(Ordering::Relaxed));
                     }
                     tokio::select! {
                         _ = stop2.notified() => break,
@@ -176,7 +182,7 @@ impl Progress {
                     }
                 }
                 for (bar, t) in bars.iter().zip(tables) {
-                    bar.set_position(counters.rows[t.index()].load(Ordering::Relaxed));
+                    bar.set_position(counters.rows[*t].load(Ordering::Relaxed));
                     bar.finish();
                 }
             } else {
@@ -198,9 +204,9 @@ impl Progress {
                     let parts: Vec<String> = tables
                         .iter()
                         .map(|t| {
-                            let rows = counters.rows[t.index()].load(Ordering::Relaxed);
+                            let rows = counters.rows[*t].load(Ordering::Relaxed);
                             let rate = rows as f64 / secs.max(1e-3);
-                            match expected[t.index()] {
+                            match expected[*t] {
                                 Some(n) if rate > 0.0 => format!(
                                     "{} {}/{} ({} rows/s, ETA {:.0}s)",
                                     t.name(),
@@ -321,9 +327,9 @@ mod tests {
     #[test]
     fn progress_events_carry_rows_rates_and_eta() {
         let counters = Counters::default();
-        counters.rows[Table::Messages.index()].store(250, Ordering::Relaxed);
-        let mut expected = [None; 7];
-        expected[Table::Messages.index()] = Some(1000);
+        counters.rows[Table::Messages].store(250, Ordering::Relaxed);
+        let mut expected = PerTable::default();
+        expected[Table::Messages] = Some(1000);
         let v = table_rows_json(
             &[Table::Messages, Table::Attachments],
             &expected,

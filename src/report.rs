@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DatasetConfig, PipelineConfig, RealisedTargets};
+use crate::db::SessionSettings;
 use crate::error::{Error, Result};
-use crate::gen::calendar;
+use crate::model::{Command, Outcome};
+use crate::util::calendar;
+use crate::util::num::{group, per_sec};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -99,21 +102,12 @@ pub struct TargetInfo {
     pub server_version: String,
 }
 
-/// Session settings by name: what the target carried (`found`: the server's,
-/// database's, role's or URL's value) and what chatsynth's sessions ran with
-/// (`set`). Values carry their unit (`300ms`, `30s`, `0`, `on`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionSettings {
-    pub found: std::collections::BTreeMap<String, String>,
-    pub set: std::collections::BTreeMap<String, String>,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub format_version: u32,
     pub tool: String,
     pub tool_version: String,
-    pub command: String,
+    pub command: Command,
     pub band: String,
     pub seed: u64,
     /// The ledger's run id (`chatsynth_runs.run_id`), once the run was recorded.
@@ -140,13 +134,13 @@ pub struct RunReport {
     pub totals: Totals,
     pub peak_rss_mb: f64,
     /// `completed`, `failed` or `interrupted`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error: Option<String>,
 }
 
 impl RunReport {
     pub fn new(
-        command: &str,
+        command: Command,
         dataset: &DatasetConfig,
         realised: RealisedTargets,
         pipeline: PipelineConfig,
@@ -155,7 +149,7 @@ impl RunReport {
             format_version: FORMAT_VERSION,
             tool: "chatsynth".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            command: command.into(),
+            command,
             band: dataset.band.name().into(),
             seed: dataset.seed,
             run_id: None,
@@ -173,7 +167,7 @@ impl RunReport {
             builds: Vec::new(),
             totals: Totals::default(),
             peak_rss_mb: 0.0,
-            outcome: "running".into(),
+            outcome: Outcome::Running,
             error: None,
         }
     }
@@ -211,12 +205,7 @@ impl RunReport {
             messages_rows_per_sec: messages.map_or(0.0, |m| m.rows_per_sec),
         };
         self.peak_rss_mb = peak_rss_mb();
-        self.outcome = match error {
-            None => "completed",
-            Some(Error::Interrupted { .. }) => "interrupted",
-            Some(_) => "failed",
-        }
-        .into();
+        self.outcome = Outcome::of(error);
         self.error = error.map(|e| e.to_string());
     }
 
@@ -240,10 +229,9 @@ impl RunReport {
     }
 
     pub fn default_path(&self) -> PathBuf {
-        let prefix = if self.command == "load" {
-            String::new()
-        } else {
-            format!("{}-", self.command)
+        let prefix = match self.command {
+            Command::Load => String::new(),
+            other => format!("{}-", other.as_str()),
         };
         PathBuf::from("reports").join(format!(
             "{prefix}{}-{}-{}.json",
@@ -313,46 +301,17 @@ impl RunReport {
             group(self.totals.messages_rows_per_sec as u64),
             self.totals.post_load_ms / 1000.0,
             self.peak_rss_mb,
-            self.outcome
+            self.outcome.as_str()
         ));
         s
     }
 }
 
-pub fn per_sec(amount: f64, ms: f64) -> f64 {
-    if ms <= 0.0 {
-        0.0
-    } else {
-        amount / (ms / 1000.0)
-    }
-}
-
-/// Writes pretty JSON, creating the parent folder; written to a temporary
-/// file first and renamed, so a report is never half-written.
-pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(&tmp, text + "\n")
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path)
+/// Writes a JSON file (pretty, atomically: see [`crate::util::json`]); the
+/// error names the file. Reports, explain's captures and comparisons use it.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
+    crate::util::json::write_atomic(path, v)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
-}
-
-/// 1234567 -> "1,234,567"
-pub fn group(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Peak resident set size of this process, in MB.
@@ -372,10 +331,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grouping_and_rates() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(per_sec(1000.0, 500.0), 2000.0);
+    fn peak_rss_is_measured() {
         assert!(peak_rss_mb() > 0.0);
     }
 }

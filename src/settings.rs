@@ -1,13 +1,20 @@
 //! Turns parsed command-line arguments into validated configurations, once.
-//! Everything downstream takes `DatasetConfig`, `PipelineConfig` and
-//! `LoadOptions`; nothing below this module sees clap types.
+//! Everything downstream takes `DatasetConfig`, `PipelineConfig`,
+//! `LoadOptions`, `GenerateOptions`, `ValidateOptions` or `ExplainOptions`;
+//! nothing below this module sees clap types.
 
-use crate::cli::{DatasetArgs, GenerateArgs, LoadArgs, RefreshArgs, TuningArgs};
+use crate::cli::{
+    DatasetArgs, ExplainArgs, GenerateArgs, LoadArgs, RefreshArgs, TuningArgs, ValidateArgs,
+};
 use crate::config::{self, default_workers, positive_count, Band, DatasetConfig, PipelineConfig};
 use crate::db::Target;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::explain::{ExplainMode, ExplainOptions};
 use crate::generate::GenerateOptions;
 use crate::load::LoadOptions;
+use crate::model::Command;
+use crate::validate::targets::Targets;
+use crate::validate::ValidateOptions;
 
 /// Band preset, then the config file, then flags; validated as a whole.
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
@@ -28,7 +35,7 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
         cfg.counts.messages = positive_count("messages", v)?;
     }
     if a.window_end_now {
-        cfg.window.end_ms = crate::gen::calendar::now_ms();
+        cfg.window.end_ms = crate::util::calendar::now_ms();
     }
     cfg.validate()?;
     Ok(cfg)
@@ -55,7 +62,7 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         &a.dataset,
         &a.tuning,
         target,
-        "load",
+        Command::Load,
         a.truncate,
         a.allow_non_synthetic,
     )
@@ -67,7 +74,7 @@ pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
         &a.dataset,
         &a.tuning,
         target,
-        "refresh",
+        Command::Refresh,
         true,
         a.allow_non_synthetic,
     )
@@ -77,7 +84,7 @@ fn load_options(
     d: &DatasetArgs,
     t: &TuningArgs,
     target: Target,
-    command: &'static str,
+    command: Command,
     truncate: bool,
     allow_non_synthetic: bool,
 ) -> Result<LoadOptions> {
@@ -107,5 +114,73 @@ pub fn generate(a: &GenerateArgs) -> Result<GenerateOptions> {
         pipeline: pipeline(&a.dataset, 1, a.chunk_kib, 16)?,
         out_dir: if a.discard { None } else { a.out.clone() },
         report_path: a.report.clone(),
+    })
+}
+
+/// The tolerance is a relative one in (0, 10]; a load report and a band must agree.
+pub fn validate(a: &ValidateArgs) -> Result<ValidateOptions> {
+    if !(a.tolerance > 0.0 && a.tolerance <= 10.0) {
+        return Err(Error::Config(format!(
+            "--tolerance must be a relative tolerance above 0 and at most 10 (got {})",
+            a.tolerance
+        )));
+    }
+    let from_report = a.report.as_deref().map(Targets::from_report).transpose()?;
+    let band = a.band.as_deref().map(Band::parse).transpose()?;
+    if let (Some(t), Some(b)) = (&from_report, band) {
+        if t.dataset.band != b {
+            return Err(Error::Config(format!(
+                "--band {} contradicts the load report, which is a {} load",
+                b.name(),
+                t.dataset.band.name()
+            )));
+        }
+    }
+    Ok(ValidateOptions {
+        from_report,
+        band,
+        tolerance: a.tolerance,
+        out: a.out.clone(),
+        html: a.html.clone(),
+    })
+}
+
+/// One of explain's three modes, with the flags that belong to it.
+pub fn explain(a: &ExplainArgs) -> Result<ExplainOptions> {
+    let mode = if let Some(files) = &a.compare {
+        if a.apply_indexes.is_some() || a.params_from.is_some() {
+            return Err(Error::Config(
+                "--compare cannot be combined with --apply-indexes or --params-from".into(),
+            ));
+        }
+        let [before, after] = files.as_slice() else {
+            return Err(Error::Config(
+                "--compare takes two files: BEFORE AFTER".into(),
+            ));
+        };
+        ExplainMode::Compare {
+            before: before.clone(),
+            after: after.clone(),
+        }
+    } else if let Some(set) = &a.apply_indexes {
+        if a.params_from.is_some() {
+            return Err(Error::Config(
+                "--apply-indexes cannot be combined with --params-from".into(),
+            ));
+        }
+        ExplainMode::ApplyIndexes { set: set.clone() }
+    } else {
+        if a.runs == 0 {
+            return Err(Error::Config("--runs must be at least 1".into()));
+        }
+        ExplainMode::Capture {
+            runs: a.runs,
+            params_from: a.params_from.clone(),
+        }
+    };
+    Ok(ExplainOptions {
+        mode,
+        out: a.out.clone(),
+        html: a.html.clone(),
     })
 }

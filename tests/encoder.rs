@@ -7,7 +7,6 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use chatsynth::copy;
 use common::*;
-use futures::SinkExt;
 
 #[tokio::test]
 async fn every_column_type_round_trips_through_a_real_copy() {
@@ -84,9 +83,9 @@ async fn every_column_type_round_trips_through_a_real_copy() {
         .await
         .unwrap();
     futures::pin_mut!(sink);
-    sink.send(Bytes::from_static(copy::HEADER)).await.unwrap();
-    sink.send(buf.freeze()).await.unwrap();
-    sink.send(Bytes::from_static(copy::TRAILER)).await.unwrap();
+    let mut writer = copy::SinkWriter::start(sink.as_mut()).await.unwrap();
+    writer.send(buf.freeze()).await.unwrap();
+    writer.finish().await.unwrap();
     assert_eq!(sink.as_mut().finish().await.unwrap(), rows.len() as u64);
 
     let back = c

@@ -108,7 +108,7 @@ async fn schema_sql_matches_the_prisma_conventions() {
             .get(0);
         assert_eq!(pk, format!("{t}_pkey"));
     }
-    // Nullability and types of a sample of columns from schema.md.
+    // Nullability and types of a sample of columns from docs/schema.md and sql/schema.sql.
     for (t, col, ty, notnull) in [
         ("users", "email", "text", true),
         ("users", "firstName", "text", false),

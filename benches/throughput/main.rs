@@ -396,7 +396,7 @@ async fn main() {
         .report
         .clone()
         .unwrap_or_else(|| reports_dir.join(format!("bench-{}-{}.json", o.band, utc_stamp())));
-    match std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap_or_default()) {
+    match chatsynth::util::json::write_atomic(&path, &v) {
         Ok(()) => println!("report: {}", path.display()),
         Err(e) => fail(1, format_args!("cannot write {}: {e}", path.display())),
     }

@@ -52,5 +52,5 @@ pub fn verdict(ok: bool) -> &'static str {
 
 /// `20261125T143511Z`: the run's stamp, for file names and the report.
 pub fn utc_stamp() -> String {
-    chatsynth::gen::calendar::compact(chatsynth::gen::calendar::now_ms())
+    chatsynth::util::calendar::compact(chatsynth::util::calendar::now_ms())
 }

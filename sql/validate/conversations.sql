@@ -1,5 +1,5 @@
 -- validate: conversations with their memberships (one scan of each).
--- Class rules (schema.md): DIRECT_MESSAGE has exactly two distinct MEMBERs and no
+-- Class rules (docs/validate.md): DIRECT_MESSAGE has exactly two distinct MEMBERs and no
 -- name; GROUP_CHAT/CHANNEL have a name and exactly one OWNER, the creator.
 -- $1 window start (Unix ms), $2 window end (Unix ms).
 WITH w AS (

@@ -5,12 +5,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::gen::calendar::PG_EPOCH_MS;
-
-/// Signature, flags (no OIDs), header extension length 0.
-pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// The file trailer: a field count of -1.
-pub const TRAILER: &[u8] = &[0xff, 0xff];
+use crate::util::calendar::PG_EPOCH_MS;
 
 /// Starts a row of `fields` columns.
 #[inline]

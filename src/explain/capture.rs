@@ -25,10 +25,10 @@ pub const WARMUP_RUNS: usize = 2;
 /// [`ALWAYS_LARGE`] (they grow with traffic even when a small band is loaded).
 pub const LARGE_TABLE_MIN_ROWS: i64 = 10_000;
 pub const ALWAYS_LARGE: [&str; 3] = ["messages", "message_reads", "message_receipts"];
-/// Rows Q1 and Q3 ask for (queries.md: 20-100, usually 50; 20-50).
+/// Rows Q1 and Q3 ask for (docs/spec.md: 20-100, usually 50; 20-50).
 pub const HISTORY_LIMIT: i64 = 50;
 pub const CONVERSATION_LIST_LIMIT: i64 = 30;
-/// Read-receipt batch sizes (queries.md: 10-50).
+/// Read-receipt batch sizes (docs/spec.md: 10-50).
 pub const RECEIPT_BATCH_HEAVY: i64 = 50;
 pub const RECEIPT_BATCH_TYPICAL: i64 = 20;
 
@@ -36,7 +36,6 @@ const SAMPLE_ROOMS: &str = include_str!("../../sql/queries/sample/rooms.sql");
 const SAMPLE_USERS: &str = include_str!("../../sql/queries/sample/users.sql");
 const SAMPLE_MEMBER: &str = include_str!("../../sql/queries/sample/member.sql");
 const SAMPLE_RECENT: &str = include_str!("../../sql/queries/sample/recent_messages.sql");
-const CATALOG_TABLES: &str = include_str!("../../sql/queries/sample/tables.sql");
 
 /// p50 / p95 / max / mean of one measure over the measured runs, in ms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -200,38 +199,6 @@ impl<'a> FromSql<'a> for RawJson {
     fn accepts(ty: &Type) -> bool {
         *ty == Type::JSON || *ty == Type::TEXT
     }
-}
-
-/// Catalog facts: estimated rows and indexes per chat table.
-pub async fn catalog(
-    client: &Client,
-    schema: &str,
-) -> Result<(BTreeMap<String, i64>, BTreeMap<String, Vec<String>>)> {
-    let tables = crate::load::ddl::table_names();
-    let rows = client
-        .query(CATALOG_TABLES, &[&schema, &tables])
-        .await
-        .step("reading table sizes and indexes from the catalog")?;
-    let mut est = BTreeMap::new();
-    let mut idx = BTreeMap::new();
-    for r in rows {
-        let t: String = r.get(0);
-        est.insert(t.clone(), r.get::<_, i64>(1));
-        idx.insert(t, r.get::<_, Vec<String>>(2));
-    }
-    let missing: Vec<&str> = tables
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !est.contains_key(*t))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Config(format!(
-            "schema {:?} lacks the chat tables {}: load a dataset first (chatsynth load)",
-            schema,
-            missing.join(", ")
-        )));
-    }
-    Ok((est, idx))
 }
 
 /// Samples every query's cases from the loaded data (see `sql/queries/sample/`).
@@ -498,7 +465,8 @@ pub async fn capture(
 ) -> Result<Capture> {
     let mut client = target.connect().await?;
     let server_version = crate::db::server_version(&client).await?;
-    let (table_rows, indexes) = catalog(&client, &target.schema).await?;
+    let (table_rows, indexes) =
+        crate::catalog::table_sizes_and_indexes(&client, &target.schema).await?;
     let mut warnings = Vec::new();
     let never_analyzed: Vec<&str> = table_rows
         .iter()

@@ -1,5 +1,5 @@
 //! Comparison of two captures (before / after a candidate index set) and the
-//! GO / NO-GO decision of `queries.md`, with a reason and a mitigation for each
+//! GO / NO-GO decision of docs/explain.md ("Reading the comparison"), with a reason and a mitigation for each
 //! failing rule. Pure: tested on constructed captures.
 //!
 //! Latency is planning + execution per run. A query's improvement is the mean
@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::capture::{Capture, CaseCapture};
+use crate::model::Verdict;
 
 pub const COMPARISON_KIND: &str = "chatsynth.explain.comparison";
 pub const COMPARISON_VERSION: u32 = 1;
@@ -100,9 +101,9 @@ pub struct Comparison {
     pub after: String,
     pub before_captured_at: String,
     pub after_captured_at: String,
-    /// `GO` or `NO-GO`.
-    pub decision: String,
-    pub go: bool,
+    /// Written as `"decision": "GO" | "NO-GO", "go": bool`.
+    #[serde(flatten, with = "crate::model::run::decision_then_go")]
+    pub verdict: Verdict,
     pub rules: Vec<RuleResult>,
     /// Honest per-query findings (gains, no gains, what already served a query).
     pub notes: Vec<String>,
@@ -220,7 +221,39 @@ fn is_candidate_name(i: &str) -> bool {
 
 /// Compares two captures and decides. `before`/`after` name the files.
 pub fn compare(before: &Capture, after: &Capture) -> Comparison {
-    let mut notes = Vec::new();
+    let (queries, missing) = query_deltas(before, after);
+    let notes = queries
+        .iter()
+        .flat_map(|q| {
+            q.cases
+                .iter()
+                .map(move |c| format!("{} {} {}: {}", q.id, q.name, c.case, c.verdict))
+        })
+        .collect();
+    let rules = vec![
+        rule_comparable(&queries, &missing),
+        rule_latency(&queries, before, after),
+        rule_sorts(&queries),
+        rule_adoption(&queries, before),
+        rule_regressions(&queries, before, after),
+    ];
+    Comparison {
+        kind: COMPARISON_KIND.into(),
+        version: COMPARISON_VERSION,
+        compared_at: String::new(),
+        before: String::new(),
+        after: String::new(),
+        before_captured_at: before.captured_at.clone(),
+        after_captured_at: after.captured_at.clone(),
+        verdict: Verdict::go_if(rules.iter().all(|r| r.passed)),
+        rules,
+        notes,
+        queries,
+    }
+}
+
+/// Per query and case, before against after; and the cases missing after.
+fn query_deltas(before: &Capture, after: &Capture) -> (Vec<QueryDelta>, Vec<String>) {
     let mut queries = Vec::new();
     let mut missing = Vec::new();
     for bq in &before.queries {
@@ -260,15 +293,11 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             cases,
         });
     }
-    for q in &queries {
-        for c in &q.cases {
-            notes.push(format!("{} {} {}: {}", q.id, q.name, c.case, c.verdict));
-        }
-    }
+    (queries, missing)
+}
 
-    let mut rules = Vec::new();
-
-    // 0. The captures must measure the same thing.
+/// Rule 0: the captures must measure the same thing.
+fn rule_comparable(queries: &[QueryDelta], missing: &[String]) -> RuleResult {
     let differing: Vec<String> = queries
         .iter()
         .flat_map(|q| {
@@ -286,7 +315,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
     if !differing.is_empty() {
         detail.push(format!("different parameters: {}", differing.join(", ")));
     }
-    rules.push(RuleResult {
+    RuleResult {
         rule: "the captures are comparable (same queries, cases and parameters)".into(),
         passed: comparable,
         detail: if comparable {
@@ -302,83 +331,98 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
                     .into(),
             ]
         },
-    });
+    }
+}
 
-    // 1. Latency.
+/// Rule 1: the mean and p95 latency improve enough on average.
+fn rule_latency(queries: &[QueryDelta], before: &Capture, after: &Capture) -> RuleResult {
     let avg_mean = mean(queries.iter().map(|q| q.mean_improvement_pct));
     let avg_p95 = mean(queries.iter().map(|q| q.p95_improvement_pct));
     let latency_ok = avg_mean > MIN_IMPROVEMENT_PCT && avg_p95 > MIN_IMPROVEMENT_PCT;
-    let mut latency_mitigations = Vec::new();
-    if !latency_ok {
-        for q in &queries {
-            if q.mean_improvement_pct > MIN_IMPROVEMENT_PCT {
-                continue;
-            }
-            // One line per query and cause, naming the cases it applies to.
-            let mut causes: Vec<(String, Vec<String>)> = Vec::new();
-            let mut add = |cause: String, case: &str| match causes.iter_mut().find(|c| c.0 == cause)
-            {
-                Some(c) => c.1.push(case.to_string()),
-                None => causes.push((cause, vec![case.to_string()])),
-            };
-            for (c, ac) in q.cases.iter().zip(after_cases(after, &q.id)) {
-                let Some(ac) = ac else { continue };
-                if c.sorts_after > 0 {
-                    add(MITIGATION_SORT.to_string(), &c.case);
-                }
-                let blocks = ac.shared_hit_blocks + ac.shared_read_blocks;
-                if !q.write && blocks >= HIGH_HEAP_BLOCKS && has_heap_scan(ac) {
-                    add(
-                        format!(
-                            "{MITIGATION_HEAP} (>= {HIGH_HEAP_BLOCKS} shared blocks per execution)"
-                        ),
-                        &c.case,
-                    );
-                }
-                if q.uses_candidate.is_some()
-                    && !c.candidates_used.iter().any(|i| q.targeted_by.contains(i))
-                {
-                    add(MITIGATION_NOT_USED.to_string(), &c.case);
-                }
-            }
-            for (cause, cases) in causes {
-                latency_mitigations.push(format!("{} ({}): {cause}", q.id, cases.join(", ")));
-            }
-        }
-        let already: Vec<String> = queries
-            .iter()
-            .filter(|q| {
-                !q.targeted_by.is_empty()
-                    && !measurably_faster(q)
-                    && before
-                        .query(&q.id)
-                        .is_some_and(|bq| bq.cases.iter().all(|c| served_by_existing(c).is_some()))
-            })
-            .map(|q| q.id.clone())
-            .collect();
-        if !already.is_empty() {
-            latency_mitigations.push(format!(
-                "{}: the existing indexes already served these queries before; the candidates cannot make them faster, so expect the gain elsewhere or drop those candidates",
-                already.join(", ")
-            ));
-        }
-        if latency_mitigations.is_empty() {
-            latency_mitigations.push(
-                "no plan-level cause found: re-capture with more --runs, or on a larger band where the queries are not already cheap".into(),
-            );
-        }
-    }
-    rules.push(RuleResult {
+    let mitigations = if latency_ok {
+        vec![]
+    } else {
+        latency_mitigations(queries, before, after)
+    };
+    RuleResult {
         rule: format!("average latency improvement > {MIN_IMPROVEMENT_PCT:.0}% (mean and p95)"),
         passed: latency_ok,
         detail: format!(
             "mean {avg_mean:+.1}%, p95 {avg_p95:+.1}% over {} queries",
             queries.len()
         ),
-        mitigations: latency_mitigations,
-    });
+        mitigations,
+    }
+}
 
-    // 2. Sorts eliminated.
+/// The plan-level causes a query fell short of the latency target, one line
+/// per cause naming the cases it applies to.
+fn latency_causes(q: &QueryDelta, after: &Capture) -> Vec<String> {
+    let mut causes: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |cause: String, case: &str| match causes.iter_mut().find(|c| c.0 == cause) {
+        Some(c) => c.1.push(case.to_string()),
+        None => causes.push((cause, vec![case.to_string()])),
+    };
+    for (c, ac) in q.cases.iter().zip(after_cases(after, &q.id)) {
+        let Some(ac) = ac else { continue };
+        if c.sorts_after > 0 {
+            add(MITIGATION_SORT.to_string(), &c.case);
+        }
+        let blocks = ac.shared_hit_blocks + ac.shared_read_blocks;
+        if !q.write && blocks >= HIGH_HEAP_BLOCKS && has_heap_scan(ac) {
+            add(
+                format!("{MITIGATION_HEAP} (>= {HIGH_HEAP_BLOCKS} shared blocks per execution)"),
+                &c.case,
+            );
+        }
+        if q.uses_candidate.is_some()
+            && !c.candidates_used.iter().any(|i| q.targeted_by.contains(i))
+        {
+            add(MITIGATION_NOT_USED.to_string(), &c.case);
+        }
+    }
+    causes
+        .into_iter()
+        .map(|(cause, cases)| format!("{} ({}): {cause}", q.id, cases.join(", ")))
+        .collect()
+}
+
+/// Why the latency target was missed and what to do, query by query.
+fn latency_mitigations(queries: &[QueryDelta], before: &Capture, after: &Capture) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in queries {
+        if q.mean_improvement_pct > MIN_IMPROVEMENT_PCT {
+            continue;
+        }
+        out.extend(latency_causes(q, after));
+    }
+    let already: Vec<String> = queries
+        .iter()
+        .filter(|q| {
+            !q.targeted_by.is_empty()
+                && !measurably_faster(q)
+                && before
+                    .query(&q.id)
+                    .is_some_and(|bq| bq.cases.iter().all(|c| served_by_existing(c).is_some()))
+        })
+        .map(|q| q.id.clone())
+        .collect();
+    if !already.is_empty() {
+        out.push(format!(
+            "{}: the existing indexes already served these queries before; the candidates cannot make them faster, so expect the gain elsewhere or drop those candidates",
+            already.join(", ")
+        ));
+    }
+    if out.is_empty() {
+        out.push(
+            "no plan-level cause found: re-capture with more --runs, or on a larger band where the queries are not already cheap".into(),
+        );
+    }
+    out
+}
+
+/// Rule 2: enough of the Sort nodes present before are gone.
+fn rule_sorts(queries: &[QueryDelta]) -> RuleResult {
     let sorts_before: usize = queries
         .iter()
         .flat_map(|q| &q.cases)
@@ -418,7 +462,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             })
             .collect()
     };
-    rules.push(RuleResult {
+    RuleResult {
         rule: format!(
             "at least {:.0}% of the Sort nodes present before are gone",
             MIN_SORTS_ELIMINATED * 100.0
@@ -426,9 +470,11 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
         passed: sorts_ok,
         detail: sorts_detail,
         mitigations: sort_mitigations,
-    });
+    }
+}
 
-    // 3. Adoption by the targeted queries.
+/// Rule 3: every query a candidate targets uses it.
+fn rule_adoption(queries: &[QueryDelta], before: &Capture) -> RuleResult {
     let mut not_adopted = Vec::new();
     let mut adoption_mitigations = Vec::new();
     for q in queries.iter().filter(|q| q.uses_candidate == Some(false)) {
@@ -465,7 +511,7 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
         .iter()
         .filter(|q| q.uses_candidate.is_some())
         .count();
-    rules.push(RuleResult {
+    RuleResult {
         rule: "every query a candidate index targets uses it".into(),
         passed: not_adopted.is_empty(),
         detail: if not_adopted.is_empty() {
@@ -474,18 +520,18 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
             format!("not used in: {}", not_adopted.join(", "))
         },
         mitigations: adoption_mitigations,
-    });
+    }
+}
 
-    // 4. Regressions.
+/// Rule 4: few queries got slower.
+fn rule_regressions(queries: &[QueryDelta], before: &Capture, after: &Capture) -> RuleResult {
     let slower: Vec<&QueryDelta> = queries
         .iter()
         .filter(|q| q.mean_improvement_pct < -SLOWER_PCT && q.mean_delta_ms > NOISE_MS)
         .collect();
     let slower_ok = slower.len() <= MAX_SLOWER_QUERIES;
-    rules.push(RuleResult {
-        rule: format!(
-            "at most {MAX_SLOWER_QUERIES} query slower by more than {SLOWER_PCT:.0}%"
-        ),
+    RuleResult {
+        rule: format!("at most {MAX_SLOWER_QUERIES} query slower by more than {SLOWER_PCT:.0}%"),
         passed: slower_ok,
         detail: if slower.is_empty() {
             "no query slower".into()
@@ -520,22 +566,6 @@ pub fn compare(before: &Capture, after: &Capture) -> Comparison {
                 })
                 .collect()
         },
-    });
-
-    let go = rules.iter().all(|r| r.passed);
-    Comparison {
-        kind: COMPARISON_KIND.into(),
-        version: COMPARISON_VERSION,
-        compared_at: String::new(),
-        before: String::new(),
-        after: String::new(),
-        before_captured_at: before.captured_at.clone(),
-        after_captured_at: after.captured_at.clone(),
-        decision: if go { "GO" } else { "NO-GO" }.into(),
-        go,
-        rules,
-        notes,
-        queries,
     }
 }
 
@@ -608,7 +638,7 @@ pub fn render(c: &Comparison) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\ndecision: {}", c.decision);
+    let _ = writeln!(s, "\ndecision: {}", c.verdict.as_str());
     for r in &c.rules {
         let _ = writeln!(
             s,
@@ -745,8 +775,8 @@ mod tests {
     fn go_when_every_rule_holds() {
         let (b, a) = good_pair();
         let c = compare(&b, &a);
-        assert!(c.go, "{}", render(&c));
-        assert_eq!(c.decision, "GO");
+        assert!(c.verdict.is_go(), "{}", render(&c));
+        assert_eq!(c.verdict.as_str(), "GO");
         assert!(c.rules.iter().all(|r| r.passed && r.mitigations.is_empty()));
         assert_eq!(c.queries.len(), 6);
         assert_eq!(c.queries[0].uses_candidate, Some(true));
@@ -758,7 +788,7 @@ mod tests {
         let (b, _) = good_pair();
         let a = capture(|_| 8.0, after_idx, |_| 0);
         let c = compare(&b, &a);
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         let r = rule(&c, "average latency");
         assert!(!r.passed);
         assert!(!r.mitigations.is_empty());
@@ -791,7 +821,7 @@ mod tests {
             .mitigations
             .iter()
             .all(|m| m.contains(MITIGATION_SORT) && m.starts_with("Q3")));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
     }
 
     #[test]
@@ -800,7 +830,7 @@ mod tests {
         let a = capture(|_| 5.0, after_idx, |_| 0);
         let c = compare(&b, &a);
         assert!(rule(&c, "at least 60%").passed);
-        assert!(c.go);
+        assert!(c.verdict.is_go());
     }
 
     #[test]
@@ -827,7 +857,7 @@ mod tests {
             .iter()
             .all(|m| m.contains(MITIGATION_NOT_USED)));
         assert_eq!(c.queries[0].uses_candidate, Some(false));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
     }
 
     #[test]
@@ -867,7 +897,7 @@ mod tests {
         assert!(m[1].starts_with("Q5: no new index"), "{m:?}");
         // One slower query is allowed.
         let a1 = capture(|q| if q == "Q2" { 12.0 } else { 2.0 }, after_idx, |_| 0);
-        assert!(compare(&b, &a1).go);
+        assert!(compare(&b, &a1).verdict.is_go());
     }
 
     #[test]
@@ -892,7 +922,7 @@ mod tests {
         assert!(!r.passed);
         assert!(r.detail.contains("Q1 heavy"));
         assert!(r.mitigations[0].contains("--params-from"));
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         a.queries.pop();
         let c = compare(&b, &a);
         assert!(rule(&c, "the captures are comparable")
@@ -906,7 +936,7 @@ mod tests {
         let b = capture(|_| 1.0, before_idx, |_| 0);
         let a = capture(|_| 1.0, after_idx, |_| 0);
         let c = compare(&b, &a);
-        assert!(!c.go);
+        assert!(!c.verdict.is_go());
         let q1 = &c.queries[0].cases[0];
         assert!(
             q1.verdict.contains("no measurable change"),

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 
@@ -98,15 +99,7 @@ pub async fn apply(target: &Target, set: &str, applied_at: String) -> Result<App
     let mut steps = Vec::new();
     for stmt in statements(sql) {
         if let Some(name) = created_index(&stmt) {
-            let state = client
-                .query_opt(
-                    "SELECT x.indisvalid FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid \
-                     JOIN pg_namespace AS n ON n.oid = i.relnamespace WHERE n.nspname = $1 AND i.relname = $2",
-                    &[&target.schema, &name],
-                )
-                .await
-                .step(format!("checking index {name}"))?
-                .map(|r| r.get::<_, bool>(0));
+            let state = catalog::index_validity(&client, &target.schema, &name).await?;
             let qualified = format!("{}.{}", target.schema_q(), quote_ident(&name));
             let status = match state {
                 Some(true) => "already present",
@@ -126,11 +119,7 @@ pub async fn apply(target: &Target, set: &str, applied_at: String) -> Result<App
                 .await
                 .step(format!("building index {name}"))?;
             let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let size: i64 = client
-                .query_one("SELECT pg_relation_size($1::text::regclass)", &[&qualified])
-                .await
-                .step(format!("reading the size of index {name}"))?
-                .get(0);
+            let size = catalog::index_size_bytes(&client, &qualified, &name).await?;
             steps.push(StepReport {
                 kind: "index".into(),
                 name,

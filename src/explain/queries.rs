@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use postgres_types::{ToSql, Type};
 use serde::{Deserialize, Serialize};
 
-/// A hot-path query of `queries.md`.
+/// A hot-path query (docs/explain.md, "The queries and their cases").
 #[derive(Debug)]
 pub struct QueryDef {
     pub id: &'static str,

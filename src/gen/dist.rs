@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn lognormal_text_lengths_match_spec() {
-        // distributions.md: log-normal(4.5, 1.2) clamped to [1, 5000]: median ~90, mean ~150.
+        // docs/data.md: log-normal(4.5, 1.2) clamped to [1, 5000]: median ~90, mean ~185.
         let v = draws(200_000, |r| {
             lognormal(r, 4.5, 1.2).round().clamp(1.0, 5000.0)
         });

@@ -230,11 +230,11 @@ mod tests {
     // ------------------------------------------- ids in the generated rows
 
     use crate::config::Band;
-    use crate::gen::calendar::PG_EPOCH_MS;
     use crate::gen::plan::Plan;
     use crate::gen::pools::Pools;
     use crate::gen::tables::{ChunkSink, Gen, Out, Scratch};
     use crate::model::Table;
+    use crate::util::calendar::PG_EPOCH_MS;
     use bytes::BytesMut;
 
     struct Collect(Vec<(Table, BytesMut)>);

@@ -1,10 +1,11 @@
-//! Generation: the plan, RNG streams, distributions, value pools and one
-//! generator per table group. Pure and synchronous; the pipeline in `load`
-//! runs it on worker threads.
+//! Generation, end to end: the plan, RNG streams, distributions, value pools,
+//! one generator per table group, and the producer side of the pipeline
+//! (`pipeline`: generator threads, units, chunks, and the one phase runner
+//! that feeds a consumer: `load`'s COPY streams or `generate`'s files).
 
-pub mod calendar;
 pub mod dist;
 pub mod ids;
+pub(crate) mod pipeline;
 pub mod plan;
 pub mod pools;
 pub mod rng;

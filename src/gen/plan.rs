@@ -14,7 +14,7 @@ use super::rng::{mix64, stream, tag};
 use super::time::Density;
 use crate::config::{DatasetConfig, RealisedTargets};
 
-/// Conversation classes of distributions.md.
+/// Conversation size classes (docs/data.md, "Shape").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Class {

@@ -17,7 +17,7 @@ use super::pools::{pick, Pools};
 use super::rng::{family, keyed_unit, mix64, stream, tag};
 use super::time::timeline;
 use crate::copy::{self, put_decimal};
-use crate::model::Table;
+use crate::model::{PerTable, Table};
 
 /// The consumer of finished chunks: `(table, chunk, rows)`. Returns false when
 /// the pipeline is shutting down, so generators stop promptly.
@@ -25,12 +25,11 @@ pub trait ChunkSink {
     fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool;
 }
 
-/// Per-table buffers of one generator task.
+/// Per-table chunks of one generator task.
 pub struct Out<'s, S: ChunkSink> {
-    bufs: [BytesMut; 7],
-    rows: [u64; 7],
+    chunks: PerTable<copy::Rows>,
     /// The tables this task produces; generators skip encoding the others.
-    wanted: [bool; 7],
+    wanted: PerTable<bool>,
     chunk_bytes: usize,
     sink: &'s mut S,
     pub stopped: bool,
@@ -39,15 +38,11 @@ pub struct Out<'s, S: ChunkSink> {
 impl<'s, S: ChunkSink> Out<'s, S> {
     /// Buffers for `tables`; rows of other tables are not encoded at all.
     pub fn new(sink: &'s mut S, chunk_bytes: usize, tables: &[Table]) -> Self {
-        let mut wanted = [false; 7];
-        for t in tables {
-            wanted[t.index()] = true;
-        }
+        let wanted = PerTable::from_fn(|t| tables.contains(&t));
         Out {
-            bufs: std::array::from_fn(|i| {
-                BytesMut::with_capacity(if wanted[i] { chunk_bytes + 8192 } else { 0 })
+            chunks: PerTable::from_fn(|t| {
+                copy::Rows::with_capacity(t.width(), if wanted[t] { chunk_bytes + 8192 } else { 0 })
             }),
-            rows: [0; 7],
             wanted,
             chunk_bytes,
             sink,
@@ -57,35 +52,27 @@ impl<'s, S: ChunkSink> Out<'s, S> {
 
     #[inline]
     pub fn wants(&self, t: Table) -> bool {
-        self.wanted[t.index()]
+        self.wanted[t]
     }
 
+    /// Starts a row of `t`; its fields follow, then [`Out::end_row`].
     #[inline]
     fn buf(&mut self, t: Table) -> &mut BytesMut {
-        let b = &mut self.bufs[t.index()];
-        copy::row(b, t.width());
-        b
+        self.chunks[t].begin_row()
     }
 
     #[inline]
     fn end_row(&mut self, t: Table) {
-        let i = t.index();
-        self.rows[i] += 1;
-        if self.bufs[i].len() >= self.chunk_bytes {
+        if self.chunks[t].end_row() >= self.chunk_bytes {
             self.flush_one(t);
         }
     }
 
     fn flush_one(&mut self, t: Table) {
-        let i = t.index();
-        if self.rows[i] == 0 {
+        if self.chunks[t].rows() == 0 {
             return;
         }
-        let full = std::mem::replace(
-            &mut self.bufs[i],
-            BytesMut::with_capacity(self.chunk_bytes + 8192),
-        );
-        let rows = std::mem::take(&mut self.rows[i]);
+        let (full, rows) = self.chunks[t].take(self.chunk_bytes + 8192);
         if !self.sink.send(t, full, rows) {
             self.stopped = true;
         }
@@ -468,8 +455,6 @@ impl<'a> Gen<'a> {
         scratch: &mut Scratch,
     ) {
         let plan = self.plan;
-        let s = &plan.cfg.shape;
-        let end = self.end_ms();
         let seed = self.seed();
         for c in unit {
             let ci = c as usize;
@@ -477,238 +462,244 @@ impl<'a> Gen<'a> {
             timeline(
                 &mut stream(seed, tag::TIMELINE, c),
                 &plan.density,
-                s,
+                &plan.cfg.shape,
                 plan.first_message_floor(ci),
-                end,
+                self.end_ms(),
                 n_msgs,
                 &mut scratch.times,
             );
             self.sender_cdf(ci, &mut scratch.sender_cdf);
             let members = plan.members_of(ci);
-            let group = plan.class[ci] != Class::Direct;
             let receipts = self.has_receipts(ci);
-            let off = plan.msg_off[ci];
-            let conv_id = &plan.conv_ids[ci];
             for k in 0..n_msgs {
-                let g = off + k as u64;
+                let g = plan.msg_off[ci] + k as u64;
                 let t = scratch.times[k];
                 let (mut r, sender_slot) = self.sender_of(g, &scratch.sender_cdf);
-                let sender_id = &plan.user_ids[members[sender_slot] as usize];
-                let msg_id = plan.ids.message.id(t, g);
-
-                // Attachments decide the type; otherwise text, system or location.
-                let u_att = uniform(&mut r);
-                let n_att = if u_att < s.attachment_one_share {
-                    1
-                } else if u_att < s.attachment_one_share + s.attachment_several_share {
-                    range(&mut r, 2, 5) as usize
-                } else {
-                    0
+                let m = Msg {
+                    g,
+                    k,
+                    t,
+                    id: plan.ids.message.id(t, g),
+                    sender: &plan.user_ids[members[sender_slot] as usize],
+                    conversation: &plan.conv_ids[ci],
+                    group: plan.class[ci] != Class::Direct,
+                    receipts,
+                    attachments: self.attachment_kinds(&mut r),
+                    times: &scratch.times,
                 };
-                let mut att_types = [0u8; 5];
-                for a in att_types.iter_mut().take(n_att) {
-                    let x = uniform(&mut r);
-                    *a = if x < s.attachment_image_share {
-                        0
-                    } else if x < s.attachment_image_share + s.attachment_video_share {
-                        1
-                    } else if x < s.attachment_image_share
-                        + s.attachment_video_share
-                        + s.attachment_document_share
-                    {
-                        3
-                    } else {
-                        2
-                    };
-                }
                 // Receipts: outcomes for every other member (a pure function
                 // of the pair); the message row's status summarises them.
                 scratch.outcomes.clear();
                 if receipts {
-                    for slot in 0..members.len() {
-                        if slot != sender_slot {
-                            let o = self.pair_outcome(g, slot, t);
-                            scratch.outcomes.push((slot, o.delivered_at, o.read_at));
-                        }
+                    for slot in (0..members.len()).filter(|&s| s != sender_slot) {
+                        let o = self.pair_outcome(g, slot, t);
+                        scratch.outcomes.push((slot, o.delivered_at, o.read_at));
                     }
                 }
-                // The rest decides only the message row: the children pass
-                // (attachments have their own stream) skips it.
+                // The rest of `r` decides only the message row: the children
+                // pass (attachments have their own stream) skips it.
                 if out.wants(Table::Messages) {
-                    let kind_u = uniform(&mut r);
-                    let msg_type = if n_att > 0 {
-                        ["IMAGE", "VIDEO", "AUDIO", "FILE"][att_types[0] as usize]
-                    } else if group && kind_u < s.system_share_in_groups {
-                        "SYSTEM"
-                    } else if kind_u > 1.0 - s.location_share {
-                        "LOCATION"
-                    } else {
-                        "TEXT"
-                    };
-                    let deleted = chance(&mut r, s.deleted_share);
-                    let edited = !deleted && msg_type == "TEXT" && chance(&mut r, s.edited_share);
-                    let reply_to = (group && k > 0 && chance(&mut r, s.reply_share_in_groups))
-                        .then(|| g - 1 - range(&mut r, 0, (k as u64 - 1).min(20)));
-                    let text_len = lognormal(&mut r, s.text_len_mu, s.text_len_sigma)
-                        .round()
-                        .clamp(1.0, s.text_len_max_chars as f64)
-                        as usize;
-                    let caption = n_att > 0 && chance(&mut r, 0.3);
-                    let edited_at = edited.then(|| {
-                        (t + 1 + exponential(&mut r, 300_000.0) as i64)
-                            .min(end - 1)
-                            .max(t + 1)
-                    });
-                    let deleted_at = deleted.then(|| {
-                        (t + 1 + exponential(&mut r, 3_600_000.0) as i64)
-                            .min(end - 1)
-                            .max(t + 1)
-                    });
-
-                    let status = if deleted {
-                        "DELETED"
-                    } else if !receipts {
-                        "DELIVERED"
-                    } else if scratch.outcomes.iter().all(|o| o.2.is_some()) {
-                        "READ"
-                    } else if scratch.outcomes.iter().all(|o| o.1.is_some()) {
-                        "DELIVERED"
-                    } else {
-                        "SENT"
-                    };
-
-                    let b = out.buf(Table::Messages);
-                    id(b, &msg_id);
-                    if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
-                        copy::null(b);
-                    } else if msg_type == "SYSTEM" {
-                        copy::text(b, "A member joined the conversation");
-                    } else {
-                        let len = if n_att > 0 {
-                            text_len.min(200)
-                        } else {
-                            text_len
-                        };
-                        copy::text(b, self.pools.text(&mut r, len));
-                    }
-                    copy::text(b, msg_type);
-                    copy::text(b, status);
-                    copy::boolean(b, edited);
-                    copy::opt_timestamp_ms(b, edited_at);
-                    copy::boolean(b, deleted);
-                    copy::opt_timestamp_ms(b, deleted_at);
-                    match reply_to {
-                        Some(j) => {
-                            // j is an earlier message of this conversation.
-                            let rid = plan.ids.message.id(scratch.times[(j - off) as usize], j);
-                            id(b, &rid);
-                            id(b, &rid);
-                        }
-                        None => {
-                            copy::null(b);
-                            copy::null(b);
-                        }
-                    }
-                    match msg_type {
-                        "LOCATION" => {
-                            let lat = uniform(&mut r) * 140.0 - 70.0;
-                            let lng = uniform(&mut r) * 360.0 - 180.0;
-                            copy::jsonb_with(b, |b| {
-                                b.put_slice(b"{\"lat\": ");
-                                put_coord(b, lat);
-                                b.put_slice(b", \"lng\": ");
-                                put_coord(b, lng);
-                                b.put_slice(b"}");
-                            });
-                        }
-                        "SYSTEM" => {
-                            copy::jsonb_with(b, |b| b.put_slice(b"{\"event\": \"member_joined\"}"))
-                        }
-                        _ if n_att > 0 => copy::jsonb_with(b, |b| {
-                            b.put_slice(b"{\"attachments\": ");
-                            put_decimal(b, n_att as u64);
-                            b.put_slice(b"}");
-                        }),
-                        _ if chance(&mut r, 0.1) => {
-                            let client: &[u8] =
-                                [&b"ios"[..], b"android", b"web"][range(&mut r, 0, 2) as usize];
-                            copy::jsonb_with(b, |b| {
-                                b.put_slice(b"{\"client\": \"");
-                                b.put_slice(client);
-                                b.put_slice(b"\"}");
-                            })
-                        }
-                        _ => copy::null(b),
-                    }
-                    let mut key = [0u8; 36];
-                    uuid_for(seed, g, &mut key);
-                    copy::bytes(b, &key);
-                    if chance(&mut r, 0.3) {
-                        let mut corr = [0u8; 36];
-                        uuid_for(r.next_u64(), r.next_u64() >> 24, &mut corr);
-                        copy::bytes(b, &corr);
-                    } else {
-                        copy::null(b);
-                    }
-                    id(b, sender_id);
-                    id(b, conv_id);
-                    copy::timestamp_ms(b, t);
-                    copy::timestamp_ms(
-                        b,
-                        t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
-                    );
-                    out.end_row(Table::Messages);
+                    self.message_row(&mut r, &m, &scratch.outcomes, out);
                 }
-
                 if out.wants(Table::Attachments) {
-                    // A stream of their own, so the pass that writes only
-                    // attachments makes the same ones as a pass that writes all.
                     let mut ar = stream(seed, tag::ATTACHMENT, g);
-                    for (j, &ty) in att_types.iter().take(n_att).enumerate() {
-                        self.attachment(&mut ar, g * 8 + j as u64, ty, sender_id, &msg_id, t, out);
+                    for (j, &kind) in m.attachments.iter().enumerate() {
+                        self.attachment(&mut ar, g * 8 + j as u64, kind, m.sender, &m.id, t, out);
                     }
                 }
-                let (receipts_wanted, reads_wanted) = (
-                    out.wants(Table::MessageReceipts),
-                    out.wants(Table::MessageReads),
-                );
-                for &(slot, delivered_at, read_at) in &scratch.outcomes {
-                    let user_id = &plan.user_ids[members[slot] as usize];
-                    if let (Some(at), true) = (delivered_at, receipts_wanted) {
-                        receipt(
-                            out,
-                            plan.ids.receipt.id(at, g * 64 + slot as u64 * 2),
-                            "DELIVERED",
-                            at,
-                            &msg_id,
-                            user_id,
-                        );
-                    }
-                    let Some(at) = read_at else { continue };
-                    if receipts_wanted {
-                        receipt(
-                            out,
-                            plan.ids.receipt.id(at, g * 64 + slot as u64 * 2 + 1),
-                            "READ",
-                            at,
-                            &msg_id,
-                            user_id,
-                        );
-                    }
-                    if reads_wanted {
-                        let b = out.buf(Table::MessageReads);
-                        id(b, &plan.ids.read.id(at, g * 32 + slot as u64));
-                        copy::timestamp_ms(b, at);
-                        id(b, user_id);
-                        id(b, &msg_id);
-                        copy::timestamp_ms(b, at);
-                        copy::timestamp_ms(b, at);
-                        out.end_row(Table::MessageReads);
-                    }
-                }
+                self.receipts_and_reads(&m, members, &scratch.outcomes, out);
             }
             if out.stopped {
                 return;
+            }
+        }
+    }
+
+    /// How many attachments a message has (the type follows the first), drawn
+    /// from the message's stream right after its sender.
+    fn attachment_kinds(&self, r: &mut rand_pcg::Pcg64Mcg) -> Attachments {
+        let s = &self.plan.cfg.shape;
+        let u_att = uniform(r);
+        let n = if u_att < s.attachment_one_share {
+            1
+        } else if u_att < s.attachment_one_share + s.attachment_several_share {
+            range(r, 2, 5) as usize
+        } else {
+            0
+        };
+        let mut kinds = [AttachmentKind::Image; 5];
+        for a in kinds.iter_mut().take(n) {
+            let x = uniform(r);
+            *a = if x < s.attachment_image_share {
+                AttachmentKind::Image
+            } else if x < s.attachment_image_share + s.attachment_video_share {
+                AttachmentKind::Video
+            } else if x < s.attachment_image_share
+                + s.attachment_video_share
+                + s.attachment_document_share
+            {
+                AttachmentKind::Document
+            } else {
+                AttachmentKind::Audio
+            };
+        }
+        Attachments { kinds, n }
+    }
+
+    /// The message row: type, content, edits, deletion, reply, metadata.
+    fn message_row<S: ChunkSink>(
+        &self,
+        r: &mut rand_pcg::Pcg64Mcg,
+        m: &Msg,
+        outcomes: &[(usize, Option<i64>, Option<i64>)],
+        out: &mut Out<S>,
+    ) {
+        let s = &self.plan.cfg.shape;
+        let (end, t) = (self.end_ms(), m.t);
+        let n_att = m.attachments.n;
+        let kind_u = uniform(r);
+        let msg_type = if n_att > 0 {
+            m.attachments.kinds[0].message_type()
+        } else if m.group && kind_u < s.system_share_in_groups {
+            "SYSTEM"
+        } else if kind_u > 1.0 - s.location_share {
+            "LOCATION"
+        } else {
+            "TEXT"
+        };
+        let deleted = chance(r, s.deleted_share);
+        let edited = !deleted && msg_type == "TEXT" && chance(r, s.edited_share);
+        let reply_to = (m.group && m.k > 0 && chance(r, s.reply_share_in_groups))
+            .then(|| m.g - 1 - range(r, 0, (m.k as u64 - 1).min(20)));
+        let text_len = lognormal(r, s.text_len_mu, s.text_len_sigma)
+            .round()
+            .clamp(1.0, s.text_len_max_chars as f64) as usize;
+        let caption = n_att > 0 && chance(r, 0.3);
+        let edited_at = edited.then(|| {
+            (t + 1 + exponential(r, 300_000.0) as i64)
+                .min(end - 1)
+                .max(t + 1)
+        });
+        let deleted_at = deleted.then(|| {
+            (t + 1 + exponential(r, 3_600_000.0) as i64)
+                .min(end - 1)
+                .max(t + 1)
+        });
+        let status = if deleted {
+            "DELETED"
+        } else if !m.receipts {
+            "DELIVERED"
+        } else if outcomes.iter().all(|o| o.2.is_some()) {
+            "READ"
+        } else if outcomes.iter().all(|o| o.1.is_some()) {
+            "DELIVERED"
+        } else {
+            "SENT"
+        };
+
+        let b = out.buf(Table::Messages);
+        id(b, &m.id);
+        if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
+            copy::null(b);
+        } else if msg_type == "SYSTEM" {
+            copy::text(b, "A member joined the conversation");
+        } else {
+            let len = if n_att > 0 {
+                text_len.min(200)
+            } else {
+                text_len
+            };
+            copy::text(b, self.pools.text(r, len));
+        }
+        copy::text(b, msg_type);
+        copy::text(b, status);
+        copy::boolean(b, edited);
+        copy::opt_timestamp_ms(b, edited_at);
+        copy::boolean(b, deleted);
+        copy::opt_timestamp_ms(b, deleted_at);
+        match reply_to {
+            Some(j) => {
+                // j is an earlier message of this conversation.
+                let rid = self
+                    .plan
+                    .ids
+                    .message
+                    .id(m.times[(j - (m.g - m.k as u64)) as usize], j);
+                id(b, &rid);
+                id(b, &rid);
+            }
+            None => {
+                copy::null(b);
+                copy::null(b);
+            }
+        }
+        metadata(b, r, msg_type, n_att);
+        let mut key = [0u8; 36];
+        uuid_for(self.seed(), m.g, &mut key);
+        copy::bytes(b, &key);
+        if chance(r, 0.3) {
+            let mut corr = [0u8; 36];
+            uuid_for(r.next_u64(), r.next_u64() >> 24, &mut corr);
+            copy::bytes(b, &corr);
+        } else {
+            copy::null(b);
+        }
+        id(b, m.sender);
+        id(b, m.conversation);
+        copy::timestamp_ms(b, t);
+        copy::timestamp_ms(
+            b,
+            t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
+        );
+        out.end_row(Table::Messages);
+    }
+
+    /// The DELIVERED and READ receipts and the reads of one message.
+    fn receipts_and_reads<S: ChunkSink>(
+        &self,
+        m: &Msg,
+        members: &[u32],
+        outcomes: &[(usize, Option<i64>, Option<i64>)],
+        out: &mut Out<S>,
+    ) {
+        let plan = self.plan;
+        let (receipts_wanted, reads_wanted) = (
+            out.wants(Table::MessageReceipts),
+            out.wants(Table::MessageReads),
+        );
+        for &(slot, delivered_at, read_at) in outcomes {
+            let user_id = &plan.user_ids[members[slot] as usize];
+            let key = m.g * 64 + slot as u64 * 2;
+            if let (Some(at), true) = (delivered_at, receipts_wanted) {
+                receipt(
+                    out,
+                    plan.ids.receipt.id(at, key),
+                    "DELIVERED",
+                    at,
+                    &m.id,
+                    user_id,
+                );
+            }
+            let Some(at) = read_at else { continue };
+            if receipts_wanted {
+                receipt(
+                    out,
+                    plan.ids.receipt.id(at, key + 1),
+                    "READ",
+                    at,
+                    &m.id,
+                    user_id,
+                );
+            }
+            if reads_wanted {
+                let b = out.buf(Table::MessageReads);
+                id(b, &plan.ids.read.id(at, m.g * 32 + slot as u64));
+                copy::timestamp_ms(b, at);
+                id(b, user_id);
+                id(b, &m.id);
+                copy::timestamp_ms(b, at);
+                copy::timestamp_ms(b, at);
+                out.end_row(Table::MessageReads);
             }
         }
     }
@@ -718,7 +709,7 @@ impl<'a> Gen<'a> {
         &self,
         r: &mut rand_pcg::Pcg64Mcg,
         key: u64,
-        ty: u8,
+        kind: AttachmentKind,
         uploader: &[u8; ID_LEN],
         message: &[u8; ID_LEN],
         t: i64,
@@ -732,7 +723,7 @@ impl<'a> Gen<'a> {
             kb_max: hi,
             prefix,
             exts,
-        } = MEDIA[ty as usize];
+        } = MEDIA[kind as usize];
         let (ext, mime) = exts[range(r, 0, exts.len() as u64 - 1) as usize];
         let kb = lognormal(r, mu, sigma).clamp(lo, hi);
         let number = range(r, 1000, 9999);
@@ -760,7 +751,7 @@ impl<'a> Gen<'a> {
             b.put_u8(b'/');
             filename(b);
         });
-        if ty <= 1 {
+        if matches!(kind, AttachmentKind::Image | AttachmentKind::Video) {
             copy::text_with(b, |b| {
                 b.put_slice(b"https://cdn.example.com/t/");
                 b.put_slice(&aid);
@@ -779,16 +770,16 @@ impl<'a> Gen<'a> {
             (800, 600),
         ];
         const VIDEO_SIZES: [(i32, i32); 4] = [(1280, 720), (1920, 1080), (720, 1280), (1080, 1920)];
-        let dims = match ty {
-            0 => Some(IMAGE_SIZES[range(r, 0, 5) as usize]),
-            1 => Some(VIDEO_SIZES[range(r, 0, 3) as usize]),
+        let dims = match kind {
+            AttachmentKind::Image => Some(IMAGE_SIZES[range(r, 0, 5) as usize]),
+            AttachmentKind::Video => Some(VIDEO_SIZES[range(r, 0, 3) as usize]),
             _ => None,
         };
         copy::opt_int4(b, dims.map(|d| d.0));
         copy::opt_int4(b, dims.map(|d| d.1));
-        let duration = match ty {
-            1 => Some(lognormal(r, 3.5, 1.0).clamp(1.0, 3_600.0) as i32),
-            2 => Some(lognormal(r, 3.0, 1.0).clamp(1.0, 3_600.0) as i32),
+        let duration = match kind {
+            AttachmentKind::Video => Some(lognormal(r, 3.5, 1.0).clamp(1.0, 3_600.0) as i32),
+            AttachmentKind::Audio => Some(lognormal(r, 3.0, 1.0).clamp(1.0, 3_600.0) as i32),
             _ => None,
         };
         copy::opt_int4(b, duration);
@@ -800,8 +791,92 @@ impl<'a> Gen<'a> {
     }
 }
 
-/// Attachment kinds (index = the generator's type code): log-normal size in KB,
-/// clamped, from distributions.md; file name prefix; extensions and mime types.
+/// What kind of file an attachment is; indexes [`MEDIA`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttachmentKind {
+    Image = 0,
+    Video = 1,
+    Audio = 2,
+    Document = 3,
+}
+
+impl AttachmentKind {
+    /// The type of a message whose first attachment is of this kind.
+    fn message_type(self) -> &'static str {
+        match self {
+            AttachmentKind::Image => "IMAGE",
+            AttachmentKind::Video => "VIDEO",
+            AttachmentKind::Audio => "AUDIO",
+            AttachmentKind::Document => "FILE",
+        }
+    }
+}
+
+/// A message's attachments: the first `n` of `kinds`.
+struct Attachments {
+    kinds: [AttachmentKind; 5],
+    n: usize,
+}
+
+impl Attachments {
+    fn iter(&self) -> std::slice::Iter<'_, AttachmentKind> {
+        self.kinds[..self.n].iter()
+    }
+}
+
+/// What the rows of one message share.
+struct Msg<'p> {
+    /// Global message index, and index within its conversation.
+    g: u64,
+    k: usize,
+    /// Sent at (Unix ms).
+    t: i64,
+    id: [u8; ID_LEN],
+    sender: &'p [u8; ID_LEN],
+    conversation: &'p [u8; ID_LEN],
+    group: bool,
+    receipts: bool,
+    attachments: Attachments,
+    /// The send times of this conversation's messages (index = `k`), so a
+    /// reply can compute its target's time-ordered id.
+    times: &'p [i64],
+}
+
+/// A message's `metadata` JSONB: coordinates, a system event, an attachment
+/// count, sometimes the client, or NULL.
+fn metadata(b: &mut BytesMut, r: &mut rand_pcg::Pcg64Mcg, msg_type: &str, n_att: usize) {
+    match msg_type {
+        "LOCATION" => {
+            let lat = uniform(r) * 140.0 - 70.0;
+            let lng = uniform(r) * 360.0 - 180.0;
+            copy::jsonb_with(b, |b| {
+                b.put_slice(b"{\"lat\": ");
+                put_coord(b, lat);
+                b.put_slice(b", \"lng\": ");
+                put_coord(b, lng);
+                b.put_slice(b"}");
+            });
+        }
+        "SYSTEM" => copy::jsonb_with(b, |b| b.put_slice(b"{\"event\": \"member_joined\"}")),
+        _ if n_att > 0 => copy::jsonb_with(b, |b| {
+            b.put_slice(b"{\"attachments\": ");
+            put_decimal(b, n_att as u64);
+            b.put_slice(b"}");
+        }),
+        _ if chance(r, 0.1) => {
+            let client: &[u8] = [&b"ios"[..], b"android", b"web"][range(r, 0, 2) as usize];
+            copy::jsonb_with(b, |b| {
+                b.put_slice(b"{\"client\": \"");
+                b.put_slice(client);
+                b.put_slice(b"\"}");
+            })
+        }
+        _ => copy::null(b),
+    }
+}
+
+/// Attachment kinds (index = [`AttachmentKind`]): log-normal size in KB,
+/// clamped (docs/data.md, "Shape"); file name prefix; extensions and mime types.
 struct MediaKind {
     label: &'static str,
     kb_mu: f64,
@@ -972,7 +1047,12 @@ mod tests {
         );
         assert!(rows_of(&a, Table::MessageReads) > 0);
         let b = run();
-        assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.1 == y.1));
+        let chunks = |s: &Collect| {
+            s.0.iter()
+                .map(|c| (c.0, c.1.clone(), c.2))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(chunks(&a), chunks(&b));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use rand::RngCore;
 
-use super::calendar::{hour_of_day, weekday, MS_PER_DAY, MS_PER_HOUR};
 use super::dist::{exponential, uniform};
 use crate::config::{Shape, Window};
+use crate::util::calendar::{hour_of_day, weekday, MS_PER_DAY, MS_PER_HOUR};
 
 /// Relative activity by UTC hour: peaks 09-12 and 18-21, trough at night.
 /// Ratio max/min = 2.5 here; `Density` rescales it to the configured ratio.

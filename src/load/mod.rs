@@ -19,28 +19,25 @@
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
-pub mod ddl;
-pub mod external;
-pub mod pipeline;
+mod streams;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use tokio::task::JoinSet;
 
+use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
+use crate::gen::pipeline::{run_phase, Pass};
 use crate::gen::{pools::Pools, Plan};
-use crate::model::Table;
-use crate::progress::Progress;
-use crate::report::{
-    per_sec, GeneratorReport, Percentiles, PhaseReport, RunReport, StepReport, TableReport,
-    TargetInfo,
-};
-use pipeline::{Counters, Pass, StreamStats};
+use crate::model::{Command, Outcome, PerTable, Table};
+use crate::progress::{Counters, Progress};
+use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
 
 /// Everything a load needs, validated.
 #[derive(Debug, Clone)]
@@ -57,12 +54,30 @@ pub struct LoadOptions {
     pub index_workers: usize,
     /// `maintenance_work_mem` for index builds, e.g. "512MB".
     pub maintenance_work_mem: String,
-    /// `load` or `refresh` (refresh validates the staged data before the swap).
-    pub command: &'static str,
+    /// `load` or `refresh` (recorded in the report and the ledger).
+    pub command: Command,
+}
+
+/// A check of the staged dataset that must pass before the swap may replace
+/// the live one (`refresh` passes validate's integrity checks). `load` knows
+/// only this trait, so it does not depend on `validate`.
+pub trait StagedCheck: Sync {
+    /// What is checked, for the report's step name.
+    fn name(&self) -> &'static str;
+    /// One sentence per failure on the dataset in `staged`'s schema; empty when it passes.
+    fn failures<'a>(
+        &'a self,
+        staged: &'a Target,
+        dataset: &'a DatasetConfig,
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
 }
 
 /// Runs a load and writes its report (also when it fails). Returns the report.
-pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
+/// With `pre_swap`, the staged data must pass it before the swap.
+pub async fn run(
+    opts: &LoadOptions,
+    pre_swap: Option<&dyn StagedCheck>,
+) -> Result<(RunReport, PathBuf)> {
     let started = Instant::now();
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
@@ -76,12 +91,13 @@ pub async fn run(opts: &LoadOptions) -> Result<(RunReport, PathBuf)> {
         .report_path
         .clone()
         .unwrap_or_else(|| report.default_path());
-    let result = run_inner(opts, plan, pools, &mut report).await;
+    let result = run_inner(opts, pre_swap, plan, pools, &mut report).await;
     report.conclude(started, result, path)
 }
 
 async fn run_inner(
     opts: &LoadOptions,
+    pre_swap: Option<&dyn StagedCheck>,
     plan: Arc<Plan>,
     pools: Arc<Pools>,
     report: &mut RunReport,
@@ -97,21 +113,21 @@ async fn run_inner(
         schema: schema.clone(),
         server_version,
     });
-    ddl::try_lock(&control, &schema).await?;
+    catalog::try_lock(&control, &schema).await?;
 
     // Preflight: nothing is written until every check has passed.
-    let present = ddl::existing_tables(&control, &schema).await?;
+    let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         crate::progress::note(&format!(
             "creating the chat tables in schema {schema:?} from sql/schema.sql"
         ));
-        ddl::create_tables(&mut control, &schema).await?;
+        catalog::schema::create_tables(&mut control, &schema).await?;
         report
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    ddl::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = ddl::occupancy(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema).await?;
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -123,10 +139,10 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = ddl::read_deferred(&control, &schema).await?;
+    let deferred = deferred::read_deferred(&control, &schema).await?;
     let run_id = format!(
         "{}-{}",
-        crate::gen::calendar::compact(crate::gen::calendar::now_ms()),
+        crate::util::calendar::compact(crate::util::calendar::now_ms()),
         std::process::id()
     );
     report.run_id = Some(run_id.clone());
@@ -135,7 +151,7 @@ async fn run_inner(
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
     let mut shutdown = Shutdown::install()?;
-    ddl::ledger::start(
+    ledger::start(
         &control,
         &run_id,
         opts.command,
@@ -152,19 +168,20 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = ddl::create_stage(&control, target).await?;
+    let stage = staging::create_stage(&control, target).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
-    // Everything before the swap can be interrupted, the refresh's validation
+    // Everything before the swap can be interrupted, the pre-swap check
     // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
         load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
-        if opts.command == "refresh" {
-            pre_swap_validation(target, &stage, ds, report).await?;
+        if let Some(check) = pre_swap {
+            pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
         let keys =
-            external::check_against_stage(&control, &schema, &stage, &ddl::table_names()).await?;
+            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
+                .await?;
         if keys > 0 {
             report.post_load.push(StepReport {
                 step: "rows of other tables checked against the new data".into(),
@@ -187,7 +204,7 @@ async fn run_inner(
     let rows = rows_per_table(report);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match ddl::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
@@ -211,8 +228,15 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
         run_id: &str,
         message: &str,
     ) -> Result<()> {
-        ddl::drop_stage(c, schema).await?;
-        ddl::ledger::finish(c, run_id, "FAILED", &serde_json::Value::Null, Some(message)).await
+        staging::drop_stage(c, schema).await?;
+        ledger::finish(
+            c,
+            run_id,
+            Outcome::Failed,
+            &serde_json::Value::Null,
+            Some(message),
+        )
+        .await
     }
     let message = error.to_string();
     if tidy(control, &target.schema, run_id, &message)
@@ -253,18 +277,18 @@ fn rows_per_table(report: &RunReport) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-/// Refresh only: the staged dataset must pass validate's integrity checks
-/// before it may replace the live one.
-async fn pre_swap_validation(
+/// The staged dataset must pass `check` before it may replace the live one.
+async fn pre_swap_check(
+    check: &dyn StagedCheck,
     target: &Target,
     stage: &str,
     ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let failures = crate::validate::integrity_failures(&target.with_schema(stage), ds).await?;
+    let failures = check.failures(&target.with_schema(stage), ds).await?;
     report.post_load.push(StepReport {
-        step: "integrity validation of the staged data".into(),
+        step: check.name().into(),
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: Some(format!("{} failures", failures.len())),
     });
@@ -304,13 +328,14 @@ impl Shutdown {
     }
 }
 
-fn expected_rows(plan: &Plan) -> [Option<u64>; 7] {
+/// The row counts the plan fixes in advance (the children's are drawn).
+fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     let c = &plan.cfg.counts;
-    let mut e = [None; 7];
-    e[Table::Users.index()] = Some(c.users);
-    e[Table::Conversations.index()] = Some(c.conversations);
-    e[Table::ConversationUsers.index()] = Some(plan.members.len() as u64);
-    e[Table::Messages.index()] = Some(c.messages);
+    let mut e = PerTable::default();
+    e[Table::Users] = Some(c.users);
+    e[Table::Conversations] = Some(c.conversations);
+    e[Table::ConversationUsers] = Some(plan.members.len() as u64);
+    e[Table::Messages] = Some(c.messages);
     e
 }
 
@@ -319,7 +344,7 @@ async fn load_and_build(
     plan: Arc<Plan>,
     pools: Arc<Pools>,
     stage: &str,
-    deferred: &ddl::Deferred,
+    deferred: &deferred::Deferred,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
 ) -> Result<()> {
@@ -330,15 +355,15 @@ async fn load_and_build(
         .map(|pass| {
             pass.tables()
                 .iter()
-                .map(|t| pipeline::streams_for(*t, p.streams_per_large_table))
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
                 .sum::<usize>()
         })
         .max()
         .unwrap_or(1);
     let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
-    let mut rows_by_table = [0u64; 7];
+    let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = run_phase(
+        let phase = copy_phase(
             pass,
             opts,
             &plan,
@@ -350,7 +375,7 @@ async fn load_and_build(
         .await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[x.index()] = t.rows;
+                rows_by_table[*x] = t.rows;
             }
         }
         report.phases.push(phase);
@@ -358,7 +383,8 @@ async fn load_and_build(
     build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
 }
 
-async fn run_phase(
+/// One phase into the staging tables, with the live progress display.
+async fn copy_phase(
     pass: Pass,
     opts: &LoadOptions,
     plan: &Arc<Plan>,
@@ -367,26 +393,15 @@ async fn run_phase(
     pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
 ) -> Result<PhaseReport> {
-    let p = &opts.pipeline;
-    let started = Instant::now();
     let counters = Arc::new(Counters::default());
-    let mut senders: [Option<flume::Sender<pipeline::Chunk>>; 7] = Default::default();
-    let mut streams: JoinSet<(Table, Result<StreamStats>)> = JoinSet::new();
-    let ctx = pipeline::StreamCtx {
+    let ctx = streams::StreamCtx {
         target: stage_target.clone(),
         pool: pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
     };
-    for &t in pass.tables() {
-        let (tx, rx) = flume::bounded(p.channel_chunks);
-        senders[t.index()] = Some(tx);
-        for _ in 0..pipeline::streams_for(t, p.streams_per_large_table) {
-            let (ctx, rx) = (ctx.clone(), rx.clone());
-            streams.spawn(async move { (t, pipeline::copy_stream(ctx, t, rx).await) });
-        }
-    }
+    let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(
         pass.name(),
         pass.tables(),
@@ -394,110 +409,64 @@ async fn run_phase(
         counters,
         opts.fancy_progress,
     );
-    let gens = pipeline::spawn_generators(
-        pass,
-        plan.clone(),
-        pools.clone(),
-        p.workers,
-        p.chunk_bytes,
-        senders,
-        cancel.clone(),
-    );
-    let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
-    let mut first_error = None;
-    while let Some(joined) = streams.join_next().await {
-        let failed = match joined {
-            Ok((t, Ok(s))) => {
-                match per_table.iter_mut().find(|x| x.0 == t) {
-                    Some(x) => {
-                        x.1.merge(&s);
-                        x.2 += 1;
-                    }
-                    None => per_table.push((t, s, 1)),
-                }
-                continue;
-            }
-            Ok((_, Err(e))) => e,
-            // The streams aborted after the first error end as cancelled:
-            // the first error is the one that names the table and phase.
-            Err(e) if e.is_cancelled() && first_error.is_some() => continue,
-            Err(e) => Error::Other(format!(
-                "a COPY task of phase '{}' failed: {e}",
-                pass.name()
-            )),
-        };
-        // Stop the generators and the other streams; keep the first error.
-        cancel.store(true, Ordering::Relaxed);
-        streams.abort_all();
-        first_error.get_or_insert(failed);
-    }
-    let gen = tokio::task::spawn_blocking(move || pipeline::join_generators(gens))
-        .await
-        .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
+    let phase = run_phase(pass, plan, pools, &opts.pipeline, &mut consumer, cancel).await;
     progress.finish().await;
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    let mut tables = Vec::new();
-    for &t in pass.tables() {
-        let Some((_, s, n)) = per_table.iter().find(|x| x.0 == t) else {
-            continue;
-        };
-        let ms = s.elapsed_ns as f64 / 1e6;
-        tables.push(TableReport {
-            table: t.name().into(),
-            rows: s.rows,
-            bytes: s.bytes,
-            elapsed_ms: ms,
-            rows_per_sec: per_sec(s.rows as f64, ms),
-            mb_per_sec: per_sec(s.bytes as f64 / 1e6, ms),
-            streams: *n,
-            chunks: s.chunks,
-            chunk_send_latency_us: Percentiles::of(&s.send_us),
-            streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
-            server_ack_ms: s.finish_ns as f64 / 1e6,
-        });
-    }
-    Ok(PhaseReport {
-        phase: pass.name().into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        generator: GeneratorReport {
-            workers: p.workers,
-            generating_ms: gen.busy_ns as f64 / 1e6,
-            blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
-            units: gen.units,
-        },
-        tables,
-    })
+    phase
 }
 
-/// Builds the indexes (`index_workers` at once, biggest tables first), then
-/// attaches primary/unique constraints, adds foreign keys, and analyses.
+/// Builds the indexes, then attaches primary/unique constraints, adds
+/// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
     opts: &LoadOptions,
     stage_target: &Target,
     pool: &deadpool_postgres::Pool,
-    deferred: &ddl::Deferred,
-    rows_by_table: &[u64; 7],
+    deferred: &deferred::Deferred,
+    rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
-    let stage = stage_target.schema.clone();
+    crate::progress::note(&format!(
+        "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
+        deferred.indexes.len(),
+        opts.index_workers,
+        deferred.foreign_keys.len()
+    ));
+    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
+    let stage = &stage_target.schema;
+    let client = stage_target.pooled(pool).await?;
+    client
+        .batch_execute(&format!(
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            quote_ident(stage),
+            quote_ident(&opts.target.schema),
+            crate::db::quote_literal(&opts.maintenance_work_mem)
+        ))
+        .await
+        .step("setting up the constraint session")?;
+    attach_constraints(&client, stage, deferred, report).await?;
+    add_foreign_keys(&client, stage, deferred, report).await?;
+    analyze(&client, stage, report).await
+}
+
+/// One index build job per worker connection at a time, biggest tables first;
+/// `index_workers` at once.
+async fn build_indexes(
+    opts: &LoadOptions,
+    stage_target: &Target,
+    pool: &deadpool_postgres::Pool,
+    deferred: &deferred::Deferred,
+    rows_by_table: &PerTable<u64>,
+    report: &mut RunReport,
+) -> Result<()> {
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
             .find(|t| t.name() == name)
-            .map_or(0, |t| rows_by_table[t.index()])
+            .map_or(0, |t| rows_by_table[*t])
     };
     let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));
     let started = Instant::now();
-    crate::progress::note(&format!(
-        "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
-        jobs.len(),
-        opts.index_workers,
-        deferred.foreign_keys.len()
-    ));
-    let steps = Arc::new(crate::progress::Steps::new(
+    let progress = Arc::new(crate::progress::Steps::new(
         "indexes",
         jobs.len(),
         opts.fancy_progress,
@@ -505,43 +474,13 @@ async fn build_deferred(
     let queue = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
     let mut workers = JoinSet::new();
     for _ in 0..opts.index_workers.max(1) {
-        let (queue, pool, target, mwm, steps) = (
+        workers.spawn(index_worker(
             queue.clone(),
             pool.clone(),
             stage_target.clone(),
             opts.maintenance_work_mem.clone(),
-            steps.clone(),
-        );
-        workers.spawn(async move {
-            let client = target.pooled(&pool).await?;
-            client
-                .batch_execute(&format!(
-                    "SET maintenance_work_mem = {}",
-                    crate::db::quote_literal(&mwm)
-                ))
-                .await
-                .step("setting maintenance_work_mem")?;
-            let mut done = Vec::new();
-            loop {
-                let job = queue.lock().expect("index queue").next();
-                let Some(job) = job else { break };
-                let t = Instant::now();
-                client
-                    .batch_execute(&job.create)
-                    .await
-                    .step(format!("building index {} on {}", job.name, job.table))?;
-                steps.finished(
-                    &format!("index {} on {}", job.name, job.table),
-                    t.elapsed().as_secs_f64(),
-                );
-                done.push(StepReport {
-                    step: format!("index {}", job.name),
-                    elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                    detail: Some(job.table.clone()),
-                });
-            }
-            Ok::<_, Error>(done)
-        });
+            progress.clone(),
+        ));
     }
     let mut steps = Vec::new();
     while let Some(r) = workers.join_next().await {
@@ -565,20 +504,58 @@ async fn build_deferred(
         )),
     });
     report.builds.extend(steps);
+    Ok(())
+}
 
-    let client = stage_target.pooled(pool).await?;
+/// One connection building indexes from `queue` until it is empty.
+async fn index_worker(
+    queue: Arc<std::sync::Mutex<std::vec::IntoIter<deferred::IndexDdl>>>,
+    pool: deadpool_postgres::Pool,
+    target: Target,
+    maintenance_work_mem: String,
+    progress: Arc<crate::progress::Steps>,
+) -> Result<Vec<StepReport>> {
+    let client = target.pooled(&pool).await?;
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
-            quote_ident(&stage),
-            quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            "SET maintenance_work_mem = {}",
+            crate::db::quote_literal(&maintenance_work_mem)
         ))
         .await
-        .step("setting up the constraint session")?;
+        .step("setting maintenance_work_mem")?;
+    let mut done = Vec::new();
+    loop {
+        let job = queue.lock().expect("index queue").next();
+        let Some(job) = job else { break };
+        let t = Instant::now();
+        client
+            .batch_execute(&job.create)
+            .await
+            .step(format!("building index {} on {}", job.name, job.table))?;
+        progress.finished(
+            &format!("index {} on {}", job.name, job.table),
+            t.elapsed().as_secs_f64(),
+        );
+        done.push(StepReport {
+            step: format!("index {}", job.name),
+            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+            detail: Some(job.table.clone()),
+        });
+    }
+    Ok(done)
+}
+
+/// Turns the built unique indexes that back primary keys and unique
+/// constraints into those constraints.
+async fn attach_constraints(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    deferred: &deferred::Deferred,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     for ix in &deferred.indexes {
-        if let Some(sql) = ddl::attach_constraint_sql(&stage, ix) {
+        if let Some(sql) = deferred::attach_constraint_sql(stage, ix) {
             client
                 .batch_execute(&sql)
                 .await
@@ -590,11 +567,20 @@ async fn build_deferred(
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: None,
     });
+    Ok(())
+}
+
+async fn add_foreign_keys(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    deferred: &deferred::Deferred,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     for fk in &deferred.foreign_keys {
         let t1 = Instant::now();
         client
-            .batch_execute(&ddl::foreign_key_sql(&stage, fk))
+            .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
         report.builds.push(StepReport {
@@ -608,10 +594,18 @@ async fn build_deferred(
         elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
         detail: None,
     });
+    Ok(())
+}
+
+async fn analyze(
+    client: &deadpool_postgres::Object,
+    stage: &str,
+    report: &mut RunReport,
+) -> Result<()> {
     let t = Instant::now();
     let names: Vec<String> = Table::ALL
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(&stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))

@@ -1,6 +1,11 @@
 //! The tables chatsynth fills, their columns in the order the generators write
 //! them, and the types those columns must have in the target schema (the
-//! preflight compares the target's catalog with this).
+//! preflight compares the target's catalog with this); and, in [`run`], the
+//! words a run is described by (command, outcome, verdict).
+
+pub mod run;
+
+pub use run::{Command, Outcome, Verdict};
 
 /// The seven tables, in foreign-key load order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -244,10 +249,6 @@ impl Table {
         self.columns().len() as i16
     }
 
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// `COPY "schema"."table" ("col", ...) FROM STDIN (FORMAT binary)`.
     pub fn copy_sql(self, schema: &str) -> String {
         let cols: Vec<String> = self
@@ -261,6 +262,32 @@ impl Table {
             crate::db::quote_ident(self.name()),
             cols.join(", ")
         )
+    }
+}
+
+/// One value per table, indexed by [`Table`] (in place of arrays sized by a bare 7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PerTable<T>([T; 7]);
+
+impl<T> PerTable<T> {
+    /// Each table's value from `f(table)`.
+    pub(crate) fn from_fn(mut f: impl FnMut(Table) -> T) -> Self {
+        PerTable(std::array::from_fn(|i| f(Table::ALL[i])))
+    }
+}
+
+impl<T> std::ops::Index<Table> for PerTable<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, t: Table) -> &T {
+        &self.0[t as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Table> for PerTable<T> {
+    #[inline]
+    fn index_mut(&mut self, t: Table) -> &mut T {
+        &mut self.0[t as usize]
     }
 }
 

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::targets::Targets;
+use crate::config::RealisedTargets;
+use crate::model::Verdict;
+use crate::util::num::fmt_num;
 
 /// The aggregates measured in SQL, by column name. `None` is SQL NULL (e.g. an
 /// average over no rows).
@@ -136,17 +139,6 @@ impl Expect {
     }
 }
 
-/// Compact number: integers as integers, small values with 4 decimals.
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
 /// Tolerance of a share measured over `n` trials: the relative tolerance, widened
 /// to 3 standard errors of a binomial proportion when the sample is too small to
 /// resolve the relative tolerance (a tiny band has 300 conversations: 5% large
@@ -187,7 +179,7 @@ fn smoothed_extremes(hourly: &[i64]) -> Option<(f64, f64)> {
 }
 
 /// Tolerance of a ratio of two counts `a / b` of clustered events (each count
-/// a sum of bursts; `cluster` = E[burst^2] / E[burst], 2m - 1 for geometric bursts
+/// a sum of bursts; `cluster` = `E[burst^2] / E[burst]`, 2m - 1 for geometric bursts
 /// of mean m): the relative tolerance, widened to 3 standard errors of the
 /// ratio when the counts are too small to resolve it.
 pub fn ratio_tolerance(target: f64, rel: f64, a: f64, b: f64, cluster: f64) -> f64 {
@@ -467,403 +459,499 @@ pub fn build(m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) -> Vec<
     checks
 }
 
-fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) {
-    use Kind::{Critical, Warning};
-    let s = &t.dataset.shape;
-    let f = Category::Fidelity;
+/// How a fidelity metric is measured from the query results.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// A metric column as it is (a mean, a median, a share computed in SQL).
+    Value(&'static str),
+    /// `num / of`, two count columns; tolerance from [`share_tolerance`].
+    Share { num: &'static str, of: &'static str },
+}
 
-    // A share of `n` trials, with the share tolerance.
-    let share = |checks: &mut Vec<Check>,
-                 name: &str,
-                 kind,
-                 num: Option<f64>,
-                 n: Option<f64>,
-                 target: f64| {
-        let tol = share_tolerance(target, n.unwrap_or(0.0), rel);
-        checks.push(Check::new(
-            name,
-            f,
-            kind,
-            Expect::Near {
-                target,
-                tolerance: tol,
-            },
-            ratio(num, n),
-        ));
-    };
-    // A value (mean, median, ratio) within the relative tolerance.
-    let near = |name: &str, kind, measured: Option<f64>, target: f64| {
+/// What a metric's note says beside the result.
+#[derive(Clone, Copy)]
+enum Note {
+    None,
+    Fixed(&'static str),
+    /// `n = <value of the column>`.
+    SampleOf(&'static str),
+}
+
+/// One row of a fidelity table: a check built from a measurement and a target.
+struct Metric {
+    name: &'static str,
+    kind: Kind,
+    measure: Measure,
+    target: fn(&Targets, &Metrics) -> f64,
+    note: Note,
+}
+
+const USER_METRICS: &[Metric] = &[
+    Metric {
+        name: "active user share",
+        kind: Kind::Warning,
+        measure: Measure::Value("active_user_share"),
+        target: |t, _| t.dataset.shape.active_user_share,
+        note: Note::SampleOf("users"),
+    },
+    Metric {
+        name: "profile completeness mean (4 optional fields)",
+        kind: Kind::Warning,
+        measure: Measure::Value("profile_completeness_mean"),
+        target: |t, _| t.profile_completeness_mean(),
+        note: Note::Fixed("Beta(a, b) mean a/(a+b)"),
+    },
+    Metric {
+        name: "username length mean",
+        kind: Kind::Warning,
+        measure: Measure::Value("username_len_mean"),
+        target: |t, _| t.username_len_mean(),
+        note: Note::Fixed("normal mean clamped to [3, 30]"),
+    },
+];
+
+const CLASS_METRICS: &[Metric] = &[
+    Metric {
+        name: "conversation class share: direct",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_direct",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.direct_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "conversation class share: small group (3..20)",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_small_group",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.small_group_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "conversation class share: large group (21+)",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "class_large_group",
+            of: "conversations",
+        },
+        target: |t, _| t.dataset.shape.large_group_share,
+        note: Note::None,
+    },
+];
+
+const HEAVY_ROOMS: &str = "heavy rooms: message share of the top 2% of conversations";
+
+/// A scale-dependent metric: checked against a load report's realised targets only.
+struct ScaleMetric {
+    name: &'static str,
+    measure: Measure,
+    target: fn(&RealisedTargets) -> f64,
+}
+
+const SCALE_METRICS: &[ScaleMetric] = &[
+    ScaleMetric {
+        name: "messages per conversation: median",
+        measure: Measure::Value("mpc_median"),
+        target: |r| r.messages_per_conversation_median,
+    },
+    ScaleMetric {
+        name: "messages per conversation: p95",
+        measure: Measure::Value("mpc_p95"),
+        target: |r| r.messages_per_conversation_p95,
+    },
+    ScaleMetric {
+        name: "conversations with under 50 messages",
+        measure: Measure::Share {
+            num: "conversations_under_50",
+            of: "conversations",
+        },
+        target: |r| r.share_conversations_under_50_messages,
+    },
+    ScaleMetric {
+        name: "conversations with over 1000 messages",
+        measure: Measure::Share {
+            num: "conversations_over_1000",
+            of: "conversations",
+        },
+        target: |r| r.share_conversations_over_1000_messages,
+    },
+];
+
+/// The non-TEXT share: messages with attachments take their attachment's
+/// type; SYSTEM (in groups) and LOCATION are drawn among the others.
+fn non_text_target(t: &Targets, m: &Metrics) -> f64 {
+    let s = &t.dataset.shape;
+    let group_fraction = ratio(get(m, "group_messages"), get(m, "messages")).unwrap_or(0.0);
+    let attached = s.attachment_one_share + s.attachment_several_share;
+    attached + (1.0 - attached) * (s.location_share + s.system_share_in_groups * group_fraction)
+}
+
+const CONTENT_METRICS: &[Metric] = &[
+    Metric {
+        name: "TEXT length median (chars)",
+        kind: Kind::Warning,
+        measure: Measure::Value("text_len_median"),
+        target: |t, _| t.text_len_median(),
+        note: Note::None,
+    },
+    Metric {
+        name: "TEXT length mean (chars)",
+        kind: Kind::Warning,
+        measure: Measure::Value("text_len_mean"),
+        target: |t, _| t.text_len_mean(),
+        note: Note::Fixed("log-normal mean exp(mu + sigma^2/2), clamped"),
+    },
+    Metric {
+        name: "non-TEXT message share",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "non_text_messages",
+            of: "messages",
+        },
+        target: non_text_target,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: image",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_image",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_image_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: video",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_video",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_video_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: document",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_document",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_document_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "attachment type share: audio",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "attachments_audio",
+            of: "attachments",
+        },
+        target: |t, _| t.dataset.shape.attachment_audio_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "messages with one attachment",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "messages_one_attachment",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.attachment_one_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "messages with several attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "messages_several_attachments",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.attachment_several_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "SYSTEM share of group messages without attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "group_system_messages",
+            of: "group_plain_messages",
+        },
+        target: |t, _| t.dataset.shape.system_share_in_groups,
+        note: Note::None,
+    },
+    Metric {
+        name: "LOCATION share of messages without attachments",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "location_messages",
+            of: "plain_messages",
+        },
+        target: |t, _| t.dataset.shape.location_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "reply share of group messages",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "group_reply_messages",
+            of: "group_messages",
+        },
+        target: |t, _| t.dataset.shape.reply_share_in_groups,
+        note: Note::None,
+    },
+    Metric {
+        name: "edited share of live TEXT messages",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "edited_messages",
+            of: "live_text_messages",
+        },
+        target: |t, _| t.dataset.shape.edited_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "deleted share",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "deleted_messages",
+            of: "messages",
+        },
+        target: |t, _| t.dataset.shape.deleted_share,
+        note: Note::None,
+    },
+];
+
+/// Of the reads that happen, the share within 30 s.
+fn read_within_30s_target(t: &Targets, _: &Metrics) -> f64 {
+    let s = &t.dataset.shape;
+    let read_parts = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
+    if read_parts > 0.0 {
+        s.read_within_30s_share / read_parts
+    } else {
+        0.0
+    }
+}
+
+const RECEIPT_METRICS: &[Metric] = &[
+    Metric {
+        name: "read share of (message, recipient) pairs, rooms <= 20",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "small_room_reads",
+            of: "receipt_pairs",
+        },
+        target: |t, _| t.dataset.shape.read_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "delivered share of (message, recipient) pairs, rooms <= 20",
+        kind: Kind::Critical,
+        measure: Measure::Share {
+            num: "small_room_delivered",
+            of: "receipt_pairs",
+        },
+        target: |t, _| t.dataset.shape.delivered_share,
+        note: Note::None,
+    },
+    Metric {
+        name: "reads within 30 s of the message",
+        kind: Kind::Warning,
+        measure: Measure::Share {
+            num: "reads_within_30s",
+            of: "reads_with_message",
+        },
+        target: read_within_30s_target,
+        note: Note::None,
+    },
+];
+
+/// The measurements, the targets and the relative tolerance that every
+/// fidelity check is built from.
+struct Fidelity<'a> {
+    m: &'a Metrics,
+    t: &'a Targets,
+    rel: f64,
+}
+
+impl Fidelity<'_> {
+    /// The measured value and its tolerance around `target`.
+    fn measure(&self, measure: Measure, target: f64) -> (Option<f64>, f64) {
+        match measure {
+            Measure::Value(key) => (get(self.m, key), self.rel * target.abs()),
+            Measure::Share { num, of } => {
+                let n = get(self.m, of);
+                (
+                    ratio(get(self.m, num), n),
+                    share_tolerance(target, n.unwrap_or(0.0), self.rel),
+                )
+            }
+        }
+    }
+
+    fn check(&self, name: &str, kind: Kind, measure: Measure, target: f64) -> Check {
+        let (measured, tolerance) = self.measure(measure, target);
         Check::new(
             name,
-            f,
+            Category::Fidelity,
             kind,
-            Expect::Near {
-                target,
-                tolerance: rel * target.abs(),
-            },
+            Expect::Near { target, tolerance },
             measured,
         )
-    };
+    }
 
-    // users
-    let users = get(m, "users");
-    checks.push(
-        near(
-            "active user share",
-            Warning,
-            get(m, "active_user_share"),
-            s.active_user_share,
-        )
-        .with_note(format!("n = {}", fmt_num(users.unwrap_or(0.0)))),
-    );
-    checks.push(
-        near(
-            "profile completeness mean (4 optional fields)",
-            Warning,
-            get(m, "profile_completeness_mean"),
-            t.profile_completeness_mean(),
-        )
-        .with_note("Beta(a, b) mean a/(a+b)"),
-    );
-    checks.push(
-        near(
-            "username length mean",
-            Warning,
-            get(m, "username_len_mean"),
-            t.username_len_mean(),
-        )
-        .with_note("normal mean clamped to [3, 30]"),
-    );
-
-    // conversations
-    let convs = get(m, "conversations");
-    share(
-        checks,
-        "conversation class share: direct",
-        Critical,
-        get(m, "class_direct"),
-        convs,
-        s.direct_share,
-    );
-    share(
-        checks,
-        "conversation class share: small group (3..20)",
-        Critical,
-        get(m, "class_small_group"),
-        convs,
-        s.small_group_share,
-    );
-    share(
-        checks,
-        "conversation class share: large group (21+)",
-        Critical,
-        get(m, "class_large_group"),
-        convs,
-        s.large_group_share,
-    );
-
-    // messages per conversation
-    let heavy_name = "heavy rooms: message share of the top 2% of conversations";
-    match &t.realised {
-        Some(r) => {
-            checks.push(near(
-                "messages per conversation: median",
-                Warning,
-                get(m, "mpc_median"),
-                r.messages_per_conversation_median,
-            ));
-            checks.push(near(
-                "messages per conversation: p95",
-                Warning,
-                get(m, "mpc_p95"),
-                r.messages_per_conversation_p95,
-            ));
-            share(
-                checks,
-                "conversations with under 50 messages",
-                Warning,
-                get(m, "conversations_under_50"),
-                convs,
-                r.share_conversations_under_50_messages,
-            );
-            share(
-                checks,
-                "conversations with over 1000 messages",
-                Warning,
-                get(m, "conversations_over_1000"),
-                convs,
-                r.share_conversations_over_1000_messages,
-            );
-            checks.push(near(
-                heavy_name,
-                Critical,
-                get(m, "heavy_room_message_share"),
-                r.heavy_room_message_share,
-            ));
-        }
-        None => {
-            let why = "scale-dependent: needs the realised targets of a load report (--report)";
-            for (name, key) in [
-                ("messages per conversation: median", "mpc_median"),
-                ("messages per conversation: p95", "mpc_p95"),
-                (
-                    "conversations with under 50 messages",
-                    "conversations_under_50",
-                ),
-                (
-                    "conversations with over 1000 messages",
-                    "conversations_over_1000",
-                ),
-            ] {
-                let mut c = Check::skipped(
-                    name,
-                    Warning,
-                    Expect::Near {
-                        target: f64::NAN,
-                        tolerance: f64::NAN,
-                    },
-                    why,
-                );
-                c.measured = if key.starts_with("conversations_") {
-                    ratio(get(m, key), convs)
-                } else {
-                    get(m, key)
-                };
-                checks.push(c);
+    fn metric(&self, x: &Metric) -> Check {
+        let c = self.check(x.name, x.kind, x.measure, (x.target)(self.t, self.m));
+        match x.note {
+            Note::None => c,
+            Note::Fixed(note) => c.with_note(note),
+            Note::SampleOf(key) => {
+                c.with_note(format!("n = {}", fmt_num(get(self.m, key).unwrap_or(0.0))))
             }
-            // The heavy-room share is part of the shape every band keeps.
-            checks.push(
-                near(
-                    heavy_name,
-                    Critical,
-                    get(m, "heavy_room_message_share"),
-                    s.heavy_room_message_share,
-                )
-                .with_note("shape target (no realised targets)"),
-            );
         }
     }
 
-    // content
-    let msgs = get(m, "messages");
-    checks.push(near(
-        "TEXT length median (chars)",
-        Warning,
-        get(m, "text_len_median"),
-        t.text_len_median(),
-    ));
-    checks.push(
-        near(
-            "TEXT length mean (chars)",
-            Warning,
-            get(m, "text_len_mean"),
-            t.text_len_mean(),
-        )
-        .with_note("log-normal mean exp(mu + sigma^2/2), clamped"),
-    );
-    let group_msgs = get(m, "group_messages");
-    let group_fraction = ratio(group_msgs, msgs).unwrap_or(0.0);
-    // Messages with attachments take their attachment's type; SYSTEM (in groups)
-    // and LOCATION are drawn among the others.
-    let attached = s.attachment_one_share + s.attachment_several_share;
-    let non_text_target = attached
-        + (1.0 - attached) * (s.location_share + s.system_share_in_groups * group_fraction);
-    share(
-        checks,
-        "non-TEXT message share",
-        Critical,
-        get(m, "non_text_messages"),
-        msgs,
-        non_text_target,
-    );
-    let atts = get(m, "attachments");
-    for (name, key, target) in [
-        (
-            "attachment type share: image",
-            "attachments_image",
-            s.attachment_image_share,
-        ),
-        (
-            "attachment type share: video",
-            "attachments_video",
-            s.attachment_video_share,
-        ),
-        (
-            "attachment type share: document",
-            "attachments_document",
-            s.attachment_document_share,
-        ),
-        (
-            "attachment type share: audio",
-            "attachments_audio",
-            s.attachment_audio_share,
-        ),
-    ] {
-        share(checks, name, Warning, get(m, key), atts, target);
+    fn table(&self, rows: &[Metric]) -> Vec<Check> {
+        rows.iter().map(|x| self.metric(x)).collect()
     }
-    share(
-        checks,
-        "messages with one attachment",
-        Warning,
-        get(m, "messages_one_attachment"),
-        msgs,
-        s.attachment_one_share,
-    );
-    share(
-        checks,
-        "messages with several attachments",
-        Warning,
-        get(m, "messages_several_attachments"),
-        msgs,
-        s.attachment_several_share,
-    );
-    share(
-        checks,
-        "SYSTEM share of group messages without attachments",
-        Warning,
-        get(m, "group_system_messages"),
-        get(m, "group_plain_messages"),
-        s.system_share_in_groups,
-    );
-    share(
-        checks,
-        "LOCATION share of messages without attachments",
-        Warning,
-        get(m, "location_messages"),
-        get(m, "plain_messages"),
-        s.location_share,
-    );
-    share(
-        checks,
-        "reply share of group messages",
-        Warning,
-        get(m, "group_reply_messages"),
-        group_msgs,
-        s.reply_share_in_groups,
-    );
-    share(
-        checks,
-        "edited share of live TEXT messages",
-        Warning,
-        get(m, "edited_messages"),
-        get(m, "live_text_messages"),
-        s.edited_share,
-    );
-    share(
-        checks,
-        "deleted share",
-        Warning,
-        get(m, "deleted_messages"),
-        msgs,
-        s.deleted_share,
-    );
 
-    // time: both ratios compare counts of clustered events (messages come in
-    // bursts), so their noise is widened by the burst clustering factor.
-    let cluster = 2.0 * s.burst_mean_messages.max(1.0) - 1.0;
-    let (peak3, trough3) = hourly
-        .and_then(smoothed_extremes)
-        .map(|(mx, mn)| (3.0 * mx, 3.0 * mn))
-        .unwrap_or((0.0, 0.0));
-    checks.push(
-        Check::new(
+    /// Against a load report's realised targets; without them the
+    /// scale-dependent figures are shown but skipped, and the heavy-room share
+    /// (part of the shape every band keeps) is checked against the shape.
+    fn messages_per_conversation(&self) -> Vec<Check> {
+        let heavy = Measure::Value("heavy_room_message_share");
+        let Some(r) = &self.t.realised else {
+            let why = "scale-dependent: needs the realised targets of a load report (--report)";
+            let mut out: Vec<Check> = SCALE_METRICS
+                .iter()
+                .map(|x| {
+                    let mut c = Check::skipped(
+                        x.name,
+                        Kind::Warning,
+                        Expect::Near {
+                            target: f64::NAN,
+                            tolerance: f64::NAN,
+                        },
+                        why,
+                    );
+                    c.measured = self.measure(x.measure, 0.0).0;
+                    c
+                })
+                .collect();
+            let target = self.t.dataset.shape.heavy_room_message_share;
+            out.push(
+                self.check(HEAVY_ROOMS, Kind::Critical, heavy, target)
+                    .with_note("shape target (no realised targets)"),
+            );
+            return out;
+        };
+        let mut out: Vec<Check> = SCALE_METRICS
+            .iter()
+            .map(|x| self.check(x.name, Kind::Warning, x.measure, (x.target)(r)))
+            .collect();
+        out.push(self.check(
+            HEAVY_ROOMS,
+            Kind::Critical,
+            heavy,
+            r.heavy_room_message_share,
+        ));
+        out
+    }
+
+    /// Both time ratios compare counts of clustered events (messages come in
+    /// bursts), so their noise is widened by the burst clustering factor.
+    fn time(&self, hourly: Option<&[i64]>) -> Vec<Check> {
+        let s = &self.t.dataset.shape;
+        let cluster = 2.0 * s.burst_mean_messages.max(1.0) - 1.0;
+        let (peak3, trough3) = hourly
+            .and_then(smoothed_extremes)
+            .map(|(mx, mn)| (3.0 * mx, 3.0 * mn))
+            .unwrap_or((0.0, 0.0));
+        let target = s.diurnal_peak_to_trough;
+        let diurnal = Check::new(
             "diurnal peak-to-trough ratio",
-            f,
-            Warning,
+            Category::Fidelity,
+            Kind::Warning,
             Expect::Near {
-                target: s.diurnal_peak_to_trough,
-                tolerance: ratio_tolerance(s.diurnal_peak_to_trough, rel, peak3, trough3, cluster),
+                target,
+                tolerance: ratio_tolerance(target, self.rel, peak3, trough3, cluster),
             },
             hourly.and_then(peak_to_trough),
         )
-        .with_note("max/min of the UTC hourly histogram, 3-hour circular moving average"),
-    );
-    let weekday_name = "weekday/weekend message rate ratio";
-    let weekday_target = s.weekday_factor / s.weekend_factor;
-    let weekends = get(m, "weekends_measured").unwrap_or(0.0);
-    if weekends < MIN_WEEKENDS {
-        checks.push(Check::skipped(
-            weekday_name,
-            Warning,
-            Expect::Near {
-                target: weekday_target,
-                tolerance: rel * weekday_target,
-            },
-            &format!(
-                "the window holds {} weekend(s) with both neighbouring weekdays; {} needed",
-                fmt_num(weekends),
-                fmt_num(MIN_WEEKENDS)
-            ),
-        ));
-    } else {
-        let (nb, we) = (
-            get(m, "weekend_neighbour_messages"),
-            get(m, "weekend_messages"),
-        );
-        checks.push(
-            Check::new(
-                weekday_name,
-                f,
-                Warning,
-                Expect::Near {
-                    target: weekday_target,
-                    tolerance: ratio_tolerance(
-                        weekday_target,
-                        rel,
-                        nb.unwrap_or(0.0),
-                        we.unwrap_or(0.0),
-                        cluster,
-                    ),
-                },
-                ratio(nb, we),
-            )
-            .with_note("Friday + Monday over Saturday + Sunday, every weekend inside the window"),
-        );
+        .with_note("max/min of the UTC hourly histogram, 3-hour circular moving average");
+        vec![diurnal, self.weekday_ratio(cluster)]
     }
 
-    // receipts
-    let pairs = get(m, "receipt_pairs");
-    share(
-        checks,
-        "read share of (message, recipient) pairs, rooms <= 20",
-        Critical,
-        get(m, "small_room_reads"),
-        pairs,
-        s.read_share,
-    );
-    share(
-        checks,
-        "delivered share of (message, recipient) pairs, rooms <= 20",
-        Critical,
-        get(m, "small_room_delivered"),
-        pairs,
-        s.delivered_share,
-    );
-    let read_parts = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
-    share(
-        checks,
-        "reads within 30 s of the message",
-        Warning,
-        get(m, "reads_within_30s"),
-        get(m, "reads_with_message"),
-        if read_parts > 0.0 {
-            s.read_within_30s_share / read_parts
-        } else {
-            0.0
-        },
-    );
+    fn weekday_ratio(&self, cluster: f64) -> Check {
+        let s = &self.t.dataset.shape;
+        let name = "weekday/weekend message rate ratio";
+        let target = s.weekday_factor / s.weekend_factor;
+        let weekends = get(self.m, "weekends_measured").unwrap_or(0.0);
+        if weekends < MIN_WEEKENDS {
+            return Check::skipped(
+                name,
+                Kind::Warning,
+                Expect::Near {
+                    target,
+                    tolerance: self.rel * target,
+                },
+                &format!(
+                    "the window holds {} weekend(s) with both neighbouring weekdays; {} needed",
+                    fmt_num(weekends),
+                    fmt_num(MIN_WEEKENDS)
+                ),
+            );
+        }
+        let (nb, we) = (
+            get(self.m, "weekend_neighbour_messages"),
+            get(self.m, "weekend_messages"),
+        );
+        Check::new(
+            name,
+            Category::Fidelity,
+            Kind::Warning,
+            Expect::Near {
+                target,
+                tolerance: ratio_tolerance(
+                    target,
+                    self.rel,
+                    nb.unwrap_or(0.0),
+                    we.unwrap_or(0.0),
+                    cluster,
+                ),
+            },
+            ratio(nb, we),
+        )
+        .with_note("Friday + Monday over Saturday + Sunday, every weekend inside the window")
+    }
 
-    // activity skew
-    checks.push(
+    fn activity_skew(&self) -> Check {
         Check::new(
             "activity skew: top 10% of users send > 40% of messages",
-            f,
-            Warning,
+            Category::Fidelity,
+            Kind::Warning,
             Expect::AtLeast { min: 0.40 },
-            get(m, "top_user_message_share"),
+            get(self.m, "top_user_message_share"),
         )
-        .with_note("share of all messages sent by the top 10% of users"),
-    );
+        .with_note("share of all messages sent by the top 10% of users")
+    }
+}
+
+/// The fidelity checks, in the order the terminal table shows them.
+fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) {
+    let f = Fidelity { m, t, rel };
+    checks.extend(f.table(USER_METRICS));
+    checks.extend(f.table(CLASS_METRICS));
+    checks.extend(f.messages_per_conversation());
+    checks.extend(f.table(CONTENT_METRICS));
+    checks.extend(f.time(hourly));
+    checks.extend(f.table(RECEIPT_METRICS));
+    checks.push(f.activity_skew());
 }
 
 /// The verdict: GO when every critical check passed and at most
@@ -873,8 +961,9 @@ pub const MAX_WARNING_FAILURES: usize = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
-    pub go: bool,
-    pub verdict: &'static str,
+    /// Written as `"go": bool, "verdict": "GO" | "NO-GO"`.
+    #[serde(flatten, with = "crate::model::run::go_then_verdict")]
+    pub verdict: Verdict,
     pub critical_failures: Vec<String>,
     pub critical_not_verified: Vec<String>,
     pub warning_failures: Vec<String>,
@@ -908,10 +997,8 @@ pub fn decide(checks: &[Check]) -> Decision {
             warning_failures.join(", ")
         ));
     }
-    let go = reasons.is_empty();
     Decision {
-        go,
-        verdict: if go { "GO" } else { "NO-GO" },
+        verdict: Verdict::go_if(reasons.is_empty()),
         critical_failures,
         critical_not_verified,
         warning_failures,
@@ -1032,7 +1119,7 @@ mod tests {
             .count();
         assert!(fidelity >= 15, "only {fidelity} fidelity metrics");
         let d = decide(&checks);
-        assert!(d.go && d.verdict == "GO", "{:?}", d.reasons);
+        assert!(d.verdict == Verdict::Go, "{:?}", d.reasons);
     }
 
     #[test]
@@ -1041,7 +1128,7 @@ mod tests {
         let (mut m, h) = perfect(&t);
         m.insert("messages_sender_not_member".into(), Some(1.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert_eq!(d.critical_failures, vec!["senders are members".to_string()]);
         assert!(d.reasons[0].contains("senders are members"));
     }
@@ -1054,11 +1141,11 @@ mod tests {
         m.insert("deleted_messages".into(), Some(3_000.0));
         m.insert("location_messages".into(), Some(3_000.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(d.go, "{:?}", d.reasons);
+        assert!(d.verdict.is_go(), "{:?}", d.reasons);
         assert_eq!(d.warning_failures.len(), 3);
         m.insert("active_user_share".into(), Some(0.2));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(
             d.reasons[0].contains("4 warnings failed"),
             "{:?}",
@@ -1080,7 +1167,11 @@ mod tests {
         );
         assert_eq!(heavy.status, Status::Pass);
         let d = decide(&checks);
-        assert!(d.go, "skipped warnings do not block: {:?}", d.reasons);
+        assert!(
+            d.verdict.is_go(),
+            "skipped warnings do not block: {:?}",
+            d.reasons
+        );
         assert_eq!(d.skipped.len(), 4);
     }
 
@@ -1090,7 +1181,7 @@ mod tests {
         let (mut m, h) = perfect(&t);
         m.insert("receipt_pairs".into(), Some(0.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(d
             .critical_not_verified
             .iter()
@@ -1104,7 +1195,7 @@ mod tests {
         m.insert("heavy_room_message_share".into(), Some(0.021));
         m.insert("non_text_messages".into(), Some(5_000.0));
         let d = decide(&build(&m, Some(&h), &t, 0.2));
-        assert!(!d.go);
+        assert!(!d.verdict.is_go());
         assert!(d
             .critical_failures
             .iter()

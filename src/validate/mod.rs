@@ -11,7 +11,10 @@
 //! - Output: a table on the terminal and a JSON file with checks, targets,
 //!   measured values, histograms and the decision. Exit 0 GO, 1 NO-GO, 2 when
 //!   validation could not run.
+//! - With `--html FILE`, [`charts`] also measures the distributions the page
+//!   draws (same snapshot) and `crate::html` renders the page.
 
+pub mod charts;
 pub mod checks;
 pub mod targets;
 
@@ -23,11 +26,11 @@ use serde::Serialize;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
-use crate::cli::ValidateArgs;
 use crate::config::{Band, Counts, DatasetConfig, RealisedTargets};
 use crate::db::Target;
 use crate::error::{DbContext, Error, Result};
-use checks::{fmt_num, Check, Decision, Kind, Metrics, Status};
+use crate::util::num::fmt_num;
+use checks::{Check, Decision, Kind, Metrics, Status};
 use targets::Targets;
 
 /// Which parameters a query file takes.
@@ -108,6 +111,21 @@ pub struct Measured {
     pub query_ms: Vec<(String, u64)>,
 }
 
+/// What to validate against, validated (built by `settings::validate`).
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// The targets recorded in a load report, when one was given.
+    pub from_report: Option<Targets>,
+    /// The band preset to check against when no load report is given.
+    pub band: Option<Band>,
+    /// Relative tolerance of the fidelity metrics, in (0, 10].
+    pub tolerance: f64,
+    /// Where to write the JSON result; `None` = `reports/validate-<time>.json`.
+    pub out: Option<PathBuf>,
+    /// Also measure the charts' distributions and write an HTML page here.
+    pub html: Option<PathBuf>,
+}
+
 /// What a validation decided, for the caller (exit code, metrics).
 #[derive(Debug)]
 pub struct Gate {
@@ -119,42 +137,16 @@ pub struct Gate {
 impl Gate {
     /// 0 GO, 1 NO-GO.
     pub fn exit_code(&self) -> u8 {
-        if self.decision.go {
-            0
-        } else {
-            1
-        }
+        self.decision.verdict.exit_code()
     }
 }
 
 /// Runs validation and decides GO or NO-GO. Errors mean it could not run: they
 /// are `Config`/`Connect` so that they exit 2.
-pub async fn run(target: &Target, args: &ValidateArgs) -> Result<Gate> {
+pub async fn run(target: &Target, opts: &ValidateOptions) -> Result<Gate> {
     let started = Instant::now();
-    if !(args.tolerance > 0.0 && args.tolerance <= 10.0) {
-        return Err(Error::Config(format!(
-            "--tolerance must be a relative tolerance above 0 and at most 10 (got {})",
-            args.tolerance
-        )));
-    }
-    let from_report = args
-        .report
-        .as_deref()
-        .map(Targets::from_report)
-        .transpose()?;
-    let band = args.band.as_deref().map(Band::parse).transpose()?;
-    if let (Some(t), Some(b)) = (&from_report, band) {
-        if t.dataset.band != b {
-            return Err(Error::Config(format!(
-                "--band {} contradicts the load report, which is a {} load",
-                b.name(),
-                t.dataset.band.name()
-            )));
-        }
-    }
-
     let client = target.connect().await?;
-    let result = measure_and_decide(&client, target, args, from_report, band, started).await;
+    let result = measure_and_decide(&client, target, opts, started).await;
     result.map_err(could_not_run)
 }
 
@@ -170,14 +162,12 @@ fn could_not_run(e: Error) -> Error {
 async fn measure_and_decide(
     client: &Client,
     target: &Target,
-    args: &ValidateArgs,
-    from_report: Option<Targets>,
-    band: Option<Band>,
+    opts: &ValidateOptions,
     started: Instant,
 ) -> Result<Gate> {
     check_tables(client, &target.schema).await?;
-    let targets = match (from_report, band) {
-        (Some(t), _) => t,
+    let targets = match (&opts.from_report, opts.band) {
+        (Some(t), _) => t.clone(),
         (None, Some(b)) => Targets::from_band(b, "--band"),
         (None, None) => {
             let counts = count_rows(client).await?;
@@ -193,13 +183,17 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let chart_data = match &opts.html {
+        Some(_) => Some(charts::measure(client, &targets.dataset).await?),
+        None => None,
+    };
     client
         .batch_execute("COMMIT")
         .await
         .step("ending the validation transaction")?;
 
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
-    let checks = checks::build(&measured.metrics, hourly, &targets, args.tolerance);
+    let checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
     let decision = checks::decide(&checks);
 
     print_table(&checks, &decision, &targets, target);
@@ -215,7 +209,7 @@ async fn measure_and_decide(
             .step("reading the server time")?;
         (row.get(0), row.get(1))
     };
-    let out = args
+    let out = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("reports/validate-{}.json", stamp.0)));
@@ -227,7 +221,7 @@ async fn measure_and_decide(
         database: &target.display,
         schema: &target.schema,
         targets_source: &targets.source,
-        tolerance: args.tolerance,
+        tolerance: opts.tolerance,
         dataset: &targets.dataset,
         realised_targets: targets.realised.as_ref(),
         decision: &decision,
@@ -239,6 +233,12 @@ async fn measure_and_decide(
     };
     write_report(&out, &report)?;
     println!("result written to {}", out.display());
+    if let (Some(path), Some(data)) = (&opts.html, &chart_data) {
+        let value = serde_json::to_value(&report)
+            .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
+        crate::html::write_atomically(path, &crate::html::validate::page(&value, data)?)?;
+        println!("HTML report written to {}", path.display());
+    }
     let elapsed_ms = report.elapsed_ms;
     Ok(Gate {
         decision,
@@ -248,7 +248,7 @@ async fn measure_and_decide(
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
-    let present = crate::load::ddl::existing_tables(client, schema).await?;
+    let present = crate::catalog::existing_tables(client, schema).await?;
     let missing: Vec<&str> = crate::model::Table::ALL
         .iter()
         .map(|t| t.name())
@@ -407,12 +407,7 @@ fn write_report(path: &std::path::Path, report: &ValidateReport<'_>) -> Result<(
             path.display()
         ))
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(unwritable)?;
-    }
-    let json = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Other(format!("cannot encode the validation result: {e}")))?;
-    std::fs::write(path, json + "\n").map_err(unwritable)
+    crate::util::json::write_atomic(path, report).map_err(unwritable)
 }
 
 fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target: &Target) {
@@ -465,7 +460,7 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
         }
     }
     println!();
-    if decision.go {
+    if decision.verdict.is_go() {
         println!(
             "decision: GO ({} warnings failed, at most {} allowed)",
             decision.warning_failures.len(),

@@ -86,8 +86,7 @@ impl Targets {
     }
 
     /// Mean of log-normal(mu, sigma) clamped to [1, max]: ~exp(mu + sigma^2/2).
-    /// (exp(4.5 + 0.72) ~ 185 for the default shape; distributions.md's "mean ~150"
-    /// does not follow from its own parameters.)
+    /// (exp(4.5 + 0.72) ~ 185 for the default shape; see docs/data.md, "Shape".)
     pub fn text_len_mean(&self) -> f64 {
         let s = &self.dataset.shape;
         let max = s.text_len_max_chars.max(1) as f64;

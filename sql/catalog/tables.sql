@@ -1,4 +1,4 @@
--- Catalog facts for `chatsynth explain`: estimated rows of the chat tables in
+-- Catalog facts (used by `chatsynth explain`): estimated rows of the chat tables in
 -- schema $1 (reltuples; -1 when never analyzed) and their indexes.
 SELECT c.relname::text AS table_name,
        c.reltuples::bigint AS est_rows,

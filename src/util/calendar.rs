@@ -1,5 +1,6 @@
 //! Time arithmetic without a calendar crate: Unix milliseconds, the
-//! PostgreSQL epoch, civil dates for report names, hour of day, day of week.
+//! PostgreSQL epoch, civil dates for report names and timestamps, hour of day,
+//! day of week. The one home of the civil-date algorithm.
 
 pub const MS_PER_HOUR: i64 = 3_600_000;
 pub const MS_PER_DAY: i64 = 86_400_000;
@@ -68,5 +69,8 @@ mod tests {
         // 2026-01-01 is a Thursday.
         assert_eq!(weekday(1_767_225_600_000), 3);
         assert_eq!(hour_of_day(1_767_225_600_000 + 5 * MS_PER_HOUR + 1), 5);
+        assert_eq!(iso8601(1_714_566_896_000), "2024-05-01T12:34:56Z");
+        assert_eq!(compact(1_714_566_896_000), "20240501T123456Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }

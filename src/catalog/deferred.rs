@@ -1,0 +1,140 @@
+//! The indexes and constraints of the target tables, read from its catalog and
+//! rebuilt on the staging tables after the load (bare tables load faster).
+
+use tokio_postgres::Client;
+
+use super::stage::stage_schema;
+use super::table_names;
+use crate::db::quote_ident;
+use crate::error::{DbContext, Error, Result};
+
+const CATALOG_INDEXES_SQL: &str = include_str!("../../sql/catalog/indexes.sql");
+const CATALOG_FOREIGN_KEYS_SQL: &str = include_str!("../../sql/catalog/foreign_keys.sql");
+
+/// An index (or a constraint backed by one) to build after the load.
+#[derive(Debug, Clone)]
+pub struct IndexDdl {
+    pub table: String,
+    pub name: String,
+    /// `CREATE ... INDEX` statement targeting the staging schema.
+    pub create: String,
+    /// `p` or `u` when the index backs a constraint of that name.
+    pub constraint: Option<char>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKeyDdl {
+    pub table: String,
+    pub name: String,
+    pub definition: String,
+}
+
+/// Everything to rebuild on the staging tables, read from the target's catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred {
+    pub indexes: Vec<IndexDdl>,
+    pub foreign_keys: Vec<ForeignKeyDdl>,
+}
+
+/// Rewrites `CREATE [UNIQUE] INDEX name ON qualified.table USING ...` to build
+/// the same index on the staging table.
+fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<String> {
+    let on = def.find(" ON ")?;
+    let using = on + def[on..].find(" USING ")?;
+    let head = &def[..def.find(" INDEX ")?];
+    Some(format!(
+        "{head} INDEX {} ON {}.{}{}",
+        quote_ident(name),
+        quote_ident(stage),
+        quote_ident(table),
+        &def[using..]
+    ))
+}
+
+/// Reads the target tables' indexes (and the constraints they back) and
+/// foreign keys; the index definitions are rewritten to build on the staging
+/// tables.
+pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
+    let stage = stage_schema(schema);
+    let mut d = Deferred::default();
+    for r in client
+        .query(CATALOG_INDEXES_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading the target's indexes")?
+    {
+        let (table, name, def): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let contype: Option<i8> = r.get(3);
+        let create = retarget_index(&def, &name, &stage, &table).ok_or_else(|| {
+            Error::Other(format!("cannot read the definition of index {name}: {def}"))
+        })?;
+        d.indexes.push(IndexDdl {
+            table,
+            name,
+            create,
+            constraint: contype.map(|c| c as u8 as char),
+        });
+    }
+    for r in client
+        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &table_names()])
+        .await
+        .step("reading the target's foreign keys")?
+    {
+        d.foreign_keys.push(ForeignKeyDdl {
+            table: r.get(0),
+            name: r.get(1),
+            definition: r.get(2),
+        });
+    }
+    Ok(d)
+}
+
+/// Turns built unique indexes into the constraints they back.
+pub fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String> {
+    let kind = match ix.constraint? {
+        'p' => "PRIMARY KEY",
+        'u' => "UNIQUE",
+        _ => return None,
+    };
+    Some(format!(
+        "ALTER TABLE {}.{} ADD CONSTRAINT {} {kind} USING INDEX {}",
+        quote_ident(stage),
+        quote_ident(&ix.table),
+        quote_ident(&ix.name),
+        quote_ident(&ix.name)
+    ))
+}
+
+/// The foreign key, on the staging table; unqualified references resolve to
+/// the staging tables first (search_path stage, target).
+pub fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
+    format!(
+        "ALTER TABLE {}.{} ADD CONSTRAINT {} {}",
+        quote_ident(stage),
+        quote_ident(&fk.table),
+        quote_ident(&fk.name),
+        fk.definition
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_definitions_are_retargeted() {
+        let def = "CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)";
+        assert_eq!(
+            retarget_index(def, "users_email_key", "cs_stage_public", "users").unwrap(),
+            "CREATE UNIQUE INDEX \"users_email_key\" ON \"cs_stage_public\".\"users\" USING btree (email)"
+        );
+        let def = "CREATE INDEX \"messages_conversationId_createdAt_idx\" ON \"my-s\".messages USING btree (\"conversationId\", \"createdAt\" DESC) INCLUDE (id) WHERE (\"isDeleted\" = false)";
+        let out = retarget_index(
+            def,
+            "messages_conversationId_createdAt_idx",
+            "st",
+            "messages",
+        )
+        .unwrap();
+        assert!(out.starts_with("CREATE INDEX \"messages_conversationId_createdAt_idx\" ON \"st\".\"messages\" USING btree (\"conversationId\", \"createdAt\" DESC) INCLUDE (id) WHERE"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The run ledger: the table `chatsynth_runs` in the target schema, one row per
+//! load or refresh (RUNNING, then COMPLETED inside the swap's transaction, or
+//! FAILED).
+
+use tokio_postgres::Client;
+
+use crate::error::{DbContext, Result};
+use crate::model::{Command, Outcome};
+
+const LEDGER_CREATE_SQL: &str = include_str!("../../sql/ledger/create.sql");
+const LEDGER_ABANDON_SQL: &str = include_str!("../../sql/ledger/abandon.sql");
+const LEDGER_START_SQL: &str = include_str!("../../sql/ledger/start.sql");
+const LEDGER_FINISH_SQL: &str = include_str!("../../sql/ledger/finish.sql");
+/// Creates the ledger if needed, marks runs left RUNNING by killed processes
+/// as FAILED (we hold the schema's lock, so none of them is alive), and
+/// records this run as RUNNING.
+pub async fn start(
+    client: &Client,
+    run_id: &str,
+    command: Command,
+    band: &str,
+    seed: u64,
+    digest: &str,
+) -> Result<()> {
+    client
+        .batch_execute(LEDGER_CREATE_SQL)
+        .await
+        .step("creating the run ledger chatsynth_runs")?;
+    client
+        .execute(LEDGER_ABANDON_SQL, &[])
+        .await
+        .step("marking abandoned runs in chatsynth_runs")?;
+    client
+        .execute(
+            LEDGER_START_SQL,
+            &[&run_id, &command.as_str(), &band, &(seed as i64), &digest],
+        )
+        .await
+        .step("recording the run in chatsynth_runs")?;
+    Ok(())
+}
+
+/// Records the end of a run (`COMPLETED` goes inside the swap's transaction).
+pub async fn finish(
+    client: &impl tokio_postgres::GenericClient,
+    run_id: &str,
+    outcome: Outcome,
+    rows: &serde_json::Value,
+    error: Option<&str>,
+) -> Result<()> {
+    client
+        .execute(
+            LEDGER_FINISH_SQL,
+            &[&run_id, &outcome.ledger_status(), &rows.to_string(), &error],
+        )
+        .await
+        .step("recording the run's end in chatsynth_runs")?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The staging schema (bare copies of the target tables, loaded first) and the
+//! swap that moves its tables into the target schema in one short transaction.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use super::ledger;
+use crate::db::{quote_ident, Target};
+use crate::error::{DbContext, Error, Result};
+use crate::model::{Outcome, Table};
+
+const STAGE_SESSIONS_SQL: &str = include_str!("../../sql/catalog/stage_sessions.sql");
+
+/// The staging schema of a target schema (deterministic, so leftovers of a
+/// killed run are found and dropped by the next one).
+pub fn stage_schema(target_schema: &str) -> String {
+    format!("cs_stage_{target_schema}")
+}
+
+/// Drops leftovers of an earlier run and creates bare copies of the target
+/// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
+/// foreign keys) in the staging schema.
+pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
+    drop_stage(client, &target.schema).await?;
+    let stage = stage_schema(&target.schema);
+    let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
+    let mut sql = format!("CREATE SCHEMA {s};");
+    for table in Table::ALL {
+        let q = quote_ident(table.name());
+        sql.push_str(&format!(
+            "CREATE TABLE {s}.{q} (LIKE {t}.{q} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+             INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION);"
+        ));
+    }
+    client
+        .batch_execute(&format!("BEGIN; {sql} COMMIT;"))
+        .await
+        .step("creating the staging tables")?;
+    Ok(stage)
+}
+
+/// Drops the staging schema, first terminating the sessions still working in
+/// it (a killed run's index builds, an interrupted run's in-flight queries),
+/// which would otherwise make the DROP wait for them.
+pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
+    let stage = stage_schema(target_schema);
+    match client.query(STAGE_SESSIONS_SQL, &[&stage]).await {
+        Ok(rows) if !rows.is_empty() => {
+            let pids: Vec<String> = rows
+                .iter()
+                .map(|r| r.get::<_, i32>(0).to_string())
+                .collect();
+            crate::progress::note(&format!(
+                "terminated {} session(s) still working in the staging schema {stage} (pid {})",
+                pids.len(),
+                pids.join(", ")
+            ));
+        }
+        Ok(_) => {}
+        // Not fatal: the DROP below then waits (lock_timeout) as it would have.
+        Err(e) => crate::progress::warn(&format!(
+            "could not stop the sessions working in {stage}: {}",
+            crate::error::pg_message(&e)
+        )),
+    }
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_ident(&stage_schema(target_schema))
+        ))
+        .await
+        .step("dropping the staging schema")
+}
+
+/// How long an attempt of the swap may wait for its locks: 80% of the
+/// server's deadlock_timeout (800 ms by default), within 100 ms..5 s. Below
+/// deadlock_timeout, a lock cycle with a reader (a transaction that read
+/// messages and is about to read users) is always broken by the swap giving up
+/// and retrying, never by the reader getting a deadlock error; and no reader
+/// ever waits longer than that behind the swap. (Longer waits were tried: a
+/// reader then lost the deadlock check.)
+pub fn swap_lock_wait(deadlock_timeout_ms: i64) -> std::time::Duration {
+    std::time::Duration::from_millis(
+        (deadlock_timeout_ms.saturating_mul(4) / 5).clamp(100, 5_000) as u64,
+    )
+}
+/// How long the swap keeps retrying before the run fails (target untouched).
+pub const SWAP_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Replaces the target's tables with the staging tables in one transaction:
+/// readers see the whole old dataset or the whole new one. Returns how many
+/// attempts it took to lock the live tables.
+pub async fn swap(
+    client: &mut Client,
+    target_schema: &str,
+    run_id: &str,
+    rows: &serde_json::Value,
+) -> Result<u32> {
+    let external = super::foreign_keys_into_chat(&*client, target_schema).await?;
+    let stage = stage_schema(target_schema);
+    let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
+    let olds: Vec<String> = Table::ALL
+        .iter()
+        .map(|x| format!("{t}.{}", quote_ident(x.name())))
+        .collect();
+    // The locks are taken by one LOCK statement bounded by a statement_timeout
+    // (swap_lock_wait), and retried: the swap never holds a lock long while
+    // waiting for another, so a reader holding one of the tables (say, a
+    // transaction that read messages and is about to read users) waits at most
+    // that long behind it instead of deadlocking with it, and so do readers
+    // queued behind the swap.
+    let mut locked = olds.clone();
+    for (table, _, _) in &external {
+        if !locked.contains(table) {
+            locked.push(table.clone());
+        }
+    }
+    // Attempts alternate the lock order: readers that take the tables one
+    // statement at a time in the opposite order (children first) would
+    // otherwise meet every attempt halfway and starve the swap.
+    let lock_sql = |attempt: u32| {
+        let mut order = locked.clone();
+        if attempt.is_multiple_of(2) {
+            order.reverse();
+        }
+        format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", order.join(", "))
+    };
+    let mut sql = "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '5s';".to_string();
+    for (table, name, _) in &external {
+        sql.push_str(&format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {};",
+            quote_ident(name)
+        ));
+    }
+    sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
+    for x in Table::ALL {
+        sql.push_str(&format!(
+            "ALTER TABLE {s}.{} SET SCHEMA {t};",
+            quote_ident(x.name())
+        ));
+    }
+    sql.push_str(&format!("DROP SCHEMA {s};"));
+    for (table, name, def) in &external {
+        sql.push_str(&format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {} {def};",
+            quote_ident(name)
+        ));
+    }
+    let deadlock_timeout_ms: i64 = client
+        .query_one(
+            "SELECT setting::int8 FROM pg_settings WHERE name = 'deadlock_timeout'",
+            &[],
+        )
+        .await
+        .step("reading deadlock_timeout")?
+        .get(0);
+    let wait = swap_lock_wait(deadlock_timeout_ms);
+    let started = std::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let tx = client.transaction().await.step("starting the swap")?;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = '{}ms'",
+            wait.as_millis()
+        ))
+        .await
+        .step("starting the swap")?;
+        if let Err(e) = tx.batch_execute(&lock_sql(attempts)).await {
+            let busy = matches!(
+                e.code(),
+                Some(c) if *c == SqlState::QUERY_CANCELED
+                    || *c == SqlState::LOCK_NOT_AVAILABLE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+            );
+            let _ = tx.rollback().await;
+            if busy && started.elapsed() < SWAP_LOCK_PATIENCE {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    50 * u64::from(attempts.min(10)),
+                ))
+                .await;
+                continue;
+            }
+            return Err(Error::db(
+                format!(
+                    "locking the live tables for the swap ({attempts} attempts in {:.1}s; other sessions kept them busy)",
+                    started.elapsed().as_secs_f64()
+                ),
+                e,
+            ));
+        }
+        tx.batch_execute(&sql)
+            .await
+            .step("swapping the new tables into the target schema")?;
+        ledger::finish(&tx, run_id, Outcome::Completed, rows, None).await?;
+        tx.commit().await.step("committing the swap")?;
+        return Ok(attempts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_lock_wait_stays_below_deadlock_timeout() {
+        let ms: Vec<u128> = [1000, 200, 50, 60_000]
+            .iter()
+            .map(|&d| swap_lock_wait(d).as_millis())
+            .collect();
+        assert_eq!(ms, [800, 160, 100, 5000]);
+    }
+}

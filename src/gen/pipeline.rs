@@ -1,0 +1,277 @@
+//! The producer side of a phase, and the one phase runner: K generator
+//! threads claim units of work from a shared counter, encode rows straight
+//! into PGCOPY chunks, and push them into one bounded channel per table
+//! (backpressure). A [`Consumer`] drains the channels: `load`'s COPY streams
+//! or `generate`'s files. The phase ends when the consumer has taken
+//! everything (or failed) and the generators have stopped.
+//!
+//! Chunks never span units and carry their unit; one thread sends a unit's
+//! chunks in order and ends it with [`Message::EndOfUnit`], so a consumer that
+//! needs the canonical order (`generate` writing files) can restore it.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::tables::{ChunkSink, Gen, Out, Scratch};
+use super::{pools::Pools, Plan};
+use crate::config::PipelineConfig;
+use crate::error::{Error, Result};
+use crate::model::{PerTable, Table};
+use crate::report::{GeneratorReport, PhaseReport, TableReport};
+
+/// The generation passes, in foreign-key order. Memberships come with their
+/// conversations. Messages get a phase to themselves, so the largest table has
+/// the server alone; the children pass re-derives each message's decisions
+/// (cheap: no text, no encoding) and writes attachments, reads and receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    Users,
+    Conversations,
+    Messages,
+    MessageChildren,
+}
+
+impl Pass {
+    pub(crate) const ALL: [Pass; 4] = [
+        Pass::Users,
+        Pass::Conversations,
+        Pass::Messages,
+        Pass::MessageChildren,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Pass::Users => "users",
+            Pass::Conversations => "conversations",
+            Pass::Messages => "messages",
+            Pass::MessageChildren => "message children",
+        }
+    }
+
+    pub(crate) fn tables(self) -> &'static [Table] {
+        match self {
+            Pass::Users => &[Table::Users],
+            Pass::Conversations => &[Table::Conversations, Table::ConversationUsers],
+            Pass::Messages => &[Table::Messages],
+            Pass::MessageChildren => &[
+                Table::Attachments,
+                Table::MessageReads,
+                Table::MessageReceipts,
+            ],
+        }
+    }
+
+    fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
+        match self {
+            Pass::Users => &plan.user_units,
+            Pass::Conversations => &plan.conversation_units,
+            Pass::Messages | Pass::MessageChildren => &plan.message_units,
+        }
+    }
+}
+
+/// A chunk of whole rows of one table, from unit `unit`.
+pub(crate) struct Chunk {
+    pub(crate) unit: u32,
+    pub(crate) rows: u64,
+    pub(crate) data: Bytes,
+}
+
+/// What a table's channel carries.
+pub(crate) enum Message {
+    Rows(Chunk),
+    /// Every chunk of this unit has been sent.
+    EndOfUnit {
+        unit: u32,
+    },
+}
+
+/// What one generator thread spent its time on.
+#[derive(Debug, Default, Clone, Copy)]
+struct GenStats {
+    busy_ns: u64,
+    blocked_ns: u64,
+    units: u64,
+}
+
+impl std::ops::AddAssign for GenStats {
+    fn add_assign(&mut self, o: GenStats) {
+        self.busy_ns += o.busy_ns;
+        self.blocked_ns += o.blocked_ns;
+        self.units += o.units;
+    }
+}
+
+/// The consumer side of a phase: takes each table's chunks from its channel.
+pub(crate) trait Consumer {
+    /// Starts taking the chunks of `table` from `rx` (before any is sent).
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>);
+
+    /// Waits until every channel is drained and returns one report per
+    /// table, in the order started. On the first failure it sets `cancel`
+    /// and drops its receivers, so the generators stop, and returns that
+    /// failure.
+    fn finish(
+        &mut self,
+        cancel: &AtomicBool,
+    ) -> impl Future<Output = Result<Vec<TableReport>>> + Send;
+}
+
+/// Runs one phase: starts `consumer` on a bounded channel per table of
+/// `pass`, then the generator threads; waits for both.
+pub(crate) async fn run_phase<C: Consumer>(
+    pass: Pass,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    p: &PipelineConfig,
+    consumer: &mut C,
+    cancel: Arc<AtomicBool>,
+) -> Result<PhaseReport> {
+    let started = Instant::now();
+    let mut senders: PerTable<Option<flume::Sender<Message>>> = PerTable::default();
+    for &t in pass.tables() {
+        let (tx, rx) = flume::bounded(p.channel_chunks);
+        senders[t] = Some(tx);
+        consumer.start(t, rx);
+    }
+    let gens = spawn_generators(pass, plan, pools, p, senders, cancel.clone());
+    let consumed = consumer.finish(&cancel).await;
+    let gen = tokio::task::spawn_blocking(move || join_generators(gens))
+        .await
+        .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
+    Ok(PhaseReport {
+        phase: pass.name().into(),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        generator: GeneratorReport {
+            workers: p.workers,
+            generating_ms: gen.busy_ns as f64 / 1e6,
+            blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
+            units: gen.units,
+        },
+        tables: consumed?,
+    })
+}
+
+/// The generators' end of the channels.
+struct ChannelSink {
+    senders: PerTable<Option<flume::Sender<Message>>>,
+    unit: u32,
+    cancel: Arc<AtomicBool>,
+    blocked_ns: u64,
+}
+
+impl ChannelSink {
+    /// Tells the consumers of `tables` that the current unit is complete.
+    fn end_unit(&self, tables: &[Table]) {
+        for &t in tables {
+            if let Some(tx) = &self.senders[t] {
+                let _ = tx.send(Message::EndOfUnit { unit: self.unit });
+            }
+        }
+    }
+}
+
+impl ChunkSink for ChannelSink {
+    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
+        if self.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(tx) = &self.senders[table] else {
+            return true;
+        };
+        let t0 = Instant::now();
+        let ok = tx
+            .send(Message::Rows(Chunk {
+                unit: self.unit,
+                rows,
+                data: chunk.freeze(),
+            }))
+            .is_ok();
+        self.blocked_ns += t0.elapsed().as_nanos() as u64;
+        ok
+    }
+}
+
+/// Starts `p.workers` generator threads for `pass`. Each sends to the channel
+/// of each table of the pass; threads end when the units run out, the cancel
+/// flag is set, or a channel closes.
+fn spawn_generators(
+    pass: Pass,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    p: &PipelineConfig,
+    senders: PerTable<Option<flume::Sender<Message>>>,
+    cancel: Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<GenStats>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    (0..p.workers)
+        .map(|w| {
+            let sink = ChannelSink {
+                senders: senders.clone(),
+                unit: 0,
+                cancel: cancel.clone(),
+                blocked_ns: 0,
+            };
+            let (plan, pools, next, chunk_bytes) =
+                (plan.clone(), pools.clone(), next.clone(), p.chunk_bytes);
+            std::thread::Builder::new()
+                .name(format!("gen-{}-{w}", pass.name()))
+                .spawn(move || generate_units(pass, &plan, &pools, &next, chunk_bytes, sink))
+                .expect("spawn generator thread")
+        })
+        .collect()
+}
+
+/// One generator thread: claims units from `next` until they run out or the
+/// phase stops.
+fn generate_units(
+    pass: Pass,
+    plan: &Plan,
+    pools: &Pools,
+    next: &AtomicUsize,
+    chunk_bytes: usize,
+    mut sink: ChannelSink,
+) -> GenStats {
+    let gen = Gen::new(plan, pools);
+    let mut scratch = Scratch::default();
+    let mut stats = GenStats::default();
+    let units = pass.units(plan);
+    let started = Instant::now();
+    loop {
+        let u = next.fetch_add(1, Ordering::Relaxed);
+        if u >= units.len() || sink.cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        sink.unit = u as u32;
+        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
+        let unit = units[u].clone();
+        match pass {
+            Pass::Users => gen.users(unit, &mut out),
+            Pass::Conversations => gen.conversations(unit, &mut out, &mut scratch),
+            Pass::Messages | Pass::MessageChildren => gen.messages(unit, &mut out, &mut scratch),
+        }
+        out.flush();
+        if out.stopped {
+            break;
+        }
+        sink.end_unit(pass.tables());
+        stats.units += 1;
+    }
+    stats.blocked_ns = sink.blocked_ns;
+    stats.busy_ns = (started.elapsed().as_nanos() as u64).saturating_sub(sink.blocked_ns);
+    stats
+}
+
+fn join_generators(handles: Vec<std::thread::JoinHandle<GenStats>>) -> Result<GenStats> {
+    let mut total = GenStats::default();
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| Error::Other("a generator thread panicked".into()))?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,252 @@
+//! The COPY side of a load's phases: per table, M tasks each hold a pooled
+//! connection and stream the generators' chunks into `COPY ... FROM STDIN
+//! (FORMAT binary)` (the [`Consumer`] that `gen`'s phase runner feeds). A
+//! stream ends when its channel is drained, then checks the server's count.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use tokio::task::JoinSet;
+
+use crate::copy::SinkWriter;
+use crate::db::Target;
+use crate::error::{pg_message, Error, Result};
+use crate::gen::pipeline::{Consumer, Message};
+use crate::model::Table;
+use crate::progress::Counters;
+use crate::report::{Percentiles, TableReport};
+use crate::util::num::per_sec;
+
+/// What one COPY stream measured.
+struct StreamStats {
+    rows: u64,
+    bytes: u64,
+    chunks: u64,
+    /// Time to hand each chunk to the connection (includes socket backpressure), µs.
+    send_us: Histogram<u64>,
+    /// Time spent waiting for the generators (channel empty).
+    starved_ns: u64,
+    /// Time from the last chunk to the server's acknowledgement of the COPY.
+    finish_ns: u64,
+    elapsed_ns: u64,
+}
+
+impl StreamStats {
+    fn new() -> Self {
+        StreamStats {
+            rows: 0,
+            bytes: 0,
+            chunks: 0,
+            send_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            starved_ns: 0,
+            finish_ns: 0,
+            elapsed_ns: 0,
+        }
+    }
+
+    fn merge(&mut self, o: &StreamStats) {
+        self.rows += o.rows;
+        self.bytes += o.bytes;
+        self.chunks += o.chunks;
+        let _ = self.send_us.add(&o.send_us);
+        self.starved_ns += o.starved_ns;
+        self.finish_ns = self.finish_ns.max(o.finish_ns);
+        self.elapsed_ns = self.elapsed_ns.max(o.elapsed_ns);
+    }
+}
+
+impl Default for StreamStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a COPY stream works with.
+#[derive(Clone)]
+pub(crate) struct StreamCtx {
+    pub(crate) target: Target,
+    pub(crate) pool: deadpool_postgres::Pool,
+    pub(crate) phase: &'static str,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) cancel: Arc<AtomicBool>,
+}
+
+/// One COPY stream: takes chunks from `rx` until every generator is done,
+/// then finishes the COPY and checks the server's row count.
+async fn copy_stream(
+    ctx: StreamCtx,
+    table: Table,
+    rx: flume::Receiver<Message>,
+) -> Result<StreamStats> {
+    let StreamCtx {
+        target,
+        pool,
+        phase,
+        counters,
+        cancel,
+    } = ctx;
+    let fail = |message: String| Error::Copy {
+        table: table.name().to_string(),
+        phase: phase.to_string(),
+        message,
+    };
+    let started = Instant::now();
+    let client = target.pooled(&pool).await?;
+    client
+        .batch_execute("SET synchronous_commit = off")
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
+    let sink = client
+        .copy_in::<_, Bytes>(&table.copy_sql(&target.schema))
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
+    futures::pin_mut!(sink);
+    let mut stats = StreamStats::new();
+    let mut writer = SinkWriter::start(sink.as_mut())
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
+    loop {
+        let t0 = Instant::now();
+        let chunk = match rx.recv_async().await {
+            Ok(c) => c,
+            Err(_) => break,
+        };
+        stats.starved_ns += t0.elapsed().as_nanos() as u64;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(fail("cancelled".into()));
+        }
+        let Message::Rows(chunk) = chunk else {
+            continue;
+        };
+        let (rows, len) = (chunk.rows, chunk.data.len() as u64);
+        let t1 = Instant::now();
+        writer
+            .send(chunk.data)
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        let _ = stats
+            .send_us
+            .record((t1.elapsed().as_micros() as u64).max(1));
+        stats.rows += rows;
+        stats.bytes += len;
+        stats.chunks += 1;
+        counters.rows[table].fetch_add(rows, Ordering::Relaxed);
+    }
+    let (_, bytes) = writer.finish().await.map_err(|e| fail(pg_message(&e)))?;
+    stats.bytes = bytes;
+    let t2 = Instant::now();
+    let copied = sink
+        .as_mut()
+        .finish()
+        .await
+        .map_err(|e| fail(pg_message(&e)))?;
+    stats.finish_ns = t2.elapsed().as_nanos() as u64;
+    if copied != stats.rows {
+        return Err(fail(format!(
+            "the server copied {copied} rows but {} were sent",
+            stats.rows
+        )));
+    }
+    stats.elapsed_ns = started.elapsed().as_nanos() as u64;
+    Ok(stats)
+}
+
+/// Streams per table: the big tables of the messages pass get `streams`.
+pub(crate) fn streams_for(table: Table, streams: usize) -> usize {
+    match table {
+        Table::Messages | Table::MessageReceipts => streams,
+        _ => 1,
+    }
+}
+
+/// The load's [`Consumer`]: per table, `streams_for` COPY streams into the
+/// staging schema, sharing the table's channel.
+pub(crate) struct CopyStreams {
+    ctx: StreamCtx,
+    streams_per_large_table: usize,
+    tables: Vec<Table>,
+    tasks: JoinSet<(Table, Result<StreamStats>)>,
+}
+
+impl CopyStreams {
+    pub(crate) fn new(ctx: StreamCtx, streams_per_large_table: usize) -> CopyStreams {
+        CopyStreams {
+            ctx,
+            streams_per_large_table,
+            tables: Vec::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+}
+
+impl Consumer for CopyStreams {
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
+        self.tables.push(table);
+        for _ in 0..streams_for(table, self.streams_per_large_table) {
+            let (ctx, rx) = (self.ctx.clone(), rx.clone());
+            self.tasks
+                .spawn(async move { (table, copy_stream(ctx, table, rx).await) });
+        }
+    }
+
+    async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
+        let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let failed = match joined {
+                Ok((t, Ok(s))) => {
+                    match per_table.iter_mut().find(|x| x.0 == t) {
+                        Some(x) => {
+                            x.1.merge(&s);
+                            x.2 += 1;
+                        }
+                        None => per_table.push((t, s, 1)),
+                    }
+                    continue;
+                }
+                Ok((_, Err(e))) => e,
+                // The streams aborted after the first error end as cancelled:
+                // the first error is the one that names the table and phase.
+                Err(e) if e.is_cancelled() && first_error.is_some() => continue,
+                Err(e) => Error::Other(format!(
+                    "a COPY task of phase '{}' failed: {e}",
+                    self.ctx.phase
+                )),
+            };
+            // Stop the generators and the other streams; keep the first error.
+            cancel.store(true, Ordering::Relaxed);
+            self.tasks.abort_all();
+            first_error.get_or_insert(failed);
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        Ok(std::mem::take(&mut self.tables)
+            .into_iter()
+            .filter_map(|t| {
+                let (_, s, n) = per_table.iter().find(|x| x.0 == t)?;
+                Some(table_report(t, s, *n))
+            })
+            .collect())
+    }
+}
+
+fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
+    let ms = s.elapsed_ns as f64 / 1e6;
+    TableReport {
+        table: t.name().into(),
+        rows: s.rows,
+        bytes: s.bytes,
+        elapsed_ms: ms,
+        rows_per_sec: per_sec(s.rows as f64, ms),
+        mb_per_sec: per_sec(s.bytes as f64 / 1e6, ms),
+        streams,
+        chunks: s.chunks,
+        chunk_send_latency_us: Percentiles::of(&s.send_us),
+        streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
+        server_ack_ms: s.finish_ns as f64 / 1e6,
+    }
+}

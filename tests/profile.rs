@@ -1,0 +1,440 @@
+//! `chatsynth profile`, `profile --compare` and `validate --against` against the
+//! real server, on a "production" database built in plain SQL
+//! (tests/fixtures/production.sql, no chatsynth generator) whose shape differs
+//! from every band preset.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{apply_schema, chatsynth, checksums, count, stderr, stdout, TestDb};
+use serde_json::Value;
+
+const FIXTURE: &str = include_str!("fixtures/production.sql");
+
+/// A database holding the production fixture with `rooms` rooms and `seed`.
+async fn production(tag: &str, rooms: u32, seed: f64) -> TestDb {
+    let db = TestDb::new(tag).await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(&format!(
+        "SET fixture.rooms = '{rooms}'; SET fixture.seed = '{seed}';"
+    ))
+    .await
+    .unwrap();
+    c.batch_execute(FIXTURE).await.unwrap();
+    db
+}
+
+fn dir(db: &TestDb) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chatsynth-profile-{}", db.name));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn profile(db: &TestDb, out: &Path) -> String {
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        &db.url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// Runs `profile --compare`; returns (exit code, comparison JSON, stdout).
+fn compare(old: &Path, new: &Path, out: &Path, tolerance: &str) -> (i32, Value, String) {
+    let o = chatsynth(&[
+        "profile",
+        "--compare",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--tolerance",
+        tolerance,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let code = o.status.code().unwrap();
+    assert!(code == 0 || code == 1, "{}\n{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    (code, v, stdout(&o))
+}
+
+fn failed(v: &Value) -> Vec<String> {
+    v["comparison"]["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What must not change while a profile runs: the catalog, every row, no
+/// temporary objects, no prepared transactions.
+async fn state(db: &TestDb) -> (String, Vec<String>, i64, i64) {
+    let c = db.client().await;
+    let catalog: String = c
+        .query_one(
+            "SELECT string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || c.relfilenode::text, ',' \
+                               ORDER BY n.nspname, c.relname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let temp = count(
+        &c,
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname LIKE 'pg_temp%' OR c.relpersistence = 't'",
+    )
+    .await;
+    let prepared = count(
+        &c,
+        "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
+    )
+    .await;
+    (catalog, checksums(&c, "public").await, temp, prepared)
+}
+
+/// Every substring of every string (key or value) of a JSON document. Each
+/// secret holds a letter, a space or a colon, so it could only leak inside a
+/// JSON string; looking it up here is exact and fast.
+fn string_windows(v: &Value) -> std::collections::HashSet<String> {
+    fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::String(s) => {
+                out.insert(s.clone());
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => {
+                for (k, x) in o {
+                    out.insert(k.clone());
+                    walk(x, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut tokens = std::collections::BTreeSet::new();
+    walk(v, &mut tokens);
+    let mut set = std::collections::HashSet::new();
+    for t in &tokens {
+        let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
+        for (i, &a) in bounds.iter().enumerate() {
+            for &b in &bounds[i + 1..] {
+                set.insert(t[a..b].to_string());
+            }
+        }
+    }
+    set
+}
+
+/// Every identifying string of the source database.
+async fn secrets(db: &TestDb) -> Vec<String> {
+    let c = db.client().await;
+    let sql = r#"
+        SELECT "id" FROM "users" UNION ALL SELECT "email" FROM "users"
+        UNION ALL SELECT "username" FROM "users" UNION ALL SELECT "firstName" FROM "users" WHERE "firstName" IS NOT NULL
+        UNION ALL SELECT "lastName" FROM "users" WHERE "lastName" IS NOT NULL
+        UNION ALL SELECT "id" FROM "conversations" UNION ALL SELECT "name" FROM "conversations" WHERE "name" IS NOT NULL
+        UNION ALL SELECT "id" FROM "conversation_users"
+        UNION ALL SELECT "id" FROM "messages" UNION ALL SELECT "content" FROM "messages" WHERE "content" IS NOT NULL
+        UNION ALL SELECT "idempotencyKey" FROM "messages"
+        UNION ALL SELECT "id" FROM "attachments" UNION ALL SELECT "filename" FROM "attachments"
+        UNION ALL SELECT "originalName" FROM "attachments" UNION ALL SELECT "url" FROM "attachments"
+        UNION ALL SELECT "id" FROM "message_reads" UNION ALL SELECT "id" FROM "message_receipts"
+        UNION ALL SELECT to_char("createdAt", 'YYYY-MM-DD HH24:MI:SS') FROM "messages"
+        UNION ALL SELECT to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS') FROM "messages""#;
+    c.query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+/// The production fixture: profiled read-only (even on a database whose
+/// sessions default to read-only), privately, and compared: with itself GO,
+/// with a tiny chatsynth load NO-GO naming the differing metrics, with the same
+/// shape at half the size and another seed GO; `validate --against` on the
+/// tiny load NO-GO.
+#[tokio::test(flavor = "multi_thread")]
+async fn production_profile_is_private_read_only_and_tells_shapes_apart() {
+    let prod = production("prof_prod", 2500, 0.25).await;
+    let d = dir(&prod);
+    let shape = d.join("shape.json");
+
+    // Read-only: every session of the database defaults to read-only, and
+    // nothing changes while the profile runs.
+    prod.client()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+            prod.name
+        ))
+        .await
+        .unwrap();
+    let before = state(&prod).await;
+    let summary = profile(&prod, &shape);
+    let after = state(&prod).await;
+    assert_eq!(before, after, "the profiled database changed");
+    assert_eq!(after.2, 0, "temporary objects left");
+    assert_eq!(after.3, 0, "prepared transactions left");
+    assert!(summary.contains("conversation types"), "{summary}");
+
+    // Aggregates of the fixture's shape, not chatsynth's.
+    let text = std::fs::read_to_string(&shape).unwrap();
+    let p: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["format_version"], 1);
+    assert_eq!(p["privacy"]["min_bucket"], 10);
+    let group = p["conversations"]["types"]["shares"]["GROUP_CHAT"]
+        .as_f64()
+        .unwrap();
+    assert!((0.40..0.50).contains(&group), "group share {group}");
+    let image = p["messages"]["types"]["shares"]["IMAGE"].as_f64().unwrap();
+    assert!((0.27..0.33).contains(&image), "image share {image}");
+    let rooms = p["counts"]["conversations"].as_u64().unwrap();
+    assert_eq!(rooms, 2500);
+    assert_eq!(
+        p["messages_per_conversation"]["per_conversation"]["at"]
+            .as_object()
+            .unwrap()
+            .len()
+            + 3,
+        108,
+        "with 2500 rooms and k = 10 exactly p99.7..p99.9 are suppressed"
+    );
+    let suppressed = p["privacy"]["suppressed"].as_array().unwrap();
+    assert!(suppressed
+        .iter()
+        .any(|s| s.as_str().unwrap()
+            == "messages_per_conversation.per_conversation.p99.7,p99.8,p99.9"));
+    let hours = &p["messages"]["hour_by_weekday"]["counts"];
+    let by_hour: Vec<u64> = (0..24)
+        .map(|h| (0..7).map(|d| hours[d][h].as_u64().unwrap_or(0)).sum())
+        .collect();
+    let peak = (0..24).max_by_key(|&h| by_hour[h]).unwrap();
+    assert!(
+        (0..=4).contains(&peak),
+        "night-time peak expected, got {peak}"
+    );
+
+    // Private: no identifier, address, name, text or exact time of any row.
+    let windows = string_windows(&p);
+    let secrets = secrets(&prod).await;
+    assert!(secrets.len() > 100_000, "{} strings", secrets.len());
+    let leaked: Vec<&String> = secrets
+        .iter()
+        .filter(|s| windows.contains(s.as_str()))
+        .take(5)
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the profile holds source strings: {leaked:?}"
+    );
+
+    // Compared with itself: GO.
+    let (code, v, _) = compare(&shape, &shape, &d.join("self.json"), "0.2");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["decision"], "GO");
+    assert!(failed(&v).is_empty());
+
+    // The same shape at half the size, another seed: GO at 0.20.
+    let half = production("prof_half", 1250, -0.5).await;
+    let half_shape = d.join("half.json");
+    profile(&half, &half_shape);
+    let (code, v, out) = compare(&shape, &half_shape, &d.join("half-cmp.json"), "0.2");
+    assert_eq!(code, 0, "the same shape at half size must pass: {out}");
+    assert!((v["comparison"]["scale_factor"].as_f64().unwrap() - 0.5).abs() < 0.1);
+
+    // A tiny chatsynth load: NO-GO, naming the metrics that differ.
+    let tiny = TestDb::new("prof_tiny").await;
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        &tiny.url,
+        "--report",
+        d.join("load.json").to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tiny_shape = d.join("tiny.json");
+    profile(&tiny, &tiny_shape);
+    let (code, v, out) = compare(&shape, &tiny_shape, &d.join("tiny-cmp.json"), "0.2");
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(v["decision"], "NO-GO");
+    let f = failed(&v);
+    for m in [
+        "conversations.types.GROUP_CHAT",
+        "messages.types.IMAGE",
+        "messages.hour_curve",
+        "messages.text_length",
+    ] {
+        assert!(f.iter().any(|x| x == m), "{m} not among the failures {f:?}");
+    }
+    assert!(
+        out.contains("NO-GO") && out.contains("messages.hour_curve"),
+        "{out}"
+    );
+
+    // validate --against: the loaded dataset against production's profile.
+    let result = d.join("against.json");
+    let o = chatsynth(&[
+        "validate",
+        "--database-url",
+        &tiny.url,
+        "--against",
+        shape.to_str().unwrap(),
+        "--out",
+        result.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!(v["decision"], "NO-GO");
+    let f = failed(&v);
+    assert!(f.iter().any(|x| x == "messages.types.IMAGE"), "{f:?}");
+    let metric = v["comparison"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "conversations.types.GROUP_CHAT")
+        .unwrap();
+    for key in ["production", "dataset", "distance", "pass"] {
+        assert!(!metric[key].is_null(), "{key} missing in {metric}");
+    }
+    assert_eq!(metric["pass"], false);
+
+    // Bad input: one clear error, exit 2, nothing written.
+    let bad_version = d.join("v2.json");
+    std::fs::write(
+        &bad_version,
+        text.replace("\"format_version\": 1", "\"format_version\": 2"),
+    )
+    .unwrap();
+    let mut partial: Value = p.clone();
+    partial.as_object_mut().unwrap().remove("delivery");
+    let missing = d.join("missing.json");
+    std::fs::write(&missing, serde_json::to_string_pretty(&partial).unwrap()).unwrap();
+    let nothing = d.join("must-not-exist.json");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "profile",
+                "--compare",
+                bad_version.to_str().unwrap(),
+                shape.to_str().unwrap(),
+            ],
+            "format_version 2",
+        ),
+        (
+            vec![
+                "profile",
+                "--compare",
+                shape.to_str().unwrap(),
+                missing.to_str().unwrap(),
+            ],
+            "missing field `delivery`",
+        ),
+        (
+            vec![
+                "profile",
+                "--compare",
+                shape.to_str().unwrap(),
+                shape.to_str().unwrap(),
+                "--tolerance",
+                "0",
+            ],
+            "--tolerance",
+        ),
+        (
+            vec![
+                "profile",
+                "--compare",
+                shape.to_str().unwrap(),
+                shape.to_str().unwrap(),
+                "--tolerance",
+                "1.5",
+            ],
+            "--tolerance",
+        ),
+        (
+            vec![
+                "validate",
+                "--database-url",
+                &tiny.url,
+                "--against",
+                missing.to_str().unwrap(),
+            ],
+            "missing field `delivery`",
+        ),
+        (
+            vec![
+                "validate",
+                "--database-url",
+                &tiny.url,
+                "--against",
+                shape.to_str().unwrap(),
+                "--tolerance",
+                "2",
+            ],
+            "--tolerance",
+        ),
+    ];
+    for (mut args, expect) in cases {
+        args.extend(["--out", nothing.to_str().unwrap()]);
+        let o = chatsynth(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
+        assert!(!nothing.exists(), "{args:?} wrote a file");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A database without the chat tables: exit 2, nothing written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_without_the_chat_tables_is_refused() {
+    let db = TestDb::new("prof_empty").await;
+    let d = dir(&db);
+    let out = d.join("shape.json");
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        &db.url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not hold the chat tables"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    for bad in [
+        ["--sample", "0"],
+        ["--sample", "101"],
+        ["--min-bucket", "0"],
+        ["--statement-timeout", "soon"],
+    ] {
+        let o = chatsynth(&[
+            "profile",
+            "--database-url",
+            &db.url,
+            "--out",
+            out.to_str().unwrap(),
+            bad[0],
+            bad[1],
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(bad[0]), "{bad:?}: {}", stderr(&o));
+        assert!(!out.exists());
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -306,7 +306,7 @@ impl DatasetConfig {
             ));
         }
         // Ids begin with their row's createdAt in 8 base36 digits of Unix ms.
-        let max_ms = crate::gen::ids::MAX_ID_TIME_MS;
+        let max_ms = crate::util::calendar::MAX_ID_TIME_MS;
         if self.window.end_ms < self.window.len_ms() || self.window.end_ms > max_ms {
             problems.push(format!(
                 "the window must lie between 1970-01-01 and {} (ids begin with a millisecond time, like Prisma's cuid()); got end_ms {} and {} days",
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn windows_outside_the_id_time_range_are_refused() {
-        let max = crate::gen::ids::MAX_ID_TIME_MS;
+        let max = crate::util::calendar::MAX_ID_TIME_MS;
         let mut c = Band::Tiny.preset();
         c.window.end_ms = max;
         assert!(c.validate().is_ok());

@@ -15,9 +15,7 @@ use super::rng::mix64;
 pub const ID_LEN: usize = 25;
 const MASK62: u64 = (1 << 62) - 1;
 const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-/// The largest time the 8-character prefix holds: 36^8 - 1 ms after the Unix
-/// epoch, 2059-05-25. Config validation keeps the window inside it.
-pub const MAX_ID_TIME_MS: i64 = 36i64.pow(8) - 1;
+pub use crate::util::calendar::MAX_ID_TIME_MS;
 
 /// Table tags inside ids (distinct per table, so ids never collide across tables).
 pub mod kind {

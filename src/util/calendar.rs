@@ -56,6 +56,11 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The largest time an id's 8-character base36 millisecond prefix holds:
+/// 36^8 - 1 ms after the Unix epoch, 2059-05-25. Config validation keeps the
+/// window inside it; `gen::ids` writes the prefix.
+pub const MAX_ID_TIME_MS: i64 = 36i64.pow(8) - 1;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@
 //! fires when the nightly job stops succeeding.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::clean::CleanReport;
@@ -357,28 +357,9 @@ pub fn previous_success(path: &Path, command: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The temporary file beside `path` (same folder, so the rename is atomic).
-/// Its name does not end in `.prom`, so the textfile collector skips it.
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "metrics".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-/// Writes `text` to `path` atomically: a temporary file in the same folder,
-/// flushed to disk, then renamed over `path`.
+/// Writes `text` to `path` atomically (the crate's one file writer).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    crate::util::json::write_text_atomic(path, text).map_err(|e| {
         Error::io(
             format!("cannot write the metrics file {}", path.display()),
             e,

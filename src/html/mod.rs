@@ -17,7 +17,6 @@ pub mod charts;
 pub mod explain;
 pub mod validate;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
@@ -89,21 +88,10 @@ fn temp_path(path: &Path, what: &str) -> PathBuf {
     folder_of(path).join(format!(".{name}.{what}-{}", std::process::id()))
 }
 
-/// Writes `contents` to a temporary file beside `path`, syncs it, and renames
-/// it over `path`; on any failure the temporary file is removed and `path` is
-/// left as it was.
+/// Writes `contents` to `path` atomically (the crate's one file writer).
 pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
-    let tmp = temp_path(path, "tmp");
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("writing the HTML report {}", path.display()), e)
-    })
+    crate::util::json::write_text_atomic(path, contents)
+        .map_err(|e| Error::io(format!("writing the HTML report {}", path.display()), e))
 }
 
 /// The template environment: the shared layout and the two pages. Undefined

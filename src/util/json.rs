@@ -1,5 +1,6 @@
-//! The one JSON file writer: every report, capture, comparison and state file
-//! goes through [`write_atomic`], so none is ever half-written.
+//! The one file writer: every report, capture, comparison, state, metrics and
+//! HTML file goes through [`write_text_atomic`] (JSON through [`write_atomic`]),
+//! so none is ever half-written.
 
 use std::io;
 use std::path::Path;
@@ -7,31 +8,40 @@ use std::path::Path;
 use serde::Serialize;
 
 /// Writes `value` as pretty JSON (with a final newline) to `path`, creating the
-/// parent folder. The text goes to a temporary file in the same folder first,
-/// which is then renamed over `path`: a reader sees the old file or the new
-/// one, never a part.
+/// parent folder, through [`write_text_atomic`].
 pub fn write_atomic<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     text.push('\n');
+    write_text_atomic(path, &text)
+}
+
+/// The one atomic file writer (JSON here, and the metrics and HTML files):
+/// `text` goes to a temporary file in the same folder (`.<name>.<pid>.tmp`, so
+/// a textfile collector reading `*.prom` skips it), is synced, then renamed
+/// over `path`: a reader sees the old file or the new one, never a part. On any
+/// failure the temporary file is removed and `path` is left as it was.
+pub fn write_text_atomic(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other(format!("{} is not a file path", path.display())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = match dir {
-        Some(d) => d.join(tmp_name),
-        None => std::path::PathBuf::from(tmp_name),
-    };
-    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+    let tmp = path.with_file_name(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    Ok(())
+    written
 }
 
 #[cfg(test)]

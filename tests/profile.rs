@@ -531,6 +531,19 @@ async fn a_load_fitted_to_the_profile_passes_the_gate_and_the_preset_does_not() 
     let (code, v) = against(&fitted, &shape, &d.join("fitted-against.json"));
     assert_eq!(code, 0, "fitted load must pass: failed {:?}", failed(&v));
     assert_eq!(v["decision"], "GO");
+    // The plan's own checks (integrity, counts, messages per room) pass too;
+    // the parametric shape checks are handed to --against.
+    let o = chatsynth(&[
+        "validate",
+        "--database-url",
+        &fitted.url,
+        "--report",
+        report.to_str().unwrap(),
+        "--out",
+        d.join("fitted-validate.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("fitted to a profile"), "{}", stdout(&o));
 
     // The preset shape at the same counts: NO-GO, naming what differs.
     let preset = TestDb::new("fit_preset").await;

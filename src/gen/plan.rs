@@ -636,6 +636,85 @@ mod tests {
         }
     }
 
+    /// A fitted shape: 40% groups of 5..9, 60% direct; messages per room
+    /// uniform on 10..=90 (mean 50).
+    fn fitted_config() -> DatasetConfig {
+        use crate::config::{Curve, Fitted, FittedConversationType};
+        let line = |a: f64, b: f64| Curve {
+            points: vec![[0.0, a], [1.0, b]],
+        };
+        let mut cfg = Band::Tiny.preset();
+        cfg.counts.messages = 300 * 50;
+        cfg.shape.fitted = Some(Fitted {
+            source: "test".into(),
+            messages_per_conversation: line(10.0, 90.0),
+            conversation_types: vec![
+                FittedConversationType {
+                    kind: "DIRECT_MESSAGE".into(),
+                    share: 0.6,
+                    members: line(2.0, 2.0),
+                },
+                FittedConversationType {
+                    kind: "GROUP_CHAT".into(),
+                    share: 0.4,
+                    members: line(4.5, 9.49),
+                },
+            ],
+            text_length: line(5.0, 50.0),
+            hour_by_weekday: (0..7)
+                .map(|_| (0..24).map(|h| if h < 4 { 1.0 } else { 0.0 }).collect())
+                .collect(),
+            message_types: [("TEXT".to_string(), 0.7), ("IMAGE".to_string(), 0.3)]
+                .into_iter()
+                .collect(),
+            attachments_when_any: [1.0, 0.0, 0.0, 0.0],
+            attachment_size_bytes: Default::default(),
+            reply_share: 0.1,
+            thread_share: 0.0,
+            read_delay_seconds: line(1.0, 100.0),
+        });
+        cfg.validate().unwrap();
+        cfg
+    }
+
+    #[test]
+    fn a_fitted_plan_takes_the_curves_and_exact_type_shares() {
+        let cfg = fitted_config();
+        let p = Plan::build(&cfg);
+        assert_eq!(p.total_messages(), cfg.counts.messages);
+        let n = p.class.len();
+        let direct = p.conv_type.iter().filter(|&&t| t == 0).count();
+        assert_eq!(direct, 180, "60% of 300 rooms, exactly");
+        for c in 0..n {
+            let m = p.members_of(c).len();
+            if p.conv_type[c] == 0 {
+                assert_eq!((m, p.class[c]), (2, Class::Direct));
+            } else {
+                assert!((5..=9).contains(&m), "{m}");
+                assert_eq!(p.class[c], Class::SmallGroup);
+            }
+            // Uniform 10..90 apportioned to the same mean: no room outside.
+            assert!(
+                (9..=92).contains(&p.message_count(c)),
+                "{}",
+                p.message_count(c)
+            );
+        }
+        let mut counts: Vec<u64> = (0..n).map(|c| p.message_count(c)).collect();
+        counts.sort_unstable();
+        let median = counts[n / 2] as f64;
+        assert!((median - 50.0).abs() <= 3.0, "{median}");
+        // Every message falls in the four fitted night hours.
+        let mut r = crate::gen::rng::stream(1, 2, 3);
+        let (a, b) = (cfg.window.start_ms(), cfg.window.end_ms);
+        for _ in 0..10_000 {
+            let t = p.density.sample(&mut r, a, b);
+            assert!(crate::util::calendar::hour_of_day(t) < 4);
+        }
+        let preset = Plan::build(&Band::Tiny.preset());
+        assert!(preset.fit.is_none() && p.fit.is_some());
+    }
+
     #[test]
     fn plan_is_deterministic() {
         let cfg = Band::Tiny.preset();

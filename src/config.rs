@@ -264,8 +264,9 @@ pub struct Fitted {
     pub reply_share: f64,
     /// Share of messages with a thread (`threadId`); threads are replies.
     pub thread_share: f64,
-    /// Read delay after the message was sent, seconds.
-    pub read_delay_seconds: Curve,
+    /// Read delay after the message was sent, seconds; `None` (no reads
+    /// measured) keeps the preset's read-delay mixture.
+    pub read_delay_seconds: Option<Curve>,
 }
 
 impl Fitted {
@@ -273,7 +274,9 @@ impl Fitted {
         self.messages_per_conversation
             .problems("messages_per_conversation", out);
         self.text_length.problems("text_length", out);
-        self.read_delay_seconds.problems("read_delay_seconds", out);
+        if let Some(c) = &self.read_delay_seconds {
+            c.problems("read_delay_seconds", out);
+        }
         for (k, c) in &self.attachment_size_bytes {
             c.problems(&format!("attachment_size_bytes.{k}"), out);
         }

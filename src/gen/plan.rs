@@ -56,7 +56,8 @@ pub const FIT_ATTACHMENT_KINDS: [&str; 4] = ["IMAGE", "VIDEO", "AUDIO", "DOCUMEN
 /// so a row's draw is a table lookup.
 pub struct FitTables {
     pub text_len: InverseCdf,
-    pub read_delay_ms: InverseCdf,
+    /// `None` keeps the preset's read-delay mixture.
+    pub read_delay_ms: Option<InverseCdf>,
     /// Per `FIT_ATTACHMENT_KINDS`; `None` keeps the preset's size law.
     pub size_bytes: [Option<InverseCdf>; 4],
     /// Cumulative shares of `FIT_MESSAGE_KINDS`.
@@ -85,18 +86,13 @@ impl FitTables {
             acc += x;
             count_cdf[i] = acc;
         }
-        let ms = crate::config::Curve {
-            points: f
-                .read_delay_seconds
-                .points
-                .iter()
-                .map(|q| [q[0], q[1] * 1000.0])
-                .collect(),
-        };
+        let ms = f.read_delay_seconds.as_ref().map(|c| crate::config::Curve {
+            points: c.points.iter().map(|q| [q[0], q[1] * 1000.0]).collect(),
+        });
         let s = &cfg.shape;
         Some(FitTables {
             text_len: InverseCdf::new(&f.text_length),
-            read_delay_ms: InverseCdf::new(&ms),
+            read_delay_ms: ms.as_ref().map(InverseCdf::new),
             size_bytes: FIT_ATTACHMENT_KINDS
                 .map(|k| f.attachment_size_bytes.get(k).map(InverseCdf::new)),
             kind_cdf,
@@ -671,7 +667,7 @@ mod tests {
             attachment_size_bytes: Default::default(),
             reply_share: 0.1,
             thread_share: 0.0,
-            read_delay_seconds: line(1.0, 100.0),
+            read_delay_seconds: Some(line(1.0, 100.0)),
         });
         cfg.validate().unwrap();
         cfg

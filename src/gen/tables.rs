@@ -283,8 +283,13 @@ impl<'a> Gen<'a> {
         let read_at = if state < s.read_share {
             let reads = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
             let mix = u(2) * reads;
-            let delay_ms = if let Some(f) = &self.plan.fit {
-                f.read_delay_ms.at(u(3))
+            let fitted = self
+                .plan
+                .fit
+                .as_ref()
+                .and_then(|f| f.read_delay_ms.as_ref());
+            let delay_ms = if let Some(t) = fitted {
+                t.at(u(3))
             } else if mix < s.read_within_30s_share {
                 500.0 + u(3) * 29_500.0
             } else if mix < s.read_within_30s_share + s.read_exponential_share {

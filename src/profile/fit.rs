@@ -334,9 +334,7 @@ pub fn fit(p: &Profile, scale: f64, base: &DatasetConfig) -> Result<DatasetConfi
             .thread_share
             .unwrap_or(0.0)
             .min(p.messages.reply_share.unwrap_or(0.0)),
-        read_delay_seconds: curve(&p.delivery.read_delay_seconds, Some(0.0)).unwrap_or(Curve {
-            points: vec![[0.0, 1.0], [1.0, 60.0]],
-        }),
+        read_delay_seconds: curve(&p.delivery.read_delay_seconds, Some(0.0)),
     });
     cfg.validate()?;
     Ok(cfg)

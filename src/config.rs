@@ -5,11 +5,15 @@
 //! Every generation target of the data shape (docs/data.md)
 //! lives here, in one place per band, and is echoed whole into the load report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+pub mod tables;
+pub use tables::ChildTable;
 
 /// The default end of the time window: 2026-01-01T00:00:00Z, fixed so the same
 /// seed gives the same bytes. `--window-end-now` anchors it at the current time.
@@ -73,6 +77,7 @@ impl Band {
                 seasonal_amplitude: seasonal,
                 ..Shape::default()
             },
+            tables: BTreeMap::new(),
         }
     }
 }
@@ -222,6 +227,10 @@ pub struct DatasetConfig {
     pub counts: Counts,
     pub window: Window,
     pub shape: Shape,
+    /// Child tables declared with `[tables.<name>]`, by name (none by default;
+    /// left out of the JSON when empty, so older digests stay as they were).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, ChildTable>,
 }
 
 /// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
@@ -355,6 +364,9 @@ impl DatasetConfig {
         }
         if s.messages_max_per_conversation < 1 {
             problems.push("messages_max_per_conversation must be at least 1".into());
+        }
+        for (name, t) in &self.tables {
+            problems.extend(t.problems(name));
         }
         if problems.is_empty() {
             Ok(())

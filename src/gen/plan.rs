@@ -66,6 +66,8 @@ pub struct Plan {
     pub user_units: Vec<Range<u64>>,
     pub conversation_units: Vec<Range<u64>>,
     pub message_units: Vec<Range<u64>>,
+    /// The child tables declared in the config, in name order.
+    pub children: Vec<super::children::Child>,
 }
 
 impl Plan {
@@ -223,6 +225,11 @@ impl Plan {
             user_units,
             conversation_units,
             message_units,
+            children: cfg
+                .tables
+                .iter()
+                .map(|(name, t)| super::children::Child::new(cfg.seed, name, t))
+                .collect(),
         }
     }
 

@@ -10,12 +10,14 @@
 use bytes::{BufMut, BytesMut};
 use rand::RngCore;
 
+use super::children::{Child, ParentRow};
 use super::dist::{beta, chance, exponential, lognormal, normal, pick_cdf, range, uniform};
 use super::ids::{uuid_for, ID_LEN};
 use super::plan::{Class, Plan, CONVERSATION_TYPES};
 use super::pools::{pick, Pools};
 use super::rng::{family, keyed_unit, mix64, stream, tag};
 use super::time::timeline;
+use crate::config::tables::Parent;
 use crate::copy::{self, put_decimal};
 use crate::model::{PerTable, Table};
 
@@ -23,6 +25,11 @@ use crate::model::{PerTable, Table};
 /// the pipeline is shutting down, so generators stop promptly.
 pub trait ChunkSink {
     fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool;
+    /// A chunk of the `i`-th declared child table (`Plan::children`).
+    fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        let _ = (i, chunk, rows);
+        true
+    }
 }
 
 /// Per-table chunks of one generator task.
@@ -31,6 +38,8 @@ pub struct Out<'s, S: ChunkSink> {
     /// The tables this task produces; generators skip encoding the others.
     wanted: PerTable<bool>,
     chunk_bytes: usize,
+    /// Per declared child table: its chunk, when this task produces it.
+    children: Vec<Option<copy::Rows>>,
     sink: &'s mut S,
     pub stopped: bool,
 }
@@ -45,8 +54,54 @@ impl<'s, S: ChunkSink> Out<'s, S> {
             }),
             wanted,
             chunk_bytes,
+            children: Vec::new(),
             sink,
             stopped: false,
+        }
+    }
+
+    /// Also produces the child tables `which` (indexes into `children`).
+    pub fn with_children(mut self, children: &[Child], which: &[usize]) -> Self {
+        self.children = (0..children.len())
+            .map(|i| {
+                which.contains(&i).then(|| {
+                    copy::Rows::with_capacity(children[i].width(), self.chunk_bytes + 8192)
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// Rows of the `i`-th child table of the generators' `children`, for
+    /// the parent `p`.
+    #[inline]
+    fn child_rows(
+        &mut self,
+        i: usize,
+        child: &Child,
+        p: &ParentRow,
+        user_ids: &[[u8; ID_LEN]],
+        end_ms: i64,
+    ) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        child.parent_rows(p, user_ids, end_ms, rows);
+        if rows.len_bytes() >= self.chunk_bytes {
+            self.flush_child(i);
+        }
+    }
+
+    fn flush_child(&mut self, i: usize) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        if rows.rows() == 0 {
+            return;
+        }
+        let (full, n) = rows.take(self.chunk_bytes + 8192);
+        if !self.sink.send_child(i, full, n) {
+            self.stopped = true;
         }
     }
 
@@ -83,6 +138,9 @@ impl<'s, S: ChunkSink> Out<'s, S> {
         for t in Table::ALL {
             self.flush_one(t);
         }
+        for i in 0..self.children.len() {
+            self.flush_child(i);
+        }
     }
 }
 
@@ -97,6 +155,8 @@ pub struct Gen<'a> {
     pub pools: &'a Pools,
     /// Key of the read-receipt draws, computed once.
     pair_family: u64,
+    /// The declared child tables off each parent (indexes into `plan.children`).
+    children_of: [Vec<usize>; 3],
 }
 
 /// Scratch buffers reused across units by one generator task.
@@ -121,6 +181,30 @@ impl<'a> Gen<'a> {
             plan,
             pools,
             pair_family: family(plan.cfg.seed, tag::PAIR),
+            children_of: [Parent::Messages, Parent::Conversations, Parent::Users].map(|p| {
+                (0..plan.children.len())
+                    .filter(|&i| plan.children[i].decl.parent == p)
+                    .collect()
+            }),
+        }
+    }
+
+    /// The declared child tables off `parent` (indexes into `plan.children`).
+    pub fn children_of(&self, parent: Parent) -> &[usize] {
+        &self.children_of[parent as usize]
+    }
+
+    /// The rows of every child table off `parent` for one parent row.
+    #[inline]
+    fn child_rows<S: ChunkSink>(&self, parent: Parent, p: &ParentRow, out: &mut Out<S>) {
+        for &i in self.children_of(parent) {
+            out.child_rows(
+                i,
+                &self.plan.children[i],
+                p,
+                &self.plan.user_ids,
+                self.end_ms(),
+            );
         }
     }
 
@@ -241,6 +325,14 @@ impl<'a> Gen<'a> {
             copy::timestamp_ms(b, created);
             copy::timestamp_ms(b, seen.unwrap_or(created).max(created));
             out.end_row(Table::Users);
+            let parent = ParentRow {
+                key: u,
+                id: &plan.user_ids[u as usize],
+                created_ms: created,
+                actors: &[],
+                excluded: None,
+            };
+            self.child_rows(Parent::Users, &parent, out);
         }
     }
 
@@ -440,6 +532,14 @@ impl<'a> Gen<'a> {
                 copy::timestamp_ms(b, last_read.map_or(joined, |(at, _)| at.max(joined)));
                 out.end_row(Table::ConversationUsers);
             }
+            let parent = ParentRow {
+                key: c,
+                id: &plan.conv_ids[ci],
+                created_ms: created,
+                actors: members,
+                excluded: None,
+            };
+            self.child_rows(Parent::Conversations, &parent, out);
             if out.stopped {
                 return;
             }
@@ -508,6 +608,16 @@ impl<'a> Gen<'a> {
                     }
                 }
                 self.receipts_and_reads(&m, members, &scratch.outcomes, out);
+                if !self.children_of(Parent::Messages).is_empty() {
+                    let parent = ParentRow {
+                        key: g,
+                        id: &m.id,
+                        created_ms: t,
+                        actors: members,
+                        excluded: Some(sender_slot),
+                    };
+                    self.child_rows(Parent::Messages, &parent, out);
+                }
             }
             if out.stopped {
                 return;

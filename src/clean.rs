@@ -143,7 +143,9 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     ))
     .await
     .step("setting up the clean")?;
-    let external = catalog::foreign_keys_into_chat(&tx, schema).await?.len();
+    let external = catalog::foreign_keys_into_chat(&tx, schema, &catalog::table_names())
+        .await?
+        .len();
     let (kept_messages, messages) = if real == 0 || external > 0 {
         (0, 0)
     } else {

@@ -127,7 +127,9 @@ async fn run_inner(
             .push("created the tables from sql/schema.sql".into());
     }
     catalog::schema::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
+    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
+    let tables = catalog::tables_with_children(opts.dataset.tables.keys());
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -139,7 +141,7 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = deferred::read_deferred(&control, &schema).await?;
+    let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
     let run_id = format!(
         "{}-{}",
         crate::util::calendar::compact(crate::util::calendar::now_ms()),
@@ -168,7 +170,7 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target).await?;
+    let stage = staging::create_stage(&control, target, &tables).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
@@ -179,9 +181,7 @@ async fn run_inner(
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
-        let keys =
-            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
-                .await?;
+        let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
             report.post_load.push(StepReport {
                 step: "rows of other tables checked against the new data".into(),
@@ -204,7 +204,7 @@ async fn run_inner(
     let rows = rows_per_table(report);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
@@ -444,7 +444,7 @@ async fn build_deferred(
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
     add_foreign_keys(&client, stage, deferred, report).await?;
-    analyze(&client, stage, report).await
+    analyze(&client, stage, &opts.dataset, report).await
 }
 
 /// One index build job per worker connection at a time, biggest tables first;
@@ -600,12 +600,13 @@ async fn add_foreign_keys(
 async fn analyze(
     client: &deadpool_postgres::Object,
     stage: &str,
+    ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let names: Vec<String> = Table::ALL
+    let names: Vec<String> = catalog::tables_with_children(ds.tables.keys())
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x)))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))

@@ -190,6 +190,13 @@ pub(crate) async fn run_phase<C: Consumer>(
     })
 }
 
+/// The senders of a phase's channels: per built-in table, and per declared
+/// child table (`plan.children`), when the phase makes it.
+type Senders = (
+    PerTable<Option<flume::Sender<Message>>>,
+    Vec<Option<flume::Sender<Message>>>,
+);
+
 /// The generators' end of the channels.
 struct ChannelSink {
     senders: PerTable<Option<flume::Sender<Message>>>,
@@ -253,10 +260,7 @@ fn spawn_generators(
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
     p: &PipelineConfig,
-    (senders, child_senders): (
-        PerTable<Option<flume::Sender<Message>>>,
-        Vec<Option<flume::Sender<Message>>>,
-    ),
+    (senders, child_senders): Senders,
     cancel: Arc<AtomicBool>,
 ) -> Vec<std::thread::JoinHandle<GenStats>> {
     let next = Arc::new(AtomicUsize::new(0));

@@ -70,13 +70,35 @@ fn write_config(tag: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+fn report_path(url: &str) -> String {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!(
+            "children-report-{}-{}.json",
+            std::process::id(),
+            url.rsplit('/').next().unwrap()
+        ))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `validate` with the load's report: (exit code, stdout).
+fn validate(url: &str) -> (Option<i32>, String) {
+    let out = format!("{}.validate.json", report_path(url));
+    let o = chatsynth(&[
+        "validate",
+        "--database-url",
+        url,
+        "--report",
+        &report_path(url),
+        "--out",
+        &out,
+    ]);
+    let _ = std::fs::remove_file(&out);
+    (o.status.code(), stdout(&o))
+}
+
 fn load(url: &str, config: &str, extra: &[&str]) -> std::process::Output {
-    let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "children-report-{}-{}.json",
-        std::process::id(),
-        url.rsplit('/').next().unwrap()
-    ));
-    let report = report.to_string_lossy().into_owned();
+    let report = report_path(url);
     let mut args = vec![
         "load",
         "--band",
@@ -90,9 +112,7 @@ fn load(url: &str, config: &str, extra: &[&str]) -> std::process::Output {
         &report,
     ];
     args.extend_from_slice(extra);
-    let out = chatsynth(&args);
-    let _ = std::fs::remove_file(&report);
-    out
+    chatsynth(&args)
 }
 
 async fn table_checksum(c: &tokio_postgres::Client, table: &str) -> String {
@@ -200,6 +220,38 @@ async fn declared_child_tables_load_with_their_keys_and_rates() {
         table_checksum(&c, "user_badges").await,
     ];
     assert_eq!(one, three);
+
+    // validate checks the declared tables: GO, each table's checks listed.
+    let (code, out) = validate(&db.url);
+    assert_eq!(code, Some(0), "{out}");
+    for t in ["message_reactions", "conversation_pins", "user_badges"] {
+        for what in [
+            "duplicate unique keys",
+            "rows without their parent",
+            "rows per parent",
+        ] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{t}: {what}")))
+                .unwrap_or_else(|| panic!("{t}: {what} in {out}"));
+            assert!(line.ends_with("pass"), "{line}");
+        }
+    }
+    // A duplicate key (the constraint dropped to let it in) is NO-GO.
+    c.batch_execute(
+        "ALTER TABLE message_reactions DROP CONSTRAINT message_reactions_unique;
+         INSERT INTO message_reactions SELECT id || 'x', \"messageId\", \"userId\", emoji, \"createdAt\", \"updatedAt\", note
+         FROM message_reactions LIMIT 1",
+    )
+    .await
+    .unwrap();
+    let (code, out) = validate(&db.url);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("critical check failed: message_reactions: duplicate unique keys"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(report_path(&db.url));
 }
 
 #[tokio::test]

@@ -115,6 +115,39 @@ pub fn judge(
     p
 }
 
+/// Refuses when a declared table is missing from the target.
+pub async fn require_present(
+    client: &Client,
+    schema: &str,
+    tables: &BTreeMap<String, ChildTable>,
+) -> Result<()> {
+    let names: Vec<&String> = tables.keys().collect();
+    let present: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')",
+            &[&schema, &names],
+        )
+        .await
+        .step("reading the declared tables")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| !present.contains(n))
+        .map(|n| n.as_str())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "the config declares tables the target schema {schema:?} lacks: {}; nothing was changed",
+            missing.join(", ")
+        )))
+    }
+}
+
 /// Reads each declared table's columns and foreign keys and refuses the
 /// run, listing every problem, when any declaration does not fit.
 pub async fn preflight(

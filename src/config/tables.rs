@@ -341,7 +341,10 @@ mod tests {
         assert_eq!(p.len(), 5, "{p:?}");
         let mut u = reactions();
         u.parent = Parent::Users;
-        assert_eq!(u.problems("x").len(), 1);
+        // An actor off users, and its column is the parent's ("userId").
+        assert_eq!(u.problems("x").len(), 2);
+        u.actor = Actor::None;
+        assert!(u.problems("x").is_empty());
         assert!(toml::from_str::<ChildTable>("parent = \"posts\"\nrate = 1").is_err());
         assert!(toml::from_str::<ChildTable>(
             "parent = \"users\"\nrate = 1\ndist = \"zipf\"\nactor = \"none\""

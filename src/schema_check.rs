@@ -11,10 +11,12 @@
 //! 11) do not exist yet. `config_rule` is where they will plug in: a column
 //! with a rule will be filled by it, and its problems will go away.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::catalog::survey::{read, Catalog, CatalogColumn, KeyIntoChat};
+use crate::config::ChildTable;
 use crate::db::{quote_ident, quote_literal, Target};
 use crate::error::Result;
 use crate::model::{ColType, Table};
@@ -159,6 +161,12 @@ fn known_other(table: &str) -> Option<&'static str> {
 
 /// Judges a catalog: how each chat column is filled, and every problem.
 pub fn check(cat: &Catalog) -> Report {
+    check_with(cat, &BTreeMap::new())
+}
+
+/// Like [`check`], with the child tables `declared` in the config: those are
+/// filled by chatsynth (their fit is judged by `catalog::children`).
+pub fn check_with(cat: &Catalog, declared: &BTreeMap<String, ChildTable>) -> Report {
     let s = quote_ident(&cat.schema);
     let mut r = Report {
         schema: cat.schema.clone(),
@@ -357,6 +365,15 @@ pub fn check(cat: &Catalog) -> Report {
         let mut problems = Vec::new();
         let note = if let Some(n) = known_other(t) {
             n.to_string()
+        } else if let Some(d) = declared.get(t) {
+            format!(
+                "child table declared in the config: {} rows per {} row ({:?}, at most {}), staged and swapped with the chat tables",
+                d.rate,
+                d.parent.table(),
+                d.dist,
+                d.max
+            )
+            .to_lowercase()
         } else if keys.is_empty() {
             "no foreign key into the chat tables: left as it is".to_string()
         } else {
@@ -395,7 +412,7 @@ pub fn check(cat: &Catalog) -> Report {
                                 .into(),
                         ],
                         config_fix: Some(format!(
-                            "a [tables.{t}] child-table declaration (coming; not implemented yet)"
+                            "a [tables.{t}] child-table declaration (docs/config.md, \"Child tables\")"
                         )),
                     },
                 ));
@@ -540,13 +557,27 @@ impl Report {
 /// `config`, when given, is read and validated like `load`'s; it holds no
 /// column rules yet (see `config_rule`).
 pub async fn run(target: &Target, config: Option<&Path>) -> Result<u8> {
+    let mut declared = BTreeMap::new();
     if let Some(path) = config {
         let cfg = crate::config::merge_file(&crate::config::Band::Dev.preset(), path)?;
         cfg.validate()?;
+        declared = cfg.tables;
     }
     let client = target.connect().await?;
     let catalog = read(&client, &target.schema).await?;
-    let report = check(&catalog);
+    let mut report = check_with(&catalog, &declared);
+    // The declared tables' fit to the catalog, as load's preflight judges it.
+    if let Err(crate::Error::Config(msg)) =
+        crate::catalog::children::preflight(&client, &target.schema, &declared).await
+    {
+        for line in msg.lines().skip(1) {
+            report.problems.push(Problem {
+                what: line.trim_start_matches("  - ").to_string(),
+                sql_fixes: Vec::new(),
+                config_fix: Some("change the declaration, or the table".into()),
+            });
+        }
+    }
     print!("{}", report.render(&target.display));
     Ok(if report.problems.is_empty() { 0 } else { 1 })
 }

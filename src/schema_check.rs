@@ -511,7 +511,7 @@ impl Report {
             }
         }
         if !self.others.is_empty() {
-            let _ = writeln!(o, "\nother tables (chatsynth writes no rows into them)");
+            let _ = writeln!(o, "\nother tables (chatsynth writes no rows into them unless the config declares them)");
             for t in &self.others {
                 let _ = writeln!(o, "  {:<24} {}{}", t.table, t.note, refs(&t.problems));
             }

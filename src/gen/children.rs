@@ -243,3 +243,77 @@ fn geometric(r: &mut rand_pcg::Pcg64Mcg, rate: f64) -> u64 {
     let u = 1.0 - uniform(r);
     (u.ln() / q.ln()).floor().min(1e9) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(text: &str) -> Child {
+        Child::new(7, "t", &toml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn a_parent_gets_min_of_drawn_max_and_distinct_keys() {
+        let users = [[b'u'; ID_LEN]; 4];
+        let id = [b'p'; ID_LEN];
+        let mut rows = copy::Rows::with_capacity(6, 1 << 16);
+        // Rate far above the keys: every parent gets all 2 actors x 2 values.
+        let c = child(
+            "parent = \"messages\"\nrate = 50\nmax = 64\nkey = { column = \"e\", values = [\"a\", \"b\"] }",
+        );
+        for key in 0..100 {
+            let p = ParentRow {
+                key,
+                id: &id,
+                created_ms: 1_000,
+                actors: &[0, 1, 2],
+                excluded: Some(1),
+            };
+            assert_eq!(c.parent_rows(&p, &users, 10_000_000, &mut rows), 4);
+        }
+        // A room of one: nobody but the sender, no rows.
+        let p = ParentRow {
+            key: 1,
+            id: &id,
+            created_ms: 1_000,
+            actors: &[3],
+            excluded: Some(0),
+        };
+        assert_eq!(c.parent_rows(&p, &users, 10_000_000, &mut rows), 0);
+        assert_eq!(rows.rows(), 400);
+    }
+
+    #[test]
+    fn counts_follow_the_distribution_and_the_cap() {
+        let users = [[b'u'; ID_LEN]; 64];
+        let actors: Vec<u32> = (0..64).collect();
+        let id = [b'p'; ID_LEN];
+        for (dist, max) in [("poisson", 3), ("geometric", 3), ("poisson", 64)] {
+            let c = child(&format!(
+                "parent = \"conversations\"\nactor = \"member\"\nrate = 1.5\ndist = \"{dist}\"\nmax = {max}"
+            ));
+            let mut rows = copy::Rows::with_capacity(5, 1 << 20);
+            let n = 20_000u64;
+            let total: u64 = (0..n)
+                .map(|key| {
+                    let p = ParentRow {
+                        key,
+                        id: &id,
+                        created_ms: 0,
+                        actors: &actors,
+                        excluded: None,
+                    };
+                    let got = c.parent_rows(&p, &users, 1_000_000_000, &mut rows);
+                    rows.take(1 << 20);
+                    got
+                })
+                .sum();
+            let mean = total as f64 / n as f64;
+            let want = c.decl.expected_rows(c.capacity(64));
+            assert!(
+                (mean - want).abs() < 0.05,
+                "{dist} max {max}: {mean} vs {want}"
+            );
+        }
+    }
+}

@@ -339,6 +339,25 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+/// Connections the load needs at once: every COPY stream of a phase holds
+/// one for the whole phase, so the pool must hold the busiest phase's streams,
+/// the declared child tables' (one each) included, or a stream waits for a
+/// connection while the generators wait for it; and the index builds.
+fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
+    Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
+                .sum::<usize>()
+                + pass.children(plan).len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(index_workers)
+}
+
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -350,17 +369,7 @@ async fn load_and_build(
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
         let phase = copy_phase(
@@ -618,4 +627,32 @@ async fn analyze(
         detail: None,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_holds_every_stream_of_the_busiest_phase() {
+        let mut cfg = crate::config::Band::Tiny.preset();
+        let p = PipelineConfig {
+            workers: 2,
+            streams_per_large_table: 2,
+            chunk_bytes: 256 << 10,
+            channel_chunks: 8,
+        };
+        let plan = Plan::build(&cfg);
+        let base = pool_size(&plan, &p, 1);
+        // attachments, reads, and receipts on `streams`.
+        assert_eq!(base, 2 + p.streams_per_large_table);
+        for name in ["a", "b"] {
+            cfg.tables.insert(
+                name.into(),
+                toml::from_str("parent = \"messages\"\nrate = 0.1").unwrap(),
+            );
+        }
+        assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
+        assert_eq!(pool_size(&plan, &p, 64), 64);
+    }
 }

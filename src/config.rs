@@ -5,6 +5,7 @@
 //! Every generation target of the data shape (docs/data.md)
 //! lives here, in one place per band, and is echoed whole into the load report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,7 @@ impl Band {
                 seasonal_amplitude: seasonal,
                 ..Shape::default()
             },
+            columns: BTreeMap::new(),
         }
     }
 }
@@ -222,6 +224,11 @@ pub struct DatasetConfig {
     pub counts: Counts,
     pub window: Window,
     pub shape: Shape,
+    /// Column rules, keyed `"table.column"` (docs/config.md, "Column rules").
+    /// Left out of the JSON when empty, so configurations without rules keep
+    /// their digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, crate::rules::RuleSpec>,
 }
 
 /// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
@@ -355,6 +362,9 @@ impl DatasetConfig {
         }
         if s.messages_max_per_conversation < 1 {
             problems.push("messages_max_per_conversation must be at least 1".into());
+        }
+        if let Err(rule_problems) = crate::rules::Rules::compile(self.seed, &self.columns) {
+            problems.extend(rule_problems);
         }
         if problems.is_empty() {
             Ok(())

@@ -247,7 +247,7 @@ fn generate_units(
             break;
         }
         sink.unit = u as u32;
-        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
+        let mut out = Out::with_rules(&mut sink, chunk_bytes, pass.tables(), &plan.rules);
         let unit = units[u].clone();
         match pass {
             Pass::Users => gen.users(unit, &mut out),

@@ -66,6 +66,8 @@ pub struct Plan {
     pub user_units: Vec<Range<u64>>,
     pub conversation_units: Vec<Range<u64>>,
     pub message_units: Vec<Range<u64>>,
+    /// The config's column rules, compiled (empty without rules).
+    pub rules: crate::rules::Rules,
 }
 
 impl Plan {
@@ -223,6 +225,8 @@ impl Plan {
             user_units,
             conversation_units,
             message_units,
+            rules: crate::rules::Rules::compile(cfg.seed, &cfg.columns)
+                .expect("column rules are checked by DatasetConfig::validate"),
         }
     }
 

@@ -400,6 +400,7 @@ async fn copy_phase(
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
+        plan: plan.clone(),
     };
     let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(

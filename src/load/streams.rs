@@ -72,6 +72,8 @@ pub(crate) struct StreamCtx {
     pub(crate) phase: &'static str,
     pub(crate) counters: Arc<Counters>,
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The plan, for the columns its rules add to each table's COPY.
+    pub(crate) plan: Arc<crate::gen::Plan>,
 }
 
 /// One COPY stream: takes chunks from `rx` until every generator is done,
@@ -87,6 +89,7 @@ async fn copy_stream(
         phase,
         counters,
         cancel,
+        plan,
     } = ctx;
     let fail = |message: String| Error::Copy {
         table: table.name().to_string(),
@@ -100,7 +103,10 @@ async fn copy_stream(
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     let sink = client
-        .copy_in::<_, Bytes>(&table.copy_sql(&target.schema))
+        .copy_in::<_, Bytes>(&table.copy_sql_with(
+            &target.schema,
+            plan.rules.for_table(table.name()).extra_columns(),
+        ))
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     futures::pin_mut!(sink);

@@ -77,7 +77,8 @@ pub struct ParentRow<'a> {
 }
 
 impl<'a> ParentRow<'a> {
-    fn ctx(&self) -> RowCtx<'a> {
+    /// The parent row as a row of its own table.
+    pub fn ctx(&self) -> RowCtx<'a> {
         RowCtx {
             key: self.key,
             created_ms: self.created_ms,
@@ -236,6 +237,13 @@ impl TableRules {
     /// The rule's kind of extra column `i` (`constant`, `parent`...).
     pub fn column_kind(&self, i: usize) -> &'static str {
         self.rules[i].kind()
+    }
+
+    /// Appends extra column `i`'s value for `ctx` as JSON text (the way a
+    /// json template embeds it): for tests and `schema check`, not the hot path.
+    pub fn render_json(&self, i: usize, ctx: &RowCtx, out: &mut BytesMut) {
+        let r = &self.rules[i];
+        r.emit(ctx, r.base_for(ctx.key), out, Mode::Json);
     }
 
     /// Appends one field per extra column to the row being written.

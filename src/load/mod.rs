@@ -126,7 +126,7 @@ async fn run_inner(
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    catalog::schema::preflight(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
     let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(

@@ -996,7 +996,7 @@ impl Cx<'_> {
 /// A constant's field bytes (length included) and JSON text.
 fn encode_value(ty: &PgType, v: &serde_json::Value) -> Result<(Vec<u8>, Vec<u8>), String> {
     use serde_json::Value as V;
-    let json = serde_json::to_vec(v).expect("a JSON value serialises");
+    let mut json = serde_json::to_vec(v).expect("a JSON value serialises");
     let mut b = BytesMut::new();
     let bad = || format!("value {v} does not fit {}", ty.name());
     match (ty, v) {
@@ -1031,6 +1031,9 @@ fn encode_value(ty: &PgType, v: &serde_json::Value) -> Result<(Vec<u8>, Vec<u8>)
                 return Err(bad());
             }
             types::numeric(&mut b, scaled, *s);
+            let mut j = BytesMut::new();
+            types::put_scaled(&mut j, scaled, *s);
+            json = j.to_vec();
         }
         (PgType::Bool, V::Bool(x)) => copy::boolean(&mut b, *x),
         (PgType::Timestamp | PgType::Timestamptz | PgType::Date, _) => {
@@ -1042,11 +1045,17 @@ fn encode_value(ty: &PgType, v: &serde_json::Value) -> Result<(Vec<u8>, Vec<u8>)
             .ok_or_else(|| {
                 format!("value {v} is not a time (Unix ms or YYYY-MM-DD[THH:MM:SS[.mmm]Z])")
             })?;
-            if *ty == PgType::Date {
+            let date = *ty == PgType::Date;
+            if date {
                 types::date(&mut b, ms);
             } else {
                 copy::timestamp_ms(&mut b, ms);
             }
+            let mut j = BytesMut::new();
+            j.put_u8(b'"');
+            put_iso(&mut j, ms, !date);
+            j.put_u8(b'"');
+            json = j.to_vec();
         }
         (PgType::Json, _) => copy::bytes(&mut b, &json),
         (PgType::Jsonb, _) => copy::jsonb_with(&mut b, |b| b.put_slice(&json)),

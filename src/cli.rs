@@ -106,7 +106,7 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
+    /// JSON or TOML file overriding the band's counts, window and shape targets, and holding column rules (`[columns."table.column"]`) (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override the number of users.

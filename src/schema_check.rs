@@ -597,11 +597,17 @@ impl Report {
                     let _ = writeln!(o, "     {f}");
                 }
             }
-            if let Some(c) = &p.config_fix {
-                let _ = writeln!(o, "   fix in the config file (adjust the values):");
-                for line in c.lines() {
-                    let _ = writeln!(o, "     {line}");
+            match &p.config_fix {
+                Some(c) if c.contains('\n') => {
+                    let _ = writeln!(o, "   fix in the config file (adjust the values):");
+                    for line in c.lines() {
+                        let _ = writeln!(o, "     {line}");
+                    }
                 }
+                Some(c) => {
+                    let _ = writeln!(o, "   fix in the config file: {c}");
+                }
+                None => {}
             }
         }
         o

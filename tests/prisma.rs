@@ -967,7 +967,10 @@ async fn the_changed_schema_loads_with_column_rules() {
     let out = stdout(&o);
     assert_eq!(out.matches("config rule: ").count(), 5, "{out}");
     assert!(out.contains("config rule: parent"), "{out}");
-    assert!(out.contains("\n1 problem:\n#1 table message_reactions"), "{out}");
+    assert!(
+        out.contains("\n1 problem:\n#1 table message_reactions"),
+        "{out}"
+    );
     assert_ok(&chatsynth_load(&db.url, "tiny", &["--config", cfg_s]));
     let _ = std::fs::remove_file(&cfg);
     let preset = chatsynth::config::Band::Tiny.preset();

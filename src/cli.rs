@@ -106,8 +106,9 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts, window and shape targets, and declaring
-    /// child tables to fill (`[tables.<name>]`; keys: docs/config.md).
+    /// JSON or TOML file overriding the band's counts, window and shape targets, holding column
+    /// rules (`[columns."table.column"]`) and declaring child tables to fill (`[tables.<name>]`)
+    /// (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Override the number of users.

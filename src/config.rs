@@ -78,6 +78,7 @@ impl Band {
                 ..Shape::default()
             },
             tables: BTreeMap::new(),
+            columns: BTreeMap::new(),
         }
     }
 }
@@ -231,6 +232,11 @@ pub struct DatasetConfig {
     /// left out of the JSON when empty, so older digests stay as they were).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tables: BTreeMap<String, ChildTable>,
+    /// Column rules, keyed `"table.column"` (docs/config.md, "Column rules").
+    /// Left out of the JSON when empty, so configurations without rules keep
+    /// their digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, crate::rules::RuleSpec>,
 }
 
 /// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
@@ -367,6 +373,9 @@ impl DatasetConfig {
         }
         for (name, t) in &self.tables {
             problems.extend(t.problems(name));
+        }
+        if let Err(rule_problems) = crate::rules::Rules::compile(self.seed, &self.columns) {
+            problems.extend(rule_problems);
         }
         if problems.is_empty() {
             Ok(())

@@ -46,7 +46,7 @@ fn name_hash(name: &str) -> u64 {
 }
 
 /// The parent a row hangs off, as its generator sees it.
-pub struct ParentRow<'a> {
+pub struct ChildParent<'a> {
     /// Index of the parent in its table (global message index, conversation
     /// or user index).
     pub key: u64,
@@ -105,7 +105,7 @@ impl Child {
     /// `user_ids`); returns how many.
     pub fn parent_rows(
         &self,
-        p: &ParentRow,
+        p: &ChildParent,
         user_ids: &[[u8; ID_LEN]],
         end_ms: i64,
         rows: &mut copy::Rows,
@@ -262,7 +262,7 @@ mod tests {
             "parent = \"messages\"\nrate = 50\nmax = 64\nkey = { column = \"e\", values = [\"a\", \"b\"] }",
         );
         for key in 0..100 {
-            let p = ParentRow {
+            let p = ChildParent {
                 key,
                 id: &id,
                 created_ms: 1_000,
@@ -272,7 +272,7 @@ mod tests {
             assert_eq!(c.parent_rows(&p, &users, 10_000_000, &mut rows), 4);
         }
         // A room of one: nobody but the sender, no rows.
-        let p = ParentRow {
+        let p = ChildParent {
             key: 1,
             id: &id,
             created_ms: 1_000,
@@ -296,7 +296,7 @@ mod tests {
             let n = 20_000u64;
             let total: u64 = (0..n)
                 .map(|key| {
-                    let p = ParentRow {
+                    let p = ChildParent {
                         key,
                         id: &id,
                         created_ms: 0,

@@ -305,7 +305,7 @@ fn generate_units(
             break;
         }
         sink.unit = u as u32;
-        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables())
+        let mut out = Out::with_rules(&mut sink, chunk_bytes, pass.tables(), &plan.rules)
             .with_children(&plan.children, &children);
         let unit = units[u].clone();
         match pass {

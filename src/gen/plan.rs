@@ -68,6 +68,8 @@ pub struct Plan {
     pub message_units: Vec<Range<u64>>,
     /// The child tables declared in the config, in name order.
     pub children: Vec<super::children::Child>,
+    /// The config's column rules, compiled (empty without rules).
+    pub rules: crate::rules::Rules,
 }
 
 impl Plan {
@@ -230,6 +232,8 @@ impl Plan {
                 .iter()
                 .map(|(name, t)| super::children::Child::new(cfg.seed, name, t))
                 .collect(),
+            rules: crate::rules::Rules::compile(cfg.seed, &cfg.columns)
+                .expect("column rules are checked by DatasetConfig::validate"),
         }
     }
 

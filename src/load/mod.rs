@@ -126,7 +126,7 @@ async fn run_inner(
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    catalog::schema::preflight(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
     catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
     let tables = catalog::tables_with_children(opts.dataset.tables.keys());
     let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
@@ -409,6 +409,7 @@ async fn copy_phase(
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
+        plan: plan.clone(),
     };
     let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(

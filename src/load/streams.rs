@@ -74,6 +74,8 @@ pub(crate) struct StreamCtx {
     pub(crate) phase: &'static str,
     pub(crate) counters: Arc<Counters>,
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The plan, for the columns its rules add to each table's COPY.
+    pub(crate) plan: Arc<crate::gen::Plan>,
 }
 
 /// What a COPY stream fills: a built-in table, or a declared child table
@@ -92,9 +94,13 @@ impl Dest {
         }
     }
 
-    fn copy_sql(&self, schema: &str) -> String {
+    /// The COPY statement; a built-in table's columns are widened by its
+    /// column rules.
+    fn copy_sql(&self, schema: &str, plan: &crate::gen::Plan) -> String {
         match self {
-            Dest::Table(t) => t.copy_sql(schema),
+            Dest::Table(t) => {
+                t.copy_sql_with(schema, plan.rules.for_table(t.name()).extra_columns())
+            }
             Dest::Child { name, columns } => {
                 let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
                 format!(
@@ -121,6 +127,7 @@ async fn copy_stream(
         phase,
         counters,
         cancel,
+        plan,
     } = ctx;
     let fail = |message: String| Error::Copy {
         table: dest.name().to_string(),
@@ -134,7 +141,7 @@ async fn copy_stream(
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     let sink = client
-        .copy_in::<_, Bytes>(&dest.copy_sql(&target.schema))
+        .copy_in::<_, Bytes>(&dest.copy_sql(&target.schema, &plan))
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     futures::pin_mut!(sink);

@@ -1035,6 +1035,21 @@ fn schema_with_reactions(schema: &str) -> String {
         )
     };
     let mut s = add_field(&add_field(schema, "users"), "messages");
+    // The other two changes of issue 11, the Prisma way: a tenant on users,
+    // conversations and messages; a varchar(64) and a decimal(10,2).
+    for (map, fields) in [
+        ("users", "  tenantId String\n"),
+        ("conversations", "  tenantId String\n"),
+        (
+            "messages",
+            "  tenantId String\n  clientVersion String @db.VarChar(64)\n",
+        ),
+        ("attachments", "  price Decimal @db.Decimal(10, 2)\n"),
+    ] {
+        let at = format!("  @@map(\"{map}\")\n}}");
+        assert!(s.contains(&at), "schema.prisma changed shape ({map})");
+        s = s.replacen(&at, &format!("{fields}\n{at}"), 1);
+    }
     assert_eq!(
         s.matches("reactions MessageReaction[]").count(),
         2,
@@ -1105,6 +1120,10 @@ updated_column = ""
 key = { column = "emoji", values = ["👍", "❤️", "😂", "😮", "😢", "🎉"], weights = [40, 25, 15, 8, 7, 5] }
 "#;
 
+/// Issue 11's "What it must show": the three changes made in schema.prisma
+/// and migrated by Prisma's engine, the config (column rules and the
+/// reactions table), a dev load with exact counts, every key holding, each
+/// tenant its parent's, reactions near the configured rate.
 #[tokio::test]
 async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
     let p = prisma().await;
@@ -1116,7 +1135,7 @@ async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
     let c = db.client().await;
     let config = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("reactions-{}.toml", std::process::id()));
-    std::fs::write(&config, REACTIONS_CONFIG).unwrap();
+    std::fs::write(&config, format!("{RULES}\n{REACTIONS_CONFIG}")).unwrap();
     let config = config.to_string_lossy().into_owned();
 
     // schema check with the config: the table is declared, no problem left.
@@ -1184,6 +1203,29 @@ async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
              WHERE r.\"userId\" = m.\"senderId\" OR cu.id IS NULL OR r.\"createdAt\" <= m.\"createdAt\""
         )
         .await,
+        0
+    );
+    // Each row's tenant is its parent's; the varchar and decimal are filled.
+    for sql in [
+        r#"SELECT count(*) FROM conversations c JOIN users u ON u.id = c."creatorId" WHERE c."tenantId" <> u."tenantId""#,
+        r#"SELECT count(*) FROM messages m JOIN conversations c ON c.id = m."conversationId" WHERE m."tenantId" <> c."tenantId""#,
+        r#"SELECT count(*) FROM messages WHERE char_length("clientVersion") NOT BETWEEN 1 AND 64"#,
+        r#"SELECT count(*) FROM attachments WHERE price IS NULL OR price < 0.01"#,
+    ] {
+        assert_eq!(count(&c, sql).await, 0, "{sql}");
+    }
+    assert_eq!(
+        count(&c, r#"SELECT count(DISTINCT "tenantId") FROM users"#).await,
+        3
+    );
+    // Every foreign key and unique constraint of the schema holds: all valid
+    // after the load (they were rebuilt and validated against the data).
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM pg_constraint WHERE contype IN ('f', 'u', 'p') AND NOT convalidated").await,
+        0
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await,
         0
     );
     // Near the configured rate: 0.2 per message (a direct message offers

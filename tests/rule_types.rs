@@ -235,7 +235,7 @@ async fn every_prisma_type_round_trips_through_binary_copy() {
         .unwrap();
         let spec: RuleSpec = toml::from_str(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
         let specs = BTreeMap::from([(format!("{table}.v"), spec)]);
-        let rules = Rules::compile_with_tables(42, &specs, &[table.clone()])
+        let rules = Rules::compile_with_tables(42, &specs, std::slice::from_ref(&table))
             .unwrap_or_else(|e| panic!("{sql_type}: {e:?}"));
         let tr = rules.for_table(&table);
         let mut buf = BytesMut::new();

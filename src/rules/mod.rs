@@ -744,6 +744,9 @@ impl Cx<'_> {
             (None, Some(t)) => t,
             (None, None) => return Err("a `type` is required (e.g. type = \"text\")".into()),
         };
+        if matches!(ty, PgType::Numeric(_, sc) if sc > 30) {
+            return Err("decimal scales above 30 are not supported".into());
+        }
         if !KINDS.contains(&s.kind.as_str()) {
             return Err(format!(
                 "unknown kind '{}': expected one of {}",

@@ -202,20 +202,59 @@ pub fn field_with(buf: &mut BytesMut, f: impl FnOnce(&mut BytesMut)) {
 /// first base-10000 digit), sign, display scale, then the base-10000 digits
 /// with leading and trailing zero digits left out.
 pub fn numeric(buf: &mut BytesMut, scaled: i128, scale: u32) {
-    let neg = scaled < 0;
-    let a = scaled.unsigned_abs();
-    let p10 = 10u128.pow(scale);
+    // u64 arithmetic when it fits (most values): u128 division is a slow
+    // library call.
+    match (u64::try_from(scaled.unsigned_abs()), scale <= 15) {
+        (Ok(a), true) => numeric_digits(buf, scaled < 0, a, scale),
+        _ => numeric_digits(buf, scaled < 0, scaled.unsigned_abs(), scale),
+    }
+}
+
+trait Unsigned:
+    Copy
+    + PartialOrd
+    + From<u8>
+    + std::ops::Div<Output = Self>
+    + std::ops::Rem<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    fn pow10(n: u32) -> Self;
+    fn low_i16(self) -> i16;
+}
+
+impl Unsigned for u64 {
+    fn pow10(n: u32) -> Self {
+        10u64.pow(n)
+    }
+    fn low_i16(self) -> i16 {
+        self as i16
+    }
+}
+
+impl Unsigned for u128 {
+    fn pow10(n: u32) -> Self {
+        10u128.pow(n)
+    }
+    fn low_i16(self) -> i16 {
+        self as i16
+    }
+}
+
+fn numeric_digits<U: Unsigned>(buf: &mut BytesMut, neg: bool, a: U, scale: u32) {
+    let zero = U::from(0);
+    let ten_k = U::pow10(4);
+    let p10 = U::pow10(scale);
     let (mut int, frac) = (a / p10, a % p10);
     let frac_groups = scale.div_ceil(4);
-    let mut frac4 = frac * 10u128.pow(frac_groups * 4 - scale);
+    let mut frac4 = frac * U::pow10(frac_groups * 4 - scale);
     let mut digits = [0i16; 48];
     let mut n = 0usize;
     // Integer groups, least significant first, then reversed into place.
     let mut int_digits = [0i16; 12];
     let mut ni = 0;
-    while int > 0 {
-        int_digits[ni] = (int % 10_000) as i16;
-        int /= 10_000;
+    while int > zero {
+        int_digits[ni] = (int % ten_k).low_i16();
+        int = int / ten_k;
         ni += 1;
     }
     for i in (0..ni).rev() {
@@ -224,8 +263,8 @@ pub fn numeric(buf: &mut BytesMut, scaled: i128, scale: u32) {
     }
     let mut fd = [0i16; 36];
     for i in (0..frac_groups as usize).rev() {
-        fd[i] = (frac4 % 10_000) as i16;
-        frac4 /= 10_000;
+        fd[i] = (frac4 % ten_k).low_i16();
+        frac4 = frac4 / ten_k;
     }
     for &d in &fd[..frac_groups as usize] {
         digits[n] = d;
@@ -395,6 +434,18 @@ mod tests {
         // 10000 = digit 1 at weight 1, trailing zero digit dropped
         assert_eq!(numeric_parts(1_000_000, 2), (1, 1, 0, 2, vec![1]));
         assert_eq!(numeric_parts(0, 2), (0, 0, 0, 2, vec![]));
+        // Beyond u64 (the u128 path): 10^20 + 0.5 at scale 1.
+        assert_eq!(
+            numeric_parts(1_000_000_000_000_000_000_005, 1),
+            (7, 5, 0, 1, vec![1, 0, 0, 0, 0, 0, 5000])
+        );
+        // Both paths agree.
+        for (v, sc) in [(123_456_789_012i128, 4u32), (-7, 0), (99_999_999_99, 2)] {
+            let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+            numeric_digits(&mut a, v < 0, v.unsigned_abs() as u64, sc);
+            numeric_digits(&mut b, v < 0, v.unsigned_abs(), sc);
+            assert_eq!(a, b);
+        }
         let mut b = BytesMut::new();
         put_scaled(&mut b, -5, 2);
         assert_eq!(&b[..], b"-0.05");

@@ -106,7 +106,9 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
+    /// JSON or TOML file overriding the band's counts, window and shape targets, holding column
+    /// rules (`[columns."table.column"]`) and declaring child tables to fill (`[tables.<name>]`)
+    /// (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Fit the shape to a profile (from `chatsynth profile`): counts, time window, and the
@@ -304,6 +306,10 @@ pub struct RefreshArgs {
 pub struct CleanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// The config file of the loads: its child tables (`[tables.<name>]`) lose their synthetic
+    /// rows too (rows off a synthetic parent or by a synthetic user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }

@@ -54,6 +54,7 @@ pub mod profile;
 pub mod progress;
 pub mod refresh;
 pub mod report;
+pub mod rules;
 pub mod schema_check;
 pub mod settings;
 pub mod tls;

@@ -238,8 +238,9 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Clean(args) => {
             let m = MetricsOut::new("clean", &args.metrics.metrics_file)?;
             let done = async {
+                let declared = settings::declared_tables(args.config.as_deref())?;
                 let target = resolve_target(&args.target).await?;
-                clean::run(&target).await
+                clean::run(&target, &declared).await
             }
             .await;
             m.finish(done, metrics::render_clean)?;

@@ -17,6 +17,18 @@ use crate::validate::targets::Targets;
 use crate::validate::ValidateOptions;
 
 /// Band preset, then the config file, then flags; validated as a whole.
+/// The child tables declared in a config file (none without one), validated.
+pub fn declared_tables(
+    path: Option<&std::path::Path>,
+) -> Result<std::collections::BTreeMap<String, config::ChildTable>> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let cfg = config::merge_file(&config::Band::Dev.preset(), path)?;
+    cfg.validate()?;
+    Ok(cfg.tables)
+}
+
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     let band = Band::parse(&a.band)?;
     let mut cfg = band.preset();

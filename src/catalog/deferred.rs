@@ -4,7 +4,6 @@
 use tokio_postgres::Client;
 
 use super::stage::stage_schema;
-use super::table_names;
 use crate::db::quote_ident;
 use crate::error::{DbContext, Error, Result};
 
@@ -54,11 +53,11 @@ fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<Str
 /// Reads the target tables' indexes (and the constraints they back) and
 /// foreign keys; the index definitions are rewritten to build on the staging
 /// tables.
-pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
+pub async fn read_deferred(client: &Client, schema: &str, tables: &[String]) -> Result<Deferred> {
     let stage = stage_schema(schema);
     let mut d = Deferred::default();
     for r in client
-        .query(CATALOG_INDEXES_SQL, &[&schema, &table_names()])
+        .query(CATALOG_INDEXES_SQL, &[&schema, &tables])
         .await
         .step("reading the target's indexes")?
     {
@@ -75,7 +74,7 @@ pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
         });
     }
     for r in client
-        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &table_names()])
+        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &tables])
         .await
         .step("reading the target's foreign keys")?
     {

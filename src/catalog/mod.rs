@@ -21,6 +21,7 @@
 //! killed load leaves it as it was, and the next run drops the leftovers.
 //! Statements live in `sql/catalog/` and `sql/ledger/`.
 
+pub mod children;
 pub mod deferred;
 pub mod external;
 pub mod ledger;
@@ -43,6 +44,14 @@ const CATALOG_EXTERNAL_FKS_SQL: &str = include_str!("../../sql/catalog/external_
 /// The names of the seven tables, in load order.
 pub fn table_names() -> Vec<String> {
     Table::ALL.iter().map(|t| t.name().to_string()).collect()
+}
+
+/// The seven tables, then the child tables declared in the config: every
+/// table a load stages, rebuilds and swaps.
+pub fn tables_with_children<'a>(declared: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut names = table_names();
+    names.extend(declared.into_iter().cloned());
+    names
 }
 
 /// Advisory lock key of a target schema: one chatsynth writer per schema.
@@ -82,24 +91,28 @@ pub async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Tables of the seven that hold at least one row, and whether any user row is
+/// Tables of `tables` that hold at least one row, and whether any user row is
 /// not synthetic (email not starting with the literal `syn_`).
-pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i64)> {
+pub async fn occupancy(
+    client: &Client,
+    schema: &str,
+    tables: &[String],
+) -> Result<(Vec<String>, i64)> {
     let mut non_empty = Vec::new();
-    for t in Table::ALL {
+    for t in tables {
         let row = client
             .query_one(
                 &format!(
                     "SELECT EXISTS (SELECT 1 FROM {}.{})",
                     quote_ident(schema),
-                    quote_ident(t.name())
+                    quote_ident(t)
                 ),
                 &[],
             )
             .await
-            .step(format!("checking whether {} is empty", t.name()))?;
+            .step(format!("checking whether {t} is empty"))?;
         if row.get::<_, bool>(0) {
-            non_empty.push(t.name().to_string());
+            non_empty.push(t.clone());
         }
     }
     let foreign = non_synthetic_users(client, schema).await?;
@@ -121,14 +134,16 @@ pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
         .get(0))
 }
 
-/// Foreign keys of other tables into the chat tables: (referencing table as
-/// `regclass` prints it, constraint name, definition).
+/// Foreign keys of tables other than `tables` (the chat tables and the
+/// declared child tables) into them: (referencing table as `regclass` prints
+/// it, constraint name, definition).
 pub async fn foreign_keys_into_chat(
     client: &impl tokio_postgres::GenericClient,
     schema: &str,
+    tables: &[String],
 ) -> Result<Vec<(String, String, String)>> {
     Ok(client
-        .query(CATALOG_EXTERNAL_FKS_SQL, &[&schema, &table_names()])
+        .query(CATALOG_EXTERNAL_FKS_SQL, &[&schema, &tables])
         .await
         .step("reading foreign keys into the chat tables")?
         .iter()

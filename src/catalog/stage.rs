@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 use super::ledger;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::model::{Outcome, Table};
+use crate::model::Outcome;
 
 const STAGE_SESSIONS_SQL: &str = include_str!("../../sql/catalog/stage_sessions.sql");
 
@@ -20,13 +20,13 @@ pub fn stage_schema(target_schema: &str) -> String {
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
 /// foreign keys) in the staging schema.
-pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
+pub async fn create_stage(client: &Client, target: &Target, tables: &[String]) -> Result<String> {
     drop_stage(client, &target.schema).await?;
     let stage = stage_schema(&target.schema);
     let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
     let mut sql = format!("CREATE SCHEMA {s};");
-    for table in Table::ALL {
-        let q = quote_ident(table.name());
+    for table in tables {
+        let q = quote_ident(table);
         sql.push_str(&format!(
             "CREATE TABLE {s}.{q} (LIKE {t}.{q} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
              INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION);"
@@ -95,13 +95,14 @@ pub async fn swap(
     target_schema: &str,
     run_id: &str,
     rows: &serde_json::Value,
+    tables: &[String],
 ) -> Result<u32> {
-    let external = super::foreign_keys_into_chat(&*client, target_schema).await?;
+    let external = super::foreign_keys_into_chat(&*client, target_schema, tables).await?;
     let stage = stage_schema(target_schema);
     let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
-    let olds: Vec<String> = Table::ALL
+    let olds: Vec<String> = tables
         .iter()
-        .map(|x| format!("{t}.{}", quote_ident(x.name())))
+        .map(|x| format!("{t}.{}", quote_ident(x)))
         .collect();
     // The locks are taken by one LOCK statement bounded by a statement_timeout
     // (swap_lock_wait), and retried: the swap never holds a lock long while
@@ -133,10 +134,10 @@ pub async fn swap(
         ));
     }
     sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
-    for x in Table::ALL {
+    for x in tables {
         sql.push_str(&format!(
             "ALTER TABLE {s}.{} SET SCHEMA {t};",
-            quote_ident(x.name())
+            quote_ident(x)
         ));
     }
     sql.push_str(&format!("DROP SCHEMA {s};"));

@@ -65,6 +65,11 @@ impl Rows {
         self.rows
     }
 
+    /// Bytes in the chunk so far.
+    pub fn len_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Hands over the rows so far (bytes and count) and starts an empty chunk.
     pub fn take(&mut self, capacity: usize) -> (BytesMut, u64) {
         let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(capacity));

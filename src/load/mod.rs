@@ -126,8 +126,10 @@ async fn run_inner(
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    catalog::schema::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
+    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
+    let tables = catalog::tables_with_children(opts.dataset.tables.keys());
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -139,7 +141,7 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = deferred::read_deferred(&control, &schema).await?;
+    let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
     let run_id = format!(
         "{}-{}",
         crate::util::calendar::compact(crate::util::calendar::now_ms()),
@@ -168,7 +170,7 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target).await?;
+    let stage = staging::create_stage(&control, target, &tables).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
@@ -179,9 +181,7 @@ async fn run_inner(
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
-        let keys =
-            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
-                .await?;
+        let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
             report.post_load.push(StepReport {
                 step: "rows of other tables checked against the new data".into(),
@@ -204,7 +204,7 @@ async fn run_inner(
     let rows = rows_per_table(report);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
@@ -339,6 +339,25 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+/// Connections the load needs at once: every COPY stream of a phase holds
+/// one for the whole phase, so the pool must hold the busiest phase's streams,
+/// the declared child tables' (one each) included, or a stream waits for a
+/// connection while the generators wait for it; and the index builds.
+fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
+    Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
+                .sum::<usize>()
+                + pass.children(plan).len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(index_workers)
+}
+
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -350,17 +369,7 @@ async fn load_and_build(
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
         let phase = copy_phase(
@@ -400,6 +409,7 @@ async fn copy_phase(
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
+        plan: plan.clone(),
     };
     let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(
@@ -444,7 +454,7 @@ async fn build_deferred(
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
     add_foreign_keys(&client, stage, deferred, report).await?;
-    analyze(&client, stage, report).await
+    analyze(&client, stage, &opts.dataset, report).await
 }
 
 /// One index build job per worker connection at a time, biggest tables first;
@@ -600,12 +610,13 @@ async fn add_foreign_keys(
 async fn analyze(
     client: &deadpool_postgres::Object,
     stage: &str,
+    ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let names: Vec<String> = Table::ALL
+    let names: Vec<String> = catalog::tables_with_children(ds.tables.keys())
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x)))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
@@ -617,4 +628,32 @@ async fn analyze(
         detail: None,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_holds_every_stream_of_the_busiest_phase() {
+        let mut cfg = crate::config::Band::Tiny.preset();
+        let p = PipelineConfig {
+            workers: 2,
+            streams_per_large_table: 2,
+            chunk_bytes: 256 << 10,
+            channel_chunks: 8,
+        };
+        let plan = Plan::build(&cfg);
+        let base = pool_size(&plan, &p, 1);
+        // attachments, reads, and receipts on `streams`.
+        assert_eq!(base, 2 + p.streams_per_large_table);
+        for name in ["a", "b"] {
+            cfg.tables.insert(
+                name.into(),
+                toml::from_str("parent = \"messages\"\nrate = 0.1").unwrap(),
+            );
+        }
+        assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
+        assert_eq!(pool_size(&plan, &p, 64), 64);
+    }
 }

@@ -251,10 +251,18 @@ impl Table {
 
     /// `COPY "schema"."table" ("col", ...) FROM STDIN (FORMAT binary)`.
     pub fn copy_sql(self, schema: &str) -> String {
+        self.copy_sql_with(schema, &[])
+    }
+
+    /// As [`Table::copy_sql`], with `extra` columns (the config's column
+    /// rules) after the built-in ones.
+    pub fn copy_sql_with(self, schema: &str, extra: &[String]) -> String {
         let cols: Vec<String> = self
             .columns()
             .iter()
-            .map(|c| crate::db::quote_ident(c.name))
+            .map(|c| c.name)
+            .chain(extra.iter().map(|s| s.as_str()))
+            .map(crate::db::quote_ident)
             .collect();
         format!(
             "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",

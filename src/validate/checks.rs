@@ -64,7 +64,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(
+    pub(super) fn new(
         name: &str,
         category: Category,
         kind: Kind,
@@ -92,7 +92,7 @@ impl Check {
         }
     }
 
-    fn skipped(name: &str, kind: Kind, expect: Expect, reason: &str) -> Check {
+    pub(super) fn skipped(name: &str, kind: Kind, expect: Expect, reason: &str) -> Check {
         Check {
             name: name.to_string(),
             category: Category::Fidelity,
@@ -104,7 +104,7 @@ impl Check {
         }
     }
 
-    fn with_note(mut self, note: impl Into<String>) -> Check {
+    pub(super) fn with_note(mut self, note: impl Into<String>) -> Check {
         let note = note.into();
         if self.note.is_empty() {
             self.note = note;

@@ -16,6 +16,7 @@
 
 pub mod charts;
 pub mod checks;
+pub mod children;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -183,6 +184,7 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let child_measured = children::measure(client, &targets.dataset).await?;
     let chart_data = match &opts.html {
         Some(_) => Some(charts::measure(client, &targets.dataset).await?),
         None => None,
@@ -193,7 +195,8 @@ async fn measure_and_decide(
         .step("ending the validation transaction")?;
 
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
-    let checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    let mut checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    checks.extend(child_checks(&targets.dataset, &child_measured, opts.tolerance).await?);
     let decision = checks::decide(&checks);
 
     print_table(&checks, &decision, &targets, target);
@@ -245,6 +248,24 @@ async fn measure_and_decide(
         checks,
         elapsed_ms,
     })
+}
+
+/// The checks of the declared child tables; their expected rows per parent
+/// come from the plan of `dataset` (built only when tables are declared).
+async fn child_checks(
+    dataset: &DatasetConfig,
+    measured: &BTreeMap<String, children::Measured>,
+    rel: f64,
+) -> Result<Vec<Check>> {
+    if measured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (plan, _, _) = crate::gen::prepare(dataset).await?;
+    let expected = children::expected(&plan);
+    Ok(measured
+        .iter()
+        .flat_map(|(name, m)| children::checks(name, m, expected.get(name), rel))
+        .collect())
 }
 
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
@@ -485,10 +506,12 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(&client, dataset).await?;
+    let child_measured = children::measure(&client, dataset).await?;
     client
         .batch_execute("COMMIT")
         .await
         .step("ending the validation transaction")?;
+    let child = child_checks(dataset, &child_measured, 0.2).await?;
     let targets = Targets {
         dataset: dataset.clone(),
         realised: None,
@@ -497,6 +520,7 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
     Ok(checks::build(&measured.metrics, hourly, &targets, 0.2)
         .into_iter()
+        .chain(child)
         .filter(|c| {
             c.category == checks::Category::Integrity
                 && c.kind == Kind::Critical

@@ -1,5 +1,5 @@
-//! The HTML reports in a real browser: a tiny band is loaded, `validate --html`
-//! and `explain --compare --html` write their pages, headless Chromium (Debian's
+//! The HTML reports in a real browser: a tiny band is loaded, `validate --html`,
+//! `explain --compare --html` and `profile --html` write their pages, headless Chromium (Debian's
 //! `chromium` package) opens each one and takes a screenshot, and the test
 //! checks the PNG is not blank and the page logged nothing to the console. The
 //! browser checks are proven on pages that are blank or throw. Bad `--html`
@@ -443,5 +443,110 @@ fn bad_html_paths_are_refused_before_any_work() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--compare"), "{}", stderr(&o));
+
+    // profile --html: refused before connecting, and not with --compare.
+    let out = dir.join("profile.json");
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        url,
+        "--out",
+        path_str(&out),
+        "--html",
+        path_str(&missing),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--html") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = chatsynth(&[
+        "profile",
+        "--compare",
+        "a.json",
+        "b.json",
+        "--html",
+        path_str(&dir.join("x.html")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--compare"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const PROFILE_BLUE: [u8; 3] = [0x1f, 0x4e, 0x8c];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_page_renders_in_chromium() {
+    let db = TestDb::new("htmlprof").await;
+    let dir = out_dir("profile");
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        &db.url,
+        "--report",
+        path_str(&dir.join("load.json")),
+    ]);
+    assert!(o.status.success(), "load failed: {}", stderr(&o));
+    let json = dir.join("profile.json");
+    let page = dir.join("profile.html");
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        &db.url,
+        "--out",
+        path_str(&json),
+        "--html",
+        path_str(&page),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("HTML report written to"),
+        "{}",
+        stdout(&o)
+    );
+    let profile: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    for id in [
+        "rooms",
+        "heatmap",
+        "text-length",
+        "types",
+        "conversation-types",
+        "attachments",
+        "attachments-per-message",
+        "read-delay",
+    ] {
+        let at = html
+            .find(&format!("<figure id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no chart {id}"));
+        let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
+        assert!(fig.contains("<svg"), "chart {id} was not drawn: {fig}");
+    }
+    // The summary table: a row per table with the profile's count, and every
+    // message type of the mix on the types chart.
+    for t in ["users", "conversations", "messages", "message_reads"] {
+        let n = profile["counts"][t].as_u64().unwrap();
+        assert!(
+            html.contains(&format!("<tr><td>{t}</td><td>{n}")),
+            "no summary row for {t} ({n})"
+        );
+    }
+    let at = html.find("<figure id=\"types\">").unwrap();
+    let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
+    for kind in profile["messages"]["types"]["shares"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(fig.contains(kind.as_str()), "type {kind} not on the chart");
+    }
+    let shot = shoot(&page, &dir.join("profile.png"));
+    assert_quiet(&shot);
+    assert_not_blank(&shot, PROFILE_BLUE);
+    eprintln!("screenshot: {}", dir.join("profile.png").display());
 }

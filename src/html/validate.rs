@@ -10,6 +10,7 @@ use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, Bin, Series, DATASET, TARGET};
+use super::Chart;
 use crate::config::{DatasetConfig, Shape};
 use crate::error::{Error, Result};
 
@@ -76,14 +77,6 @@ struct Row {
     /// CSS class: pass, fail (critical), warn (a failed warning), skip.
     class: &'static str,
     note: String,
-}
-
-#[derive(Serialize)]
-struct Chart {
-    id: &'static str,
-    title: &'static str,
-    caption: String,
-    svg: Value,
 }
 
 /// Same rule as the terminal table: integers as integers, else 4 decimals.
@@ -459,7 +452,7 @@ pub fn page(report: &serde_json::Value, data: &ValidateCharts) -> Result<String>
     let count = |class: &str| rows.iter().filter(|x| x.class == class).count();
     let charts: Vec<Value> = charts(&r, data)
         .into_iter()
-        .map(|c| minijinja::context! { id => c.id, title => c.title, caption => c.caption, svg => c.svg })
+        .map(Chart::into_value)
         .collect();
     let ctx = minijinja::context! {
         title => format!("chatsynth validate: {} ({})", if r.decision.go { "GO" } else { "NO-GO" }, r.dataset.band.name()),

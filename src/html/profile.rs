@@ -227,25 +227,34 @@ fn charts(p: &ProfileView) -> Vec<Chart> {
         )),
     });
 
-    for (id, title, what, mix) in [
-        ("types", "Message types", "messages", &p.messages.types),
+    for (id, title, what, mix, by_share) in [
+        (
+            "types",
+            "Message types",
+            "messages",
+            &p.messages.types,
+            true,
+        ),
         (
             "conversation-types",
             "Conversation types",
             "conversations",
             &p.conversations.types,
+            true,
         ),
         (
             "attachments",
             "Attachment types",
             "attachments",
             &p.attachments.types,
+            true,
         ),
         (
             "attachments-per-message",
             "Attachments per message",
             "messages",
             &p.attachments.per_message,
+            false,
         ),
     ] {
         out.push(Chart {
@@ -259,7 +268,7 @@ fn charts(p: &ProfileView) -> Vec<Chart> {
             svg: super::svg_value(charts::category_bars(
                 title,
                 &format!("share of {what}"),
-                &mix_bars(mix),
+                &mix_bars(mix, by_share),
             )),
         });
     }

@@ -147,13 +147,17 @@ pub fn length_bins(levels: &[(f64, f64)]) -> Vec<Bin> {
         .collect()
 }
 
-fn mix_bars(m: &MixView) -> Vec<(String, f64, Option<f64>)> {
+/// A mix as bars: largest share first, or in the keys' order (counts such as
+/// "0", "1", "4+").
+fn mix_bars(m: &MixView, by_share: bool) -> Vec<(String, f64, Option<f64>)> {
     let mut v: Vec<(String, f64, Option<f64>)> = m
         .shares
         .iter()
         .map(|(k, &s)| (k.clone(), s, None))
         .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if by_share {
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
     v
 }
 

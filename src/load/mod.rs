@@ -361,18 +361,14 @@ async fn load_and_build(
         .max()
         .unwrap_or(1);
     let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(
-            pass,
-            opts,
-            &plan,
-            &pools,
-            &stage_target,
-            &pool,
-            cancel.clone(),
-        )
-        .await?;
+        let phase = copy_phase(pass, &st, &plan, &pools, cancel.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
                 rows_by_table[*x] = t.rows;
@@ -380,23 +376,31 @@ async fn load_and_build(
         }
         report.phases.push(phase);
     }
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+    build_deferred(&st, deferred, &rows_by_table, report).await
+}
+
+/// Where the rows of a load go before the swap: the options, the staging
+/// schema's target and the pool of its connections (the COPY phases and the
+/// deferred builds share them).
+struct Staging<'a> {
+    opts: &'a LoadOptions,
+    target: Target,
+    pool: deadpool_postgres::Pool,
 }
 
 /// One phase into the staging tables, with the live progress display.
 async fn copy_phase(
     pass: Pass,
-    opts: &LoadOptions,
+    st: &Staging<'_>,
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
 ) -> Result<PhaseReport> {
+    let opts = st.opts;
     let counters = Arc::new(Counters::default());
     let ctx = streams::StreamCtx {
-        target: stage_target.clone(),
-        pool: pool.clone(),
+        target: st.target.clone(),
+        pool: st.pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
@@ -417,22 +421,21 @@ async fn copy_phase(
 /// Builds the indexes, then attaches primary/unique constraints, adds
 /// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         deferred.indexes.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
-    let stage = &stage_target.schema;
-    let client = stage_target.pooled(pool).await?;
+    build_indexes(st, deferred, rows_by_table, report).await?;
+    let stage = &st.target.schema;
+    let client = st.target.pooled(&st.pool).await?;
     client
         .batch_execute(&format!(
             "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
@@ -450,13 +453,12 @@ async fn build_deferred(
 /// One index build job per worker connection at a time, biggest tables first;
 /// `index_workers` at once.
 async fn build_indexes(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -476,8 +478,8 @@ async fn build_indexes(
     for _ in 0..opts.index_workers.max(1) {
         workers.spawn(index_worker(
             queue.clone(),
-            pool.clone(),
-            stage_target.clone(),
+            st.pool.clone(),
+            st.target.clone(),
             opts.maintenance_work_mem.clone(),
             progress.clone(),
         ));

@@ -14,7 +14,7 @@ use crate::model::{Command, Outcome};
 use crate::util::calendar;
 use crate::util::num::{group, per_sec};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -212,7 +212,7 @@ impl RunReport {
     /// Ends a run: totals and outcome, then the report is written whatever the
     /// outcome (a refused or failed run's report says why). The run's error
     /// comes first; a report that cannot be written is the error otherwise.
-    pub fn conclude(
+    pub(crate) fn conclude(
         mut self,
         started: std::time::Instant,
         result: Result<()>,
@@ -228,7 +228,7 @@ impl RunReport {
         Ok((self, path))
     }
 
-    pub fn default_path(&self) -> PathBuf {
+    pub(crate) fn default_path(&self) -> PathBuf {
         let prefix = match self.command {
             Command::Load => String::new(),
             other => format!("{}-", other.as_str()),
@@ -309,7 +309,7 @@ impl RunReport {
 
 /// Writes a JSON file (pretty, atomically: see [`crate::util::json`]); the
 /// error names the file. Reports, explain's captures and comparisons use it.
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
     crate::util::json::write_atomic(path, v)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }

@@ -107,7 +107,7 @@ fn config_rule(_table: &str, _column: &str) -> Option<Fill> {
 
 /// Types chatsynth's COPY encoder writes today (src/copy/encode.rs). A rule
 /// can only fill a column of one of these.
-pub fn encodable(c: &CatalogColumn) -> bool {
+pub(crate) fn encodable(c: &CatalogColumn) -> bool {
     c.is_enum
         || c.ty == "text"
         || c.ty == "character varying"

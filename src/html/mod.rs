@@ -30,7 +30,7 @@ const EXPLAIN: &str = include_str!("../../templates/explain.html");
 const PROFILE: &str = include_str!("../../templates/profile.html");
 
 /// Writes `contents` to `path` atomically (the crate's one file writer).
-pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &str) -> Result<()> {
     crate::util::json::write_text_atomic(path, contents)
         .map_err(|e| Error::io(format!("writing the HTML report {}", path.display()), e))
 }

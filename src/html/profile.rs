@@ -101,7 +101,7 @@ fn levels(q: &QuantilesView) -> Vec<(f64, f64)> {
 
 /// Complementary CDF from a quantile table: for each distinct value v, the
 /// share of items at or above it, 1 - (the last level whose value is below v).
-pub fn ccdf_from_quantiles(levels: &[(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn ccdf_from_quantiles(levels: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
     let mut below = 0.0;
     for &(p, v) in levels {
@@ -129,7 +129,7 @@ fn share_below(levels: &[(f64, f64)], x: f64) -> f64 {
 
 /// Text lengths in the quarter-octave bins of the validate page, from the
 /// quantile table: the share between each bin's edges.
-pub fn length_bins(levels: &[(f64, f64)]) -> Vec<Bin> {
+pub(crate) fn length_bins(levels: &[(f64, f64)]) -> Vec<Bin> {
     let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
         return Vec::new();
     };

@@ -260,7 +260,7 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
-pub fn config_digest(cfg: &DatasetConfig) -> String {
+fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
     Sha256::digest(json)
@@ -304,7 +304,7 @@ async fn pre_swap_check(
 
 /// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
 /// `recv` is polled is kept and delivered by it).
-pub struct Shutdown {
+struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -320,7 +320,7 @@ impl Shutdown {
     }
 
     /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-    pub async fn recv(&mut self) -> (&'static str, u8) {
+    pub(crate) async fn recv(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),

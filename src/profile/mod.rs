@@ -29,7 +29,7 @@ use compare::Comparison;
 use format::Profile;
 
 /// Checks `--tolerance` for profile comparisons.
-pub fn check_tolerance(t: f64) -> Result<()> {
+pub(crate) fn check_tolerance(t: f64) -> Result<()> {
     if t > 0.0 && t <= 1.0 {
         Ok(())
     } else {

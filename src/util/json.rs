@@ -24,7 +24,7 @@ pub fn write_atomic<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result
 /// a textfile collector reading `*.prom` skips it), is synced, then renamed
 /// over `path`: a reader sees the old file or the new one, never a part. On any
 /// failure the temporary file is removed and `path` is left as it was.
-pub fn write_text_atomic(path: &Path, text: &str) -> io::Result<()> {
+pub(crate) fn write_text_atomic(path: &Path, text: &str) -> io::Result<()> {
     use std::io::Write;
     let name = path
         .file_name()

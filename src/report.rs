@@ -82,6 +82,21 @@ pub struct StepReport {
     pub detail: Option<String>,
 }
 
+impl StepReport {
+    /// A step that started at `started` and has just ended.
+    pub(crate) fn since(
+        step: impl Into<String>,
+        started: std::time::Instant,
+        detail: Option<String>,
+    ) -> StepReport {
+        StepReport {
+            step: step.into(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            detail,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub rows: u64,

@@ -28,6 +28,7 @@ const BASE: &str = include_str!("../../templates/base.html");
 const VALIDATE: &str = include_str!("../../templates/validate.html");
 const EXPLAIN: &str = include_str!("../../templates/explain.html");
 const PROFILE: &str = include_str!("../../templates/profile.html");
+const CHARTS: &str = include_str!("../../templates/charts.html");
 
 /// Writes `contents` to `path` atomically (the crate's one file writer).
 pub(crate) fn write_atomically(path: &Path, contents: &str) -> Result<()> {
@@ -43,6 +44,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     for (name, src) in [
         ("base.html", BASE),
+        ("charts.html", CHARTS),
         ("validate.html", VALIDATE),
         ("explain.html", EXPLAIN),
         ("profile.html", PROFILE),

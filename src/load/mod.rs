@@ -183,11 +183,11 @@ async fn run_inner(
             external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
                 .await?;
         if keys > 0 {
-            report.post_load.push(StepReport {
-                step: "rows of other tables checked against the new data".into(),
-                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                detail: Some(format!("{keys} foreign keys into the chat tables")),
-            });
+            report.post_load.push(StepReport::since(
+                "rows of other tables checked against the new data",
+                t,
+                Some(format!("{keys} foreign keys into the chat tables")),
+            ));
         }
         Ok(())
     };
@@ -211,11 +211,11 @@ async fn run_inner(
             return Err(e);
         }
     };
-    report.post_load.push(StepReport {
-        step: "swap into the target schema".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
-    });
+    report.post_load.push(StepReport::since(
+        "swap into the target schema",
+        t,
+        (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
+    ));
     Ok(())
 }
 
@@ -287,11 +287,11 @@ async fn pre_swap_check(
 ) -> Result<()> {
     let t = Instant::now();
     let failures = check.failures(&target.with_schema(stage), ds).await?;
-    report.post_load.push(StepReport {
-        step: check.name().into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!("{} failures", failures.len())),
-    });
+    report.post_load.push(StepReport::since(
+        check.name(),
+        t,
+        Some(format!("{} failures", failures.len())),
+    ));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -496,15 +496,15 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
-    report.post_load.push(StepReport {
-        step: "indexes (all)".into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!(
+    report.post_load.push(StepReport::since(
+        "indexes (all)",
+        started,
+        Some(format!(
             "{} indexes, {} at once",
             steps.len(),
             opts.index_workers
         )),
-    });
+    ));
     report.builds.extend(steps);
     Ok(())
 }
@@ -538,11 +538,11 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
-        done.push(StepReport {
-            step: format!("index {}", job.name),
-            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(job.table.clone()),
-        });
+        done.push(StepReport::since(
+            format!("index {}", job.name),
+            t,
+            Some(job.table.clone()),
+        ));
     }
     Ok(done)
 }
@@ -564,11 +564,9 @@ async fn attach_constraints(
                 .step(format!("adding constraint {} on {}", ix.name, ix.table))?;
         }
     }
-    report.post_load.push(StepReport {
-        step: "primary and unique constraints".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("primary and unique constraints", t, None));
     Ok(())
 }
 
@@ -585,17 +583,15 @@ async fn add_foreign_keys(
             .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport {
-            step: format!("foreign key {}", fk.name),
-            elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(fk.table.clone()),
-        });
+        report.builds.push(StepReport::since(
+            format!("foreign key {}", fk.name),
+            t1,
+            Some(fk.table.clone()),
+        ));
     }
-    report.post_load.push(StepReport {
-        step: "foreign keys (all)".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("foreign keys (all)", t, None));
     Ok(())
 }
 
@@ -613,10 +609,6 @@ async fn analyze(
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
         .step("analysing the new tables")?;
-    report.post_load.push(StepReport {
-        step: "ANALYZE".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.post_load.push(StepReport::since("ANALYZE", t, None));
     Ok(())
 }

@@ -188,6 +188,38 @@ fn assert_self_contained(html: &str) {
     }
 }
 
+/// The markup of chart `id` on a page.
+fn figure<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("<figure id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    &html[at..at + html[at..].find("</figure>").unwrap()]
+}
+
+/// Loads the tiny band into `db`, its report at `report`.
+fn load_tiny(db: &TestDb, report: &Path) {
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        &db.url,
+        "--report",
+        path_str(report),
+    ]);
+    assert!(o.status.success(), "load failed: {}", stderr(&o));
+}
+
+/// Runs chatsynth with `args` and asserts one error line naming `flag` and
+/// `why`, exit 2.
+fn refused(args: &[&str], flag: &str, why: &str) {
+    let o = chatsynth(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(flag) && err.contains(why), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
+}
+
 const GO_GREEN: [u8; 3] = [0x1e, 0x7b, 0x34];
 const NOGO_RED: [u8; 3] = [0xb3, 0x26, 0x1e];
 
@@ -226,16 +258,7 @@ async fn validate_and_explain_pages_render_in_chromium() {
     let db = TestDb::new("html").await;
     let dir = out_dir("pages");
     let load_report = dir.join("load.json");
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
-        &db.url,
-        "--report",
-        path_str(&load_report),
-    ]);
-    assert!(o.status.success(), "load failed: {}", stderr(&o));
+    load_tiny(&db, &load_report);
 
     // validate --html
     let page = dir.join("validate.html");
@@ -266,19 +289,19 @@ async fn validate_and_explain_pages_render_in_chromium() {
     assert_eq!(o.status.code(), Some(if go { 0 } else { 1 }));
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
-    for id in [
+    let drawn = [
         "rooms",
         "heatmap",
         "text-length",
         "types",
         "attachments",
         "read-delay",
-    ] {
-        let at = html
-            .find(&format!("<figure id=\"{id}\">"))
-            .unwrap_or_else(|| panic!("no chart {id}"));
-        let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
-        assert!(fig.contains("<svg"), "chart {id} was not drawn: {fig}");
+    ];
+    for id in drawn {
+        assert!(
+            figure(&html, id).contains("<svg"),
+            "chart {id} was not drawn"
+        );
     }
     // Every check is a row, coloured by its result.
     let checks = result["checks"].as_array().unwrap();
@@ -386,22 +409,19 @@ fn bad_html_paths_are_refused_before_any_work() {
     // An unreachable database: the error must be about the path, not the connection.
     let url = "postgres://postgres@127.0.0.1:1/nowhere";
     let missing = dir.join("missing/report.html");
-    let o = chatsynth(&[
-        "validate",
-        "--database-url",
-        url,
-        "--out",
-        path_str(&json),
+    refused(
+        &[
+            "validate",
+            "--database-url",
+            url,
+            "--out",
+            path_str(&json),
+            "--html",
+            path_str(&missing),
+        ],
         "--html",
-        path_str(&missing),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("--html") && err.contains("does not exist"),
-        "{err}"
+        "does not exist",
     );
-    assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
     assert!(!json.exists() && !missing.exists());
 
     use std::os::unix::fs::PermissionsExt;
@@ -446,22 +466,21 @@ fn bad_html_paths_are_refused_before_any_work() {
 
     // profile --html: refused before connecting, and not with --compare.
     let out = dir.join("profile.json");
-    let o = chatsynth(&[
-        "profile",
-        "--database-url",
-        url,
-        "--out",
-        path_str(&out),
+    refused(
+        &[
+            "profile",
+            "--database-url",
+            url,
+            "--out",
+            path_str(&out),
+            "--html",
+            path_str(&missing),
+        ],
         "--html",
-        path_str(&missing),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("--html") && err.contains("does not exist"),
-        "{err}"
+        "does not exist",
     );
     assert!(!out.exists());
+    // A usage error from the argument parser (several lines), exit 2.
     let o = chatsynth(&[
         "profile",
         "--compare",
@@ -481,16 +500,7 @@ const PROFILE_BLUE: [u8; 3] = [0x1f, 0x4e, 0x8c];
 async fn profile_page_renders_in_chromium() {
     let db = TestDb::new("htmlprof").await;
     let dir = out_dir("profile");
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
-        &db.url,
-        "--report",
-        path_str(&dir.join("load.json")),
-    ]);
-    assert!(o.status.success(), "load failed: {}", stderr(&o));
+    load_tiny(&db, &dir.join("load.json"));
     let json = dir.join("profile.json");
     let page = dir.join("profile.html");
     let o = chatsynth(&[
@@ -511,7 +521,7 @@ async fn profile_page_renders_in_chromium() {
     let profile: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
-    for id in [
+    let drawn = [
         "rooms",
         "heatmap",
         "text-length",
@@ -520,12 +530,12 @@ async fn profile_page_renders_in_chromium() {
         "attachments",
         "attachments-per-message",
         "read-delay",
-    ] {
-        let at = html
-            .find(&format!("<figure id=\"{id}\">"))
-            .unwrap_or_else(|| panic!("no chart {id}"));
-        let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
-        assert!(fig.contains("<svg"), "chart {id} was not drawn: {fig}");
+    ];
+    for id in drawn {
+        assert!(
+            figure(&html, id).contains("<svg"),
+            "chart {id} was not drawn"
+        );
     }
     // The summary table: a row per table with the profile's count, and every
     // message type of the mix on the types chart.
@@ -536,8 +546,7 @@ async fn profile_page_renders_in_chromium() {
             "no summary row for {t} ({n})"
         );
     }
-    let at = html.find("<figure id=\"types\">").unwrap();
-    let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
+    let fig = figure(&html, "types");
     for kind in profile["messages"]["types"]["shares"]
         .as_object()
         .unwrap()

@@ -253,6 +253,10 @@ pub struct ProfileArgs {
     /// shares and quantile levels are suppressed and listed in the file.
     #[arg(long, default_value_t = 10)]
     pub min_bucket: u64,
+    /// Also write a self-contained HTML page of the profile (its charts and summary table)
+    /// to FILE; its folder must exist and be writable. Not with --compare.
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    pub html: Option<PathBuf>,
     /// Compare two profiles (no database) and decide GO / NO-GO: exit 0 GO, 1 NO-GO, 2 error.
     #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
     pub compare: Option<Vec<PathBuf>>,

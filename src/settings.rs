@@ -63,7 +63,7 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     Ok(cfg)
 }
 
-pub fn pipeline(
+pub(crate) fn pipeline(
     a: &DatasetArgs,
     streams: usize,
     chunk_kib: usize,

@@ -103,7 +103,7 @@ impl Child {
 
     /// Writes the rows of one parent into `rows` (actors' ids from
     /// `user_ids`); returns how many.
-    pub fn parent_rows(
+    pub(crate) fn parent_rows(
         &self,
         p: &ChildParent,
         user_ids: &[[u8; ID_LEN]],

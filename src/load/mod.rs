@@ -183,11 +183,11 @@ async fn run_inner(
         let t = Instant::now();
         let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
-            report.post_load.push(StepReport {
-                step: "rows of other tables checked against the new data".into(),
-                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                detail: Some(format!("{keys} foreign keys into the chat tables")),
-            });
+            report.post_load.push(StepReport::since(
+                "rows of other tables checked against the new data",
+                t,
+                Some(format!("{keys} foreign keys into the chat tables")),
+            ));
         }
         Ok(())
     };
@@ -211,11 +211,11 @@ async fn run_inner(
             return Err(e);
         }
     };
-    report.post_load.push(StepReport {
-        step: "swap into the target schema".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
-    });
+    report.post_load.push(StepReport::since(
+        "swap into the target schema",
+        t,
+        (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
+    ));
     Ok(())
 }
 
@@ -260,7 +260,7 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
-pub fn config_digest(cfg: &DatasetConfig) -> String {
+fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
     Sha256::digest(json)
@@ -287,11 +287,11 @@ async fn pre_swap_check(
 ) -> Result<()> {
     let t = Instant::now();
     let failures = check.failures(&target.with_schema(stage), ds).await?;
-    report.post_load.push(StepReport {
-        step: check.name().into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!("{} failures", failures.len())),
-    });
+    report.post_load.push(StepReport::since(
+        check.name(),
+        t,
+        Some(format!("{} failures", failures.len())),
+    ));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -304,7 +304,7 @@ async fn pre_swap_check(
 
 /// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
 /// `recv` is polled is kept and delivered by it).
-pub struct Shutdown {
+struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -320,7 +320,7 @@ impl Shutdown {
     }
 
     /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-    pub async fn recv(&mut self) -> (&'static str, u8) {
+    pub(crate) async fn recv(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -370,18 +370,14 @@ async fn load_and_build(
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
     let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(
-            pass,
-            opts,
-            &plan,
-            &pools,
-            &stage_target,
-            &pool,
-            cancel.clone(),
-        )
-        .await?;
+        let phase = copy_phase(pass, &st, &plan, &pools, cancel.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
                 rows_by_table[*x] = t.rows;
@@ -389,23 +385,31 @@ async fn load_and_build(
         }
         report.phases.push(phase);
     }
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+    build_deferred(&st, deferred, &rows_by_table, report).await
+}
+
+/// Where the rows of a load go before the swap: the options, the staging
+/// schema's target and the pool of its connections (the COPY phases and the
+/// deferred builds share them).
+struct Staging<'a> {
+    opts: &'a LoadOptions,
+    target: Target,
+    pool: deadpool_postgres::Pool,
 }
 
 /// One phase into the staging tables, with the live progress display.
 async fn copy_phase(
     pass: Pass,
-    opts: &LoadOptions,
+    st: &Staging<'_>,
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
 ) -> Result<PhaseReport> {
+    let opts = st.opts;
     let counters = Arc::new(Counters::default());
     let ctx = streams::StreamCtx {
-        target: stage_target.clone(),
-        pool: pool.clone(),
+        target: st.target.clone(),
+        pool: st.pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
@@ -427,22 +431,21 @@ async fn copy_phase(
 /// Builds the indexes, then attaches primary/unique constraints, adds
 /// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         deferred.indexes.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
-    let stage = &stage_target.schema;
-    let client = stage_target.pooled(pool).await?;
+    build_indexes(st, deferred, rows_by_table, report).await?;
+    let stage = &st.target.schema;
+    let client = st.target.pooled(&st.pool).await?;
     client
         .batch_execute(&format!(
             "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
@@ -460,13 +463,12 @@ async fn build_deferred(
 /// One index build job per worker connection at a time, biggest tables first;
 /// `index_workers` at once.
 async fn build_indexes(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -486,8 +488,8 @@ async fn build_indexes(
     for _ in 0..opts.index_workers.max(1) {
         workers.spawn(index_worker(
             queue.clone(),
-            pool.clone(),
-            stage_target.clone(),
+            st.pool.clone(),
+            st.target.clone(),
             opts.maintenance_work_mem.clone(),
             progress.clone(),
         ));
@@ -504,15 +506,15 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
-    report.post_load.push(StepReport {
-        step: "indexes (all)".into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!(
+    report.post_load.push(StepReport::since(
+        "indexes (all)",
+        started,
+        Some(format!(
             "{} indexes, {} at once",
             steps.len(),
             opts.index_workers
         )),
-    });
+    ));
     report.builds.extend(steps);
     Ok(())
 }
@@ -546,11 +548,11 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
-        done.push(StepReport {
-            step: format!("index {}", job.name),
-            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(job.table.clone()),
-        });
+        done.push(StepReport::since(
+            format!("index {}", job.name),
+            t,
+            Some(job.table.clone()),
+        ));
     }
     Ok(done)
 }
@@ -572,11 +574,9 @@ async fn attach_constraints(
                 .step(format!("adding constraint {} on {}", ix.name, ix.table))?;
         }
     }
-    report.post_load.push(StepReport {
-        step: "primary and unique constraints".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("primary and unique constraints", t, None));
     Ok(())
 }
 
@@ -593,17 +593,15 @@ async fn add_foreign_keys(
             .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport {
-            step: format!("foreign key {}", fk.name),
-            elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(fk.table.clone()),
-        });
+        report.builds.push(StepReport::since(
+            format!("foreign key {}", fk.name),
+            t1,
+            Some(fk.table.clone()),
+        ));
     }
-    report.post_load.push(StepReport {
-        step: "foreign keys (all)".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("foreign keys (all)", t, None));
     Ok(())
 }
 
@@ -622,11 +620,7 @@ async fn analyze(
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
         .step("analysing the new tables")?;
-    report.post_load.push(StepReport {
-        step: "ANALYZE".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.post_load.push(StepReport::since("ANALYZE", t, None));
     Ok(())
 }
 

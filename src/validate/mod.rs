@@ -303,7 +303,7 @@ async fn count_rows(client: &Client) -> Result<Counts> {
 }
 
 /// Runs every query file; each returns one row of named aggregates.
-pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
+pub(crate) async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
     let start_ms = dataset.window.start_ms();
     let end_ms = dataset.window.end_ms;
     let heavy = dataset.shape.heavy_room_fraction;
@@ -498,7 +498,10 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
 /// The critical integrity checks that fail on the dataset in `target`'s schema
 /// (one sentence each), measured in one read-only snapshot. `refresh` runs this
 /// on the staged dataset before it may replace the live one.
-pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Result<Vec<String>> {
+pub(crate) async fn integrity_failures(
+    target: &Target,
+    dataset: &DatasetConfig,
+) -> Result<Vec<String>> {
     let client = target.connect().await?;
     check_tables(&client, &target.schema).await?;
     client

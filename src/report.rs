@@ -12,6 +12,7 @@ use crate::db::SessionSettings;
 use crate::error::{Error, Result};
 use crate::model::{Command, Outcome};
 use crate::util::calendar;
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::{group, per_sec};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -54,6 +55,11 @@ pub struct TableReport {
     pub streams_waiting_for_generators_ms: f64,
     /// Longest wait for the server's acknowledgement of a finished COPY.
     pub server_ack_ms: f64,
+    /// The rows this table received, summed per unit of work: independent
+    /// of the order of units, and [`Fingerprint::combine`]s across shards.
+    /// Equal for `generate` and `load` of the same config.
+    #[serde(default)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

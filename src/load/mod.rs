@@ -478,12 +478,17 @@ async fn build_deferred(
     build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
     let stage = &stage_target.schema;
     let client = stage_target.pooled(pool).await?;
+    // Validating a foreign key is an anti join of the child against the
+    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
+    // the hash of 2M message ids splits into batches and every batch rereads
+    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
+    // so this session gives it the index builds' memory.
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
             quote_ident(stage),
             quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            mem = crate::db::quote_literal(&opts.maintenance_work_mem)
         ))
         .await
         .step("setting up the constraint session")?;

@@ -109,6 +109,19 @@ pub struct DatasetArgs {
     /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Fit the shape to a profile (from `chatsynth profile`): counts, time window, and the
+    /// measured distributions replace the band's targets (docs/profile.md, "The fit").
+    #[arg(long, value_name = "SHAPE.json")]
+    pub profile: Option<PathBuf>,
+    /// With --profile: F times the profile's counts, same shape (default 1). Explicit
+    /// --users/--conversations/--messages override it.
+    #[arg(
+        long,
+        value_name = "F",
+        allow_negative_numbers = true,
+        requires = "profile"
+    )]
+    pub scale: Option<f64>,
     /// Override the number of users.
     #[arg(long, allow_negative_numbers = true)]
     pub users: Option<i64>,

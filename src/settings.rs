@@ -20,6 +20,16 @@ use crate::validate::ValidateOptions;
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     let band = Band::parse(&a.band)?;
     let mut cfg = band.preset();
+    if let Some(path) = &a.profile {
+        let scale = a.scale.unwrap_or(1.0);
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::Config(format!(
+                "--scale must be a number above 0 (got {scale})"
+            )));
+        }
+        let profile = crate::profile::format::read(path)?;
+        cfg = crate::profile::fit::fit(&profile, scale, &cfg)?;
+    }
     if let Some(path) = &a.config {
         cfg = config::merge_file(&cfg, path)?;
     }

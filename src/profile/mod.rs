@@ -13,6 +13,7 @@
 //! built on top of this format).
 
 pub mod compare;
+pub mod fit;
 pub mod format;
 pub mod measure;
 

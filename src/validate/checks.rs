@@ -945,6 +945,22 @@ impl Fidelity<'_> {
 /// The fidelity checks, in the order the terminal table shows them.
 fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Targets, rel: f64) {
     let f = Fidelity { m, t, rel };
+    if t.dataset.shape.fitted.is_some() {
+        // A fitted shape's targets are the profile's distributions, not the
+        // parametric ones these tables check; its messages per conversation
+        // are still the plan's.
+        checks.extend(f.messages_per_conversation());
+        checks.push(Check::skipped(
+            "shape targets (fitted to a profile)",
+            Kind::Warning,
+            Expect::Near {
+                target: f64::NAN,
+                tolerance: f64::NAN,
+            },
+            "the dataset was fitted to a profile (--profile): compare its shape with validate --against the profile",
+        ));
+        return;
+    }
     checks.extend(f.table(USER_METRICS));
     checks.extend(f.table(CLASS_METRICS));
     checks.extend(f.messages_per_conversation());

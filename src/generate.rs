@@ -20,6 +20,7 @@ use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Table};
 use crate::report::{RunReport, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
@@ -168,6 +169,8 @@ impl Consumer for Files {
                 chunk_send_latency_us: Default::default(),
                 streams_waiting_for_generators_ms: 0.0,
                 server_ack_ms: 0.0,
+                // Filled by the phase runner from the generators' unit hashes.
+                fingerprint: Fingerprint::EMPTY,
             });
         }
         Ok(tables)

@@ -127,6 +127,9 @@ fn load_options(
         index_workers: t.index_workers,
         maintenance_work_mem: t.maintenance_work_mem.clone(),
         command,
+        // Set by the caller that started the private cluster.
+        private_data_dir: None,
+        no_space_check: t.no_space_check,
     })
 }
 

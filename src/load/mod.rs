@@ -19,6 +19,7 @@
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
+mod size;
 mod streams;
 
 use std::path::PathBuf;
@@ -56,6 +57,11 @@ pub struct LoadOptions {
     pub maintenance_work_mem: String,
     /// `load` or `refresh` (recorded in the report and the ledger).
     pub command: Command,
+    /// The private cluster's data directory, when that is the target: the
+    /// preflight compares the size estimate with its disk's free space.
+    pub private_data_dir: Option<PathBuf>,
+    /// `--no-space-check`: report the estimate, but do not refuse.
+    pub no_space_check: bool,
 }
 
 /// A check of the staged dataset that must pass before the swap may replace
@@ -116,6 +122,7 @@ async fn run_inner(
     catalog::try_lock(&control, &schema).await?;
 
     // Preflight: nothing is written until every check has passed.
+    report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         crate::progress::note(&format!(
@@ -217,6 +224,44 @@ async fn run_inner(
         (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
     ));
     Ok(())
+}
+
+/// Estimates the bytes the load puts on disk; on the private cluster, refuses
+/// when they do not fit its disk's free space (unless `--no-space-check`).
+async fn size_preflight(
+    opts: &LoadOptions,
+    control: &tokio_postgres::Client,
+    plan: &Plan,
+) -> Result<crate::report::SizeEstimate> {
+    let row = control
+        .query_one(
+            "SELECT current_setting('wal_level') <> 'minimal', \
+             pg_size_bytes(current_setting('max_wal_size')), \
+             pg_database_size(current_database())",
+            &[],
+        )
+        .await
+        .step("reading wal_level, max_wal_size and the database size")?;
+    let (wal_logs_indexes, max_wal, db_bytes): (bool, i64, i64) =
+        (row.get(0), row.get(1), row.get(2));
+    let rows = size::rows(&expected_rows(plan));
+    let mut e = size::estimate(&rows, wal_logs_indexes, max_wal.max(0) as u64);
+    match &opts.private_data_dir {
+        Some(dir) => {
+            let free = size::free_bytes(dir)?;
+            e.free_bytes = Some(free);
+            e.checked = !opts.no_space_check;
+            crate::progress::note(&size::describe(&e));
+            if e.checked {
+                size::check_fits(&e, free, dir)?;
+            }
+        }
+        None => {
+            e.database_bytes = Some(db_bytes.max(0) as u64);
+            crate::progress::note(&size::describe(&e));
+        }
+    }
+    Ok(e)
 }
 
 /// After a failure: drops the staging schema and marks the run FAILED in the
@@ -446,12 +491,17 @@ async fn build_deferred(
     build_indexes(st, deferred, rows_by_table, report).await?;
     let stage = &st.target.schema;
     let client = st.target.pooled(&st.pool).await?;
+    // Validating a foreign key is an anti join of the child against the
+    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
+    // the hash of 2M message ids splits into batches and every batch rereads
+    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
+    // so this session gives it the index builds' memory.
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
             quote_ident(stage),
             quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            mem = crate::db::quote_literal(&opts.maintenance_work_mem)
         ))
         .await
         .step("setting up the constraint session")?;

@@ -20,6 +20,7 @@ use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
 use crate::report::{Percentiles, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 /// What one COPY stream measured.
@@ -307,5 +308,7 @@ fn table_report(t: &str, s: &StreamStats, streams: usize) -> TableReport {
         chunk_send_latency_us: Percentiles::of(&s.send_us),
         streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
         server_ack_ms: s.finish_ns as f64 / 1e6,
+        // Filled by the phase runner from the generators' unit hashes.
+        fingerprint: Fingerprint::EMPTY,
     }
 }

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::catalog::survey::{read, Catalog, CatalogColumn, KeyIntoChat};
+use crate::config::ChildTable;
 use crate::db::{quote_ident, quote_literal, Target};
 use crate::error::Result;
 use crate::model::{ColType, Table};
@@ -203,11 +204,17 @@ fn known_other(table: &str) -> Option<&'static str> {
 
 /// Judges a catalog: how each chat column is filled, and every problem.
 pub fn check(cat: &Catalog) -> Report {
-    check_with(cat, &BTreeMap::new())
+    check_with(cat, &BTreeMap::new(), &BTreeMap::new())
 }
 
-/// As [`check`], with the config file's column rules.
-pub fn check_with(cat: &Catalog, rules: &BTreeMap<String, RuleSpec>) -> Report {
+/// As [`check`], with the config file's column rules and the child tables
+/// `declared` in it: those are filled by chatsynth (their fit is judged by
+/// `catalog::children`).
+pub fn check_with(
+    cat: &Catalog,
+    rules: &BTreeMap<String, RuleSpec>,
+    declared: &BTreeMap<String, ChildTable>,
+) -> Report {
     let s = quote_ident(&cat.schema);
     let mut r = Report {
         schema: cat.schema.clone(),
@@ -401,6 +408,15 @@ pub fn check_with(cat: &Catalog, rules: &BTreeMap<String, RuleSpec>) -> Report {
         let mut problems = Vec::new();
         let note = if let Some(n) = known_other(t) {
             n.to_string()
+        } else if let Some(d) = declared.get(t) {
+            format!(
+                "child table declared in the config: {} rows per {} row ({:?}, at most {}), staged and swapped with the chat tables",
+                d.rate,
+                d.parent.table(),
+                d.dist,
+                d.max
+            )
+            .to_lowercase()
         } else if keys.is_empty() {
             "no foreign key into the chat tables: left as it is".to_string()
         } else {
@@ -439,7 +455,7 @@ pub fn check_with(cat: &Catalog, rules: &BTreeMap<String, RuleSpec>) -> Report {
                                 .into(),
                         ],
                         config_fix: Some(format!(
-                            "a [tables.{t}] child-table declaration (coming; not implemented yet)"
+                            "a [tables.{t}] child-table declaration (docs/config.md, \"Child tables\")"
                         )),
                     },
                 ));
@@ -563,7 +579,7 @@ impl Report {
             }
         }
         if !self.others.is_empty() {
-            let _ = writeln!(o, "\nother tables (chatsynth writes no rows into them)");
+            let _ = writeln!(o, "\nother tables (chatsynth writes no rows into them unless the config declares them)");
             for t in &self.others {
                 let _ = writeln!(o, "  {:<24} {}{}", t.table, t.note, refs(&t.problems));
             }
@@ -618,15 +634,28 @@ impl Report {
 /// `config`, when given, is read and validated like `load`'s; its column
 /// rules fill their columns.
 pub async fn run(target: &Target, config: Option<&Path>) -> Result<u8> {
-    let mut rules = BTreeMap::new();
+    let (mut rules, mut declared) = (BTreeMap::new(), BTreeMap::new());
     if let Some(path) = config {
         let cfg = crate::config::merge_file(&crate::config::Band::Dev.preset(), path)?;
         cfg.validate()?;
         rules = cfg.columns;
+        declared = cfg.tables;
     }
     let client = target.connect().await?;
     let catalog = read(&client, &target.schema).await?;
-    let report = check_with(&catalog, &rules);
+    let mut report = check_with(&catalog, &rules, &declared);
+    // The declared tables' fit to the catalog, as load's preflight judges it.
+    if let Err(crate::Error::Config(msg)) =
+        crate::catalog::children::preflight(&client, &target.schema, &declared).await
+    {
+        for line in msg.lines().skip(1) {
+            report.problems.push(Problem {
+                what: line.trim_start_matches("  - ").to_string(),
+                sql_fixes: Vec::new(),
+                config_fix: Some("change the declaration, or the table".into()),
+            });
+        }
+    }
     print!("{}", report.render(&target.display));
     Ok(if report.problems.is_empty() { 0 } else { 1 })
 }
@@ -723,7 +752,7 @@ mod tests {
         let file: File = toml::from_str(&config).unwrap_or_else(|e| panic!("{config}: {e}"));
         crate::rules::Rules::compile(1, &file.columns)
             .unwrap_or_else(|e| panic!("{config}: {e:?}"));
-        let after = check_with(&cat, &file.columns);
+        let after = check_with(&cat, &file.columns, &BTreeMap::new());
         assert!(after.problems.is_empty(), "{config}\n{:#?}", after.problems);
         let amount = after
             .chat
@@ -737,7 +766,7 @@ mod tests {
         let mut wrong = file.columns.clone();
         wrong.get_mut("messages.amount").unwrap().ty = Some("decimal(12,2)".into());
         wrong.insert("messages.nosuch".into(), wrong["messages.ref"].clone());
-        let bad = check_with(&cat, &wrong);
+        let bad = check_with(&cat, &wrong, &BTreeMap::new());
         assert_eq!(bad.problems.len(), 2, "{:#?}", bad.problems);
     }
 

@@ -15,7 +15,7 @@ const CATALOG_ENUMS_SQL: &str = include_str!("../../sql/catalog/enums.sql");
 
 /// Creates the schema (if missing) and the tables from `sql/schema.sql`, in
 /// one transaction.
-pub async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
+pub(crate) async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
     let tx = client.transaction().await.step("creating the tables")?;
     tx.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {s}; SET LOCAL search_path TO {s};",
@@ -33,7 +33,7 @@ pub async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
 /// mismatch at once: missing tables or columns, wrong types or nullability,
 /// missing enum labels, and NOT NULL columns without a default that the
 /// generator does not fill. Unknown nullable or defaulted columns are fine.
-pub async fn preflight(
+pub(crate) async fn preflight(
     client: &Client,
     schema: &str,
     rules: &std::collections::BTreeMap<String, crate::rules::RuleSpec>,

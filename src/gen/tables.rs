@@ -10,12 +10,14 @@
 use bytes::{BufMut, BytesMut};
 use rand::RngCore;
 
+use super::children::{Child, ChildParent};
 use super::dist::{beta, chance, exponential, lognormal, normal, pick_cdf, range, uniform};
 use super::ids::{uuid_for, ID_LEN};
-use super::plan::{Class, Plan, CONVERSATION_TYPES};
+use super::plan::{Class, FitTables, Plan, CONVERSATION_TYPES, FIT_MESSAGE_KINDS};
 use super::pools::{pick, Pools};
 use super::rng::{family, keyed_unit, mix64, stream, tag};
 use super::time::timeline;
+use crate::config::tables::Parent;
 use crate::copy::{self, put_decimal};
 use crate::model::{PerTable, Table};
 use crate::rules::{ParentRow, RowCtx, Rules, TableRules};
@@ -24,6 +26,11 @@ use crate::rules::{ParentRow, RowCtx, Rules, TableRules};
 /// the pipeline is shutting down, so generators stop promptly.
 pub trait ChunkSink {
     fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool;
+    /// A chunk of the `i`-th declared child table (`Plan::children`).
+    fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        let _ = (i, chunk, rows);
+        true
+    }
 }
 
 /// Per-table chunks of one generator task.
@@ -32,6 +39,8 @@ pub struct Out<'s, S: ChunkSink> {
     /// The tables this task produces; generators skip encoding the others.
     wanted: PerTable<bool>,
     chunk_bytes: usize,
+    /// Per declared child table: its chunk, when this task produces it.
+    children: Vec<Option<copy::Rows>>,
     sink: &'s mut S,
     pub stopped: bool,
 }
@@ -57,8 +66,54 @@ impl<'s, S: ChunkSink> Out<'s, S> {
             }),
             wanted,
             chunk_bytes,
+            children: Vec::new(),
             sink,
             stopped: false,
+        }
+    }
+
+    /// Also produces the child tables `which` (indexes into `children`).
+    pub fn with_children(mut self, children: &[Child], which: &[usize]) -> Self {
+        self.children = (0..children.len())
+            .map(|i| {
+                which.contains(&i).then(|| {
+                    copy::Rows::with_capacity(children[i].width(), self.chunk_bytes + 8192)
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// Rows of the `i`-th child table of the generators' `children`, for
+    /// the parent `p`.
+    #[inline]
+    fn child_rows(
+        &mut self,
+        i: usize,
+        child: &Child,
+        p: &ChildParent,
+        user_ids: &[[u8; ID_LEN]],
+        end_ms: i64,
+    ) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        child.parent_rows(p, user_ids, end_ms, rows);
+        if rows.len_bytes() >= self.chunk_bytes {
+            self.flush_child(i);
+        }
+    }
+
+    fn flush_child(&mut self, i: usize) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        if rows.rows() == 0 {
+            return;
+        }
+        let (full, n) = rows.take(self.chunk_bytes + 8192);
+        if !self.sink.send_child(i, full, n) {
+            self.stopped = true;
         }
     }
 
@@ -95,6 +150,9 @@ impl<'s, S: ChunkSink> Out<'s, S> {
         for t in Table::ALL {
             self.flush_one(t);
         }
+        for i in 0..self.children.len() {
+            self.flush_child(i);
+        }
     }
 }
 
@@ -109,6 +167,8 @@ pub struct Gen<'a> {
     pub pools: &'a Pools,
     /// Key of the read-receipt draws, computed once.
     pair_family: u64,
+    /// The declared child tables off each parent (indexes into `plan.children`).
+    children_of: [Vec<usize>; 3],
     /// Each table's column rules (most often none).
     rules: PerTable<&'a TableRules>,
 }
@@ -135,7 +195,31 @@ impl<'a> Gen<'a> {
             plan,
             pools,
             pair_family: family(plan.cfg.seed, tag::PAIR),
+            children_of: [Parent::Messages, Parent::Conversations, Parent::Users].map(|p| {
+                (0..plan.children.len())
+                    .filter(|&i| plan.children[i].decl.parent == p)
+                    .collect()
+            }),
             rules: PerTable::from_fn(|t| plan.rules.for_table(t.name())),
+        }
+    }
+
+    /// The declared child tables off `parent` (indexes into `plan.children`).
+    pub fn children_of(&self, parent: Parent) -> &[usize] {
+        &self.children_of[parent as usize]
+    }
+
+    /// The rows of every child table off `parent` for one parent row.
+    #[inline]
+    fn child_rows<S: ChunkSink>(&self, parent: Parent, p: &ChildParent, out: &mut Out<S>) {
+        for &i in self.children_of(parent) {
+            out.child_rows(
+                i,
+                &self.plan.children[i],
+                p,
+                &self.plan.user_ids,
+                self.end_ms(),
+            );
         }
     }
 
@@ -276,6 +360,14 @@ impl<'a> Gen<'a> {
                 rules.encode_row(&ctx, b);
             }
             out.end_row(Table::Users);
+            let parent = ChildParent {
+                key: u,
+                id: &plan.user_ids[u as usize],
+                created_ms: created,
+                actors: &[],
+                excluded: None,
+            };
+            self.child_rows(Parent::Users, &parent, out);
         }
     }
 
@@ -318,7 +410,14 @@ impl<'a> Gen<'a> {
         let read_at = if state < s.read_share {
             let reads = s.read_within_30s_share + s.read_exponential_share + s.read_lognormal_share;
             let mix = u(2) * reads;
-            let delay_ms = if mix < s.read_within_30s_share {
+            let fitted = self
+                .plan
+                .fit
+                .as_ref()
+                .and_then(|f| f.read_delay_ms.as_ref());
+            let delay_ms = if let Some(t) = fitted {
+                t.at(u(3))
+            } else if mix < s.read_within_30s_share {
                 500.0 + u(3) * 29_500.0
             } else if mix < s.read_within_30s_share + s.read_exponential_share {
                 -s.read_exponential_mean_min * 60_000.0 * (1.0 - u(3)).ln()
@@ -497,6 +596,14 @@ impl<'a> Gen<'a> {
                 }
                 out.end_row(Table::ConversationUsers);
             }
+            let parent = ChildParent {
+                key: c,
+                id: &plan.conv_ids[ci],
+                created_ms: created,
+                actors: members,
+                excluded: None,
+            };
+            self.child_rows(Parent::Conversations, &parent, out);
             if out.stopped {
                 return;
             }
@@ -579,6 +686,16 @@ impl<'a> Gen<'a> {
                     }
                 }
                 self.receipts_and_reads(&m, members, &scratch.outcomes, out);
+                if !self.children_of(Parent::Messages).is_empty() {
+                    let parent = ChildParent {
+                        key: g,
+                        id: &m.id,
+                        created_ms: t,
+                        actors: members,
+                        excluded: Some(sender_slot),
+                    };
+                    self.child_rows(Parent::Messages, &parent, out);
+                }
             }
             if out.stopped {
                 return;
@@ -589,6 +706,9 @@ impl<'a> Gen<'a> {
     /// How many attachments a message has (the type follows the first), drawn
     /// from the message's stream right after its sender.
     fn attachment_kinds(&self, r: &mut rand_pcg::Pcg64Mcg) -> Attachments {
+        if let Some(f) = &self.plan.fit {
+            return fitted_kinds(f, r);
+        }
         let s = &self.plan.cfg.shape;
         let u_att = uniform(r);
         let n = if u_att < s.attachment_one_share {
@@ -614,7 +734,11 @@ impl<'a> Gen<'a> {
                 AttachmentKind::Audio
             };
         }
-        Attachments { kinds, n }
+        Attachments {
+            kinds,
+            n,
+            other: None,
+        }
     }
 
     /// The message row: type, content, edits, deletion, reply, metadata.
@@ -631,6 +755,8 @@ impl<'a> Gen<'a> {
         let kind_u = uniform(r);
         let msg_type = if n_att > 0 {
             m.attachments.kinds[0].message_type()
+        } else if let Some(other) = m.attachments.other {
+            other
         } else if m.group && kind_u < s.system_share_in_groups {
             "SYSTEM"
         } else if kind_u > 1.0 - s.location_share {
@@ -639,12 +765,24 @@ impl<'a> Gen<'a> {
             "TEXT"
         };
         let deleted = chance(r, s.deleted_share);
-        let edited = !deleted && msg_type == "TEXT" && chance(r, s.edited_share);
-        let reply_to = (m.group && m.k > 0 && chance(r, s.reply_share_in_groups))
-            .then(|| m.g - 1 - range(r, 0, (m.k as u64 - 1).min(20)));
-        let text_len = lognormal(r, s.text_len_mu, s.text_len_sigma)
-            .round()
-            .clamp(1.0, s.text_len_max_chars as f64) as usize;
+        let fit = self.plan.fit.as_ref();
+        // A fitted shape edits and replies in any room, as measured.
+        let edited = !deleted
+            && match fit {
+                Some(f) => chance(r, f.edit_given_kept),
+                None => msg_type == "TEXT" && chance(r, s.edited_share),
+            };
+        let replies = match fit {
+            Some(f) => m.k > 0 && chance(r, f.reply_share),
+            None => m.group && m.k > 0 && chance(r, s.reply_share_in_groups),
+        };
+        let reply_to = replies.then(|| m.g - 1 - range(r, 0, (m.k as u64 - 1).min(20)));
+        let text_len = match fit {
+            Some(f) => f.text_len.sample(r),
+            None => lognormal(r, s.text_len_mu, s.text_len_sigma),
+        }
+        .round()
+        .clamp(1.0, s.text_len_max_chars as f64) as usize;
         let caption = n_att > 0 && chance(r, 0.3);
         let edited_at = edited.then(|| {
             (t + 1 + exponential(r, 300_000.0) as i64)
@@ -697,7 +835,12 @@ impl<'a> Gen<'a> {
                     .message
                     .id(m.times[(j - (m.g - m.k as u64)) as usize], j);
                 id(b, &rid);
-                id(b, &rid);
+                // A fitted shape threads the measured share of messages.
+                if fit.is_none_or(|f| chance(r, f.thread_given_reply)) {
+                    id(b, &rid);
+                } else {
+                    copy::null(b);
+                }
             }
             None => {
                 copy::null(b);
@@ -814,7 +957,15 @@ impl<'a> Gen<'a> {
             exts,
         } = MEDIA[kind as usize];
         let (ext, mime) = exts[range(r, 0, exts.len() as u64 - 1) as usize];
-        let kb = lognormal(r, mu, sigma).clamp(lo, hi);
+        let bytes = match self
+            .plan
+            .fit
+            .as_ref()
+            .and_then(|f| f.size_bytes[kind.fit_index()].as_ref())
+        {
+            Some(t) => t.sample(r).clamp(1.0, i32::MAX as f64),
+            None => lognormal(r, mu, sigma).clamp(lo, hi) * 1024.0,
+        };
         let number = range(r, 1000, 9999);
         let aid = self.plan.ids.attachment.id(t, key);
         let b = out.buf(Table::Attachments);
@@ -833,7 +984,7 @@ impl<'a> Gen<'a> {
             b.put_slice(ext.as_bytes());
         });
         copy::text(b, mime);
-        copy::int4(b, (kb * 1024.0) as i32);
+        copy::int4(b, bytes as i32);
         copy::text_with(b, |b| {
             b.put_slice(b"https://cdn.example.com/a/");
             b.put_slice(&aid);
@@ -900,6 +1051,16 @@ enum AttachmentKind {
 }
 
 impl AttachmentKind {
+    /// Index into `FIT_ATTACHMENT_KINDS`.
+    fn fit_index(self) -> usize {
+        match self {
+            AttachmentKind::Image => 0,
+            AttachmentKind::Video => 1,
+            AttachmentKind::Audio => 2,
+            AttachmentKind::Document => 3,
+        }
+    }
+
     /// The type of a message whose first attachment is of this kind.
     fn message_type(self) -> &'static str {
         match self {
@@ -915,6 +1076,37 @@ impl AttachmentKind {
 struct Attachments {
     kinds: [AttachmentKind; 5],
     n: usize,
+    /// A fitted shape's type of a message without attachments.
+    other: Option<&'static str>,
+}
+
+/// A fitted shape's message kind (`FIT_MESSAGE_KINDS`, by the measured mix)
+/// and, for an attachment kind, its count (by the measured mix); a message's
+/// attachments share its kind.
+fn fitted_kinds(f: &FitTables, r: &mut rand_pcg::Pcg64Mcg) -> Attachments {
+    let k = pick_cdf(r, &f.kind_cdf);
+    let kind = match FIT_MESSAGE_KINDS[k] {
+        "IMAGE" => AttachmentKind::Image,
+        "VIDEO" => AttachmentKind::Video,
+        "AUDIO" => AttachmentKind::Audio,
+        "FILE" => AttachmentKind::Document,
+        other => {
+            return Attachments {
+                kinds: [AttachmentKind::Image; 5],
+                n: 0,
+                other: Some(other),
+            }
+        }
+    };
+    let n = match pick_cdf(r, &f.count_cdf) {
+        3 => range(r, 4, 5) as usize,
+        i => i + 1,
+    };
+    Attachments {
+        kinds: [kind; 5],
+        n,
+        other: None,
+    }
 }
 
 impl Attachments {

@@ -127,7 +127,9 @@ async fn run_inner(
             .push("created the tables from sql/schema.sql".into());
     }
     catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
-    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
+    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
+    let tables = catalog::tables_with_children(opts.dataset.tables.keys());
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -139,7 +141,7 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = deferred::read_deferred(&control, &schema).await?;
+    let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
     let run_id = format!(
         "{}-{}",
         crate::util::calendar::compact(crate::util::calendar::now_ms()),
@@ -168,7 +170,7 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target).await?;
+    let stage = staging::create_stage(&control, target, &tables).await?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
@@ -179,15 +181,13 @@ async fn run_inner(
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
-        let keys =
-            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
-                .await?;
+        let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
-            report.post_load.push(StepReport {
-                step: "rows of other tables checked against the new data".into(),
-                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                detail: Some(format!("{keys} foreign keys into the chat tables")),
-            });
+            report.post_load.push(StepReport::since(
+                "rows of other tables checked against the new data",
+                t,
+                Some(format!("{keys} foreign keys into the chat tables")),
+            ));
         }
         Ok(())
     };
@@ -204,18 +204,18 @@ async fn run_inner(
     let rows = rows_per_table(report);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
             return Err(e);
         }
     };
-    report.post_load.push(StepReport {
-        step: "swap into the target schema".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
-    });
+    report.post_load.push(StepReport::since(
+        "swap into the target schema",
+        t,
+        (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
+    ));
     Ok(())
 }
 
@@ -260,7 +260,7 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
-pub fn config_digest(cfg: &DatasetConfig) -> String {
+fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
     Sha256::digest(json)
@@ -287,11 +287,11 @@ async fn pre_swap_check(
 ) -> Result<()> {
     let t = Instant::now();
     let failures = check.failures(&target.with_schema(stage), ds).await?;
-    report.post_load.push(StepReport {
-        step: check.name().into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!("{} failures", failures.len())),
-    });
+    report.post_load.push(StepReport::since(
+        check.name(),
+        t,
+        Some(format!("{} failures", failures.len())),
+    ));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -304,7 +304,7 @@ async fn pre_swap_check(
 
 /// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
 /// `recv` is polled is kept and delivered by it).
-pub struct Shutdown {
+struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -320,7 +320,7 @@ impl Shutdown {
     }
 
     /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-    pub async fn recv(&mut self) -> (&'static str, u8) {
+    pub(crate) async fn recv(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -339,6 +339,25 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+/// Connections the load needs at once: every COPY stream of a phase holds
+/// one for the whole phase, so the pool must hold the busiest phase's streams,
+/// the declared child tables' (one each) included, or a stream waits for a
+/// connection while the generators wait for it; and the index builds.
+fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
+    Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
+                .sum::<usize>()
+                + pass.children(plan).len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(index_workers)
+}
+
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -350,29 +369,15 @@ async fn load_and_build(
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(
-            pass,
-            opts,
-            &plan,
-            &pools,
-            &stage_target,
-            &pool,
-            cancel.clone(),
-        )
-        .await?;
+        let phase = copy_phase(pass, &st, &plan, &pools, cancel.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
                 rows_by_table[*x] = t.rows;
@@ -380,23 +385,31 @@ async fn load_and_build(
         }
         report.phases.push(phase);
     }
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+    build_deferred(&st, deferred, &rows_by_table, report).await
+}
+
+/// Where the rows of a load go before the swap: the options, the staging
+/// schema's target and the pool of its connections (the COPY phases and the
+/// deferred builds share them).
+struct Staging<'a> {
+    opts: &'a LoadOptions,
+    target: Target,
+    pool: deadpool_postgres::Pool,
 }
 
 /// One phase into the staging tables, with the live progress display.
 async fn copy_phase(
     pass: Pass,
-    opts: &LoadOptions,
+    st: &Staging<'_>,
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
 ) -> Result<PhaseReport> {
+    let opts = st.opts;
     let counters = Arc::new(Counters::default());
     let ctx = streams::StreamCtx {
-        target: stage_target.clone(),
-        pool: pool.clone(),
+        target: st.target.clone(),
+        pool: st.pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
@@ -418,22 +431,21 @@ async fn copy_phase(
 /// Builds the indexes, then attaches primary/unique constraints, adds
 /// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         deferred.indexes.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
-    let stage = &stage_target.schema;
-    let client = stage_target.pooled(pool).await?;
+    build_indexes(st, deferred, rows_by_table, report).await?;
+    let stage = &st.target.schema;
+    let client = st.target.pooled(&st.pool).await?;
     client
         .batch_execute(&format!(
             "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
@@ -445,19 +457,18 @@ async fn build_deferred(
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
     add_foreign_keys(&client, stage, deferred, report).await?;
-    analyze(&client, stage, report).await
+    analyze(&client, stage, &opts.dataset, report).await
 }
 
 /// One index build job per worker connection at a time, biggest tables first;
 /// `index_workers` at once.
 async fn build_indexes(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -477,8 +488,8 @@ async fn build_indexes(
     for _ in 0..opts.index_workers.max(1) {
         workers.spawn(index_worker(
             queue.clone(),
-            pool.clone(),
-            stage_target.clone(),
+            st.pool.clone(),
+            st.target.clone(),
             opts.maintenance_work_mem.clone(),
             progress.clone(),
         ));
@@ -495,15 +506,15 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
-    report.post_load.push(StepReport {
-        step: "indexes (all)".into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!(
+    report.post_load.push(StepReport::since(
+        "indexes (all)",
+        started,
+        Some(format!(
             "{} indexes, {} at once",
             steps.len(),
             opts.index_workers
         )),
-    });
+    ));
     report.builds.extend(steps);
     Ok(())
 }
@@ -537,11 +548,11 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
-        done.push(StepReport {
-            step: format!("index {}", job.name),
-            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(job.table.clone()),
-        });
+        done.push(StepReport::since(
+            format!("index {}", job.name),
+            t,
+            Some(job.table.clone()),
+        ));
     }
     Ok(done)
 }
@@ -563,11 +574,9 @@ async fn attach_constraints(
                 .step(format!("adding constraint {} on {}", ix.name, ix.table))?;
         }
     }
-    report.post_load.push(StepReport {
-        step: "primary and unique constraints".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("primary and unique constraints", t, None));
     Ok(())
 }
 
@@ -584,38 +593,61 @@ async fn add_foreign_keys(
             .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport {
-            step: format!("foreign key {}", fk.name),
-            elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(fk.table.clone()),
-        });
+        report.builds.push(StepReport::since(
+            format!("foreign key {}", fk.name),
+            t1,
+            Some(fk.table.clone()),
+        ));
     }
-    report.post_load.push(StepReport {
-        step: "foreign keys (all)".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("foreign keys (all)", t, None));
     Ok(())
 }
 
 async fn analyze(
     client: &deadpool_postgres::Object,
     stage: &str,
+    ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let names: Vec<String> = Table::ALL
+    let names: Vec<String> = catalog::tables_with_children(ds.tables.keys())
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x)))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
         .step("analysing the new tables")?;
-    report.post_load.push(StepReport {
-        step: "ANALYZE".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.post_load.push(StepReport::since("ANALYZE", t, None));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_holds_every_stream_of_the_busiest_phase() {
+        let mut cfg = crate::config::Band::Tiny.preset();
+        let p = PipelineConfig {
+            workers: 2,
+            streams_per_large_table: 2,
+            chunk_bytes: 256 << 10,
+            channel_chunks: 8,
+        };
+        let plan = Plan::build(&cfg);
+        let base = pool_size(&plan, &p, 1);
+        // attachments, reads, and receipts on `streams`.
+        assert_eq!(base, 2 + p.streams_per_large_table);
+        for name in ["a", "b"] {
+            cfg.tables.insert(
+                name.into(),
+                toml::from_str("parent = \"messages\"\nrate = 0.1").unwrap(),
+            );
+        }
+        assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
+        assert_eq!(pool_size(&plan, &p, 64), 64);
+    }
 }

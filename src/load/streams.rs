@@ -12,8 +12,10 @@ use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 
 use crate::copy::SinkWriter;
+use crate::db::quote_ident;
 use crate::db::Target;
 use crate::error::{pg_message, Error, Result};
+use crate::gen::children::Child;
 use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
@@ -76,11 +78,47 @@ pub(crate) struct StreamCtx {
     pub(crate) plan: Arc<crate::gen::Plan>,
 }
 
+/// What a COPY stream fills: a built-in table, or a declared child table
+/// (its name and the columns chatsynth writes).
+#[derive(Clone)]
+pub(crate) enum Dest {
+    Table(Table),
+    Child { name: String, columns: Vec<String> },
+}
+
+impl Dest {
+    fn name(&self) -> &str {
+        match self {
+            Dest::Table(t) => t.name(),
+            Dest::Child { name, .. } => name,
+        }
+    }
+
+    /// The COPY statement; a built-in table's columns are widened by its
+    /// column rules.
+    fn copy_sql(&self, schema: &str, plan: &crate::gen::Plan) -> String {
+        match self {
+            Dest::Table(t) => {
+                t.copy_sql_with(schema, plan.rules.for_table(t.name()).extra_columns())
+            }
+            Dest::Child { name, columns } => {
+                let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                format!(
+                    "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
+                    quote_ident(schema),
+                    quote_ident(name),
+                    cols.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// One COPY stream: takes chunks from `rx` until every generator is done,
 /// then finishes the COPY and checks the server's row count.
 async fn copy_stream(
     ctx: StreamCtx,
-    table: Table,
+    dest: Dest,
     rx: flume::Receiver<Message>,
 ) -> Result<StreamStats> {
     let StreamCtx {
@@ -92,7 +130,7 @@ async fn copy_stream(
         plan,
     } = ctx;
     let fail = |message: String| Error::Copy {
-        table: table.name().to_string(),
+        table: dest.name().to_string(),
         phase: phase.to_string(),
         message,
     };
@@ -103,10 +141,7 @@ async fn copy_stream(
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     let sink = client
-        .copy_in::<_, Bytes>(&table.copy_sql_with(
-            &target.schema,
-            plan.rules.for_table(table.name()).extra_columns(),
-        ))
+        .copy_in::<_, Bytes>(&dest.copy_sql(&target.schema, &plan))
         .await
         .map_err(|e| fail(pg_message(&e)))?;
     futures::pin_mut!(sink);
@@ -139,7 +174,9 @@ async fn copy_stream(
         stats.rows += rows;
         stats.bytes += len;
         stats.chunks += 1;
-        counters.rows[table].fetch_add(rows, Ordering::Relaxed);
+        if let Dest::Table(t) = dest {
+            counters.rows[t].fetch_add(rows, Ordering::Relaxed);
+        }
     }
     let (_, bytes) = writer.finish().await.map_err(|e| fail(pg_message(&e)))?;
     stats.bytes = bytes;
@@ -173,8 +210,8 @@ pub(crate) fn streams_for(table: Table, streams: usize) -> usize {
 pub(crate) struct CopyStreams {
     ctx: StreamCtx,
     streams_per_large_table: usize,
-    tables: Vec<Table>,
-    tasks: JoinSet<(Table, Result<StreamStats>)>,
+    tables: Vec<String>,
+    tasks: JoinSet<(String, Result<StreamStats>)>,
 }
 
 impl CopyStreams {
@@ -188,18 +225,34 @@ impl CopyStreams {
     }
 }
 
+impl CopyStreams {
+    fn spawn(&mut self, dest: Dest, streams: usize, rx: flume::Receiver<Message>) {
+        let name = dest.name().to_string();
+        self.tables.push(name.clone());
+        for _ in 0..streams {
+            let (ctx, rx, dest, name) = (self.ctx.clone(), rx.clone(), dest.clone(), name.clone());
+            self.tasks
+                .spawn(async move { (name, copy_stream(ctx, dest, rx).await) });
+        }
+    }
+}
+
 impl Consumer for CopyStreams {
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
-        self.tables.push(table);
-        for _ in 0..streams_for(table, self.streams_per_large_table) {
-            let (ctx, rx) = (self.ctx.clone(), rx.clone());
-            self.tasks
-                .spawn(async move { (table, copy_stream(ctx, table, rx).await) });
-        }
+        let streams = streams_for(table, self.streams_per_large_table);
+        self.spawn(Dest::Table(table), streams, rx);
+    }
+
+    fn start_child(&mut self, _i: usize, child: &Child, rx: flume::Receiver<Message>) {
+        let dest = Dest::Child {
+            name: child.name.clone(),
+            columns: child.columns.clone(),
+        };
+        self.spawn(dest, 1, rx);
     }
 
     async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
-        let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
+        let mut per_table: Vec<(String, StreamStats, usize)> = Vec::new();
         let mut first_error = None;
         while let Some(joined) = self.tasks.join_next().await {
             let failed = match joined {
@@ -234,16 +287,16 @@ impl Consumer for CopyStreams {
             .into_iter()
             .filter_map(|t| {
                 let (_, s, n) = per_table.iter().find(|x| x.0 == t)?;
-                Some(table_report(t, s, *n))
+                Some(table_report(&t, s, *n))
             })
             .collect())
     }
 }
 
-fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
+fn table_report(t: &str, s: &StreamStats, streams: usize) -> TableReport {
     let ms = s.elapsed_ns as f64 / 1e6;
     TableReport {
-        table: t.name().into(),
+        table: t.into(),
         rows: s.rows,
         bytes: s.bytes,
         elapsed_ms: ms,

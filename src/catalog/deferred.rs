@@ -53,7 +53,11 @@ fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<Str
 /// Reads the target tables' indexes (and the constraints they back) and
 /// foreign keys; the index definitions are rewritten to build on the staging
 /// tables.
-pub(crate) async fn read_deferred(client: &Client, schema: &str, tables: &[String]) -> Result<Deferred> {
+pub(crate) async fn read_deferred(
+    client: &Client,
+    schema: &str,
+    tables: &[String],
+) -> Result<Deferred> {
     let stage = stage_schema(schema);
     let mut d = Deferred::default();
     for r in client

@@ -20,7 +20,11 @@ pub(crate) fn stage_schema(target_schema: &str) -> String {
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
 /// foreign keys) in the staging schema.
-pub(crate) async fn create_stage(client: &Client, target: &Target, tables: &[String]) -> Result<String> {
+pub(crate) async fn create_stage(
+    client: &Client,
+    target: &Target,
+    tables: &[String],
+) -> Result<String> {
     drop_stage(client, &target.schema).await?;
     let stage = stage_schema(&target.schema);
     let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));

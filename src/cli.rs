@@ -139,6 +139,11 @@ pub struct LoadArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -281,6 +286,11 @@ pub struct RefreshArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]

@@ -200,7 +200,16 @@ async fn generate_all(
             writers: Vec::new(),
         };
         let cancel = Arc::new(AtomicBool::new(false));
-        let phase = run_phase(pass, &plan, &pools, &opts.pipeline, &mut files, cancel).await?;
+        let phase = run_phase(
+            pass,
+            &plan,
+            &pools,
+            &opts.pipeline,
+            &mut files,
+            cancel,
+            Default::default(),
+        )
+        .await?;
         report.phases.push(phase);
     }
     Ok(())

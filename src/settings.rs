@@ -65,6 +65,7 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         Command::Load,
         a.truncate,
         a.allow_non_synthetic,
+        a.resume,
     )
 }
 
@@ -77,6 +78,7 @@ pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
         Command::Refresh,
         true,
         a.allow_non_synthetic,
+        a.resume,
     )
 }
 
@@ -87,6 +89,7 @@ fn load_options(
     command: Command,
     truncate: bool,
     allow_non_synthetic: bool,
+    resume: bool,
 ) -> Result<LoadOptions> {
     if t.index_workers == 0 || t.index_workers > 32 {
         return Err(crate::Error::Config(format!(
@@ -105,6 +108,7 @@ fn load_options(
         index_workers: t.index_workers,
         maintenance_work_mem: t.maintenance_work_mem.clone(),
         command,
+        resume,
     })
 }
 

@@ -17,14 +17,32 @@ pub fn stage_schema(target_schema: &str) -> String {
     format!("cs_stage_{target_schema}")
 }
 
+/// The stage's own tables: which run it belongs to, and which units of each
+/// table are committed (written in the same transaction as their rows).
+const RUN_TABLE: &str = "cs_run";
+const PROGRESS_TABLE: &str = "cs_progress";
+
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
-/// foreign keys) in the staging schema.
-pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
+/// foreign keys) in the staging schema, with its run and progress tables.
+pub async fn create_stage(
+    client: &Client,
+    target: &Target,
+    run_id: &str,
+    digest: &str,
+) -> Result<String> {
     drop_stage(client, &target.schema).await?;
     let stage = stage_schema(&target.schema);
     let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
-    let mut sql = format!("CREATE SCHEMA {s};");
+    let mut sql = format!(
+        "CREATE SCHEMA {s}; \
+         CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL); \
+         INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}); \
+         CREATE TABLE {s}.{PROGRESS_TABLE} (tbl text NOT NULL, unit int4 NOT NULL, \
+         rows int8 NOT NULL, PRIMARY KEY (tbl, unit));",
+        crate::db::quote_literal(run_id),
+        crate::db::quote_literal(digest)
+    );
     for table in Table::ALL {
         let q = quote_ident(table.name());
         sql.push_str(&format!(
@@ -37,6 +55,125 @@ pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
         .await
         .step("creating the staging tables")?;
     Ok(stage)
+}
+
+/// The statement that records a batch's units ($1 table, $2 units, $3 rows
+/// per unit) in the stage's progress table.
+pub fn progress_insert_sql(stage: &str) -> String {
+    format!(
+        "INSERT INTO {}.{PROGRESS_TABLE} (tbl, unit, rows) \
+         SELECT $1, u, r FROM unnest($2::int4[], $3::int8[]) AS x(u, r)",
+        quote_ident(stage)
+    )
+}
+
+/// The run id and config digest of the stage a run left behind, if any.
+pub async fn stage_run(client: &Client, target_schema: &str) -> Result<Option<(String, String)>> {
+    let stage = stage_schema(target_schema);
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+            &[&stage, &RUN_TABLE],
+        )
+        .await
+        .step("looking for a stage to resume")?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT run_id, config_digest FROM {}.{RUN_TABLE}",
+                quote_ident(&stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the stage's run")?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Every committed unit of the stage: (table, unit, rows).
+pub async fn committed_units(client: &Client, stage: &str) -> Result<Vec<(String, u32, u64)>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT tbl, unit, rows FROM {}.{PROGRESS_TABLE}",
+                quote_ident(stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the stage's committed units")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, i32>(1) as u32,
+                r.get::<_, i64>(2) as u64,
+            )
+        })
+        .collect())
+}
+
+/// Terminates the sessions still working in the stage (a killed run's index
+/// builds) without dropping it.
+pub async fn stop_stage_sessions(client: &Client, target_schema: &str) -> Result<usize> {
+    let stage = stage_schema(target_schema);
+    let rows = client
+        .query(STAGE_SESSIONS_SQL, &[&stage])
+        .await
+        .step("stopping the sessions working in the stage")?;
+    let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    // Wait (up to 30 s) until they are gone: an index build that finished
+    // after we looked would otherwise appear under our feet.
+    for _ in 0..300 {
+        let alive = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&pids],
+            )
+            .await
+            .step("waiting for the stage's old sessions to end")?
+            .get::<_, i64>(0);
+        if alive == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(pids.len())
+}
+
+/// Names of the relations (indexes included) and of the constraints in the stage.
+pub async fn stage_objects(
+    client: &Client,
+    stage: &str,
+) -> Result<(
+    std::collections::HashSet<String>,
+    std::collections::HashSet<String>,
+)> {
+    let rows = client
+        .query(
+            "SELECT true, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 \
+             UNION ALL SELECT false, k.conname::text FROM pg_constraint k \
+             JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = $1",
+            &[&stage],
+        )
+        .await
+        .step("reading what the stage already holds")?;
+    let (mut relations, mut constraints) = Default::default();
+    for r in &rows {
+        let set: &mut std::collections::HashSet<String> = if r.get::<_, bool>(0) {
+            &mut relations
+        } else {
+            &mut constraints
+        };
+        set.insert(r.get(1));
+    }
+    Ok((relations, constraints))
 }
 
 /// Drops the staging schema, first terminating the sessions still working in
@@ -139,7 +276,9 @@ pub async fn swap(
             quote_ident(x.name())
         ));
     }
-    sql.push_str(&format!("DROP SCHEMA {s};"));
+    sql.push_str(&format!(
+        "DROP TABLE {s}.{RUN_TABLE}, {s}.{PROGRESS_TABLE}; DROP SCHEMA {s};"
+    ));
     for (table, name, def) in &external {
         sql.push_str(&format!(
             "ALTER TABLE {table} ADD CONSTRAINT {} {def};",

@@ -9,6 +9,7 @@
 //! chunks in order and ends it with [`Message::EndOfUnit`], so a consumer that
 //! needs the canonical order (`generate` writing files) can restore it.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -108,6 +109,13 @@ impl std::ops::AddAssign for GenStats {
 
 /// The consumer side of a phase: takes each table's chunks from its channel.
 pub(crate) trait Consumer {
+    /// How many channels (lanes) `table` gets; `start` is called once per
+    /// lane. A unit's chunks all go to lane `unit % lanes`, so a lane sees
+    /// every chunk of its units (a consumer can commit whole units).
+    fn lanes(&self, _table: Table) -> usize {
+        1
+    }
+
     /// Starts taking the chunks of `table` from `rx` (before any is sent).
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>);
 
@@ -121,8 +129,14 @@ pub(crate) trait Consumer {
     ) -> impl Future<Output = Result<Vec<TableReport>>> + Send;
 }
 
-/// Runs one phase: starts `consumer` on a bounded channel per table of
-/// `pass`, then the generator threads; waits for both.
+/// The units of each table already durably in place (a resumed load's): the
+/// generators skip a unit that every table of its pass holds, and send no
+/// rows of a unit to a table that holds it.
+pub(crate) type Committed = PerTable<HashSet<u32>>;
+
+/// Runs one phase: starts `consumer` on bounded channels (its lanes) per
+/// table of `pass`, then the generator threads; waits for both. Units in
+/// `committed` are not generated again.
 pub(crate) async fn run_phase<C: Consumer>(
     pass: Pass,
     plan: &Arc<Plan>,
@@ -130,15 +144,18 @@ pub(crate) async fn run_phase<C: Consumer>(
     p: &PipelineConfig,
     consumer: &mut C,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
     let started = Instant::now();
-    let mut senders: PerTable<Option<flume::Sender<Message>>> = PerTable::default();
+    let mut senders: PerTable<Vec<flume::Sender<Message>>> = PerTable::default();
     for &t in pass.tables() {
-        let (tx, rx) = flume::bounded(p.channel_chunks);
-        senders[t] = Some(tx);
-        consumer.start(t, rx);
+        for _ in 0..consumer.lanes(t).max(1) {
+            let (tx, rx) = flume::bounded(p.channel_chunks);
+            senders[t].push(tx);
+            consumer.start(t, rx);
+        }
     }
-    let gens = spawn_generators(pass, plan, pools, p, senders, cancel.clone());
+    let gens = spawn_generators(pass, plan, pools, p, senders, cancel.clone(), committed);
     let consumed = consumer.finish(&cancel).await;
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
         .await
@@ -158,7 +175,8 @@ pub(crate) async fn run_phase<C: Consumer>(
 
 /// The generators' end of the channels.
 struct ChannelSink {
-    senders: PerTable<Option<flume::Sender<Message>>>,
+    senders: PerTable<Vec<flume::Sender<Message>>>,
+    committed: Arc<Committed>,
     unit: u32,
     cancel: Arc<AtomicBool>,
     blocked_ns: u64,
@@ -168,10 +186,19 @@ impl ChannelSink {
     /// Tells the consumers of `tables` that the current unit is complete.
     fn end_unit(&self, tables: &[Table]) {
         for &t in tables {
-            if let Some(tx) = &self.senders[t] {
+            if self.committed[t].contains(&self.unit) {
+                continue;
+            }
+            if let Some(tx) = self.lane(t) {
                 let _ = tx.send(Message::EndOfUnit { unit: self.unit });
             }
         }
+    }
+
+    /// The channel of the current unit's lane of `table`.
+    fn lane(&self, table: Table) -> Option<&flume::Sender<Message>> {
+        let lanes = &self.senders[table];
+        (!lanes.is_empty()).then(|| &lanes[self.unit as usize % lanes.len()])
     }
 }
 
@@ -180,7 +207,10 @@ impl ChunkSink for ChannelSink {
         if self.cancel.load(Ordering::Relaxed) {
             return false;
         }
-        let Some(tx) = &self.senders[table] else {
+        if self.committed[table].contains(&self.unit) {
+            return true;
+        }
+        let Some(tx) = self.lane(table) else {
             return true;
         };
         let t0 = Instant::now();
@@ -204,14 +234,16 @@ fn spawn_generators(
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
     p: &PipelineConfig,
-    senders: PerTable<Option<flume::Sender<Message>>>,
+    senders: PerTable<Vec<flume::Sender<Message>>>,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Vec<std::thread::JoinHandle<GenStats>> {
     let next = Arc::new(AtomicUsize::new(0));
     (0..p.workers)
         .map(|w| {
             let sink = ChannelSink {
                 senders: senders.clone(),
+                committed: committed.clone(),
                 unit: 0,
                 cancel: cancel.clone(),
                 blocked_ns: 0,
@@ -247,6 +279,13 @@ fn generate_units(
             break;
         }
         sink.unit = u as u32;
+        if pass
+            .tables()
+            .iter()
+            .all(|t| sink.committed[*t].contains(&sink.unit))
+        {
+            continue;
+        }
         let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
         let unit = units[u].clone();
         match pass {

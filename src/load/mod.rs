@@ -33,7 +33,7 @@ use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::gen::pipeline::{run_phase, Pass};
+use crate::gen::pipeline::{run_phase, Committed, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Outcome, PerTable, Table};
 use crate::progress::{Counters, Progress};
@@ -56,6 +56,8 @@ pub struct LoadOptions {
     pub maintenance_work_mem: String,
     /// `load` or `refresh` (recorded in the report and the ledger).
     pub command: Command,
+    /// Continue the failed or killed run whose stage is left in the schema.
+    pub resume: bool,
 }
 
 /// A check of the staged dataset that must pass before the swap may replace
@@ -140,26 +142,38 @@ async fn run_inner(
         )));
     }
     let deferred = deferred::read_deferred(&control, &schema).await?;
-    let run_id = format!(
-        "{}-{}",
-        crate::util::calendar::compact(crate::util::calendar::now_ms()),
-        std::process::id()
-    );
-    report.run_id = Some(run_id.clone());
     let ds = &opts.dataset;
+    let digest = config_digest(ds);
+    let resumed = if opts.resume {
+        Some(resumable(&control, &schema, &digest).await?)
+    } else {
+        None
+    };
+    let run_id = resumed.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            crate::util::calendar::compact(crate::util::calendar::now_ms()),
+            std::process::id()
+        )
+    });
+    report.run_id = Some(run_id.clone());
     // From the first write on, SIGINT/SIGTERM are caught (a signal arriving
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
     let mut shutdown = Shutdown::install()?;
-    ledger::start(
-        &control,
-        &run_id,
-        opts.command,
-        ds.band.name(),
-        ds.seed,
-        &config_digest(ds),
-    )
-    .await?;
+    if resumed.is_some() {
+        ledger::resume(&control, &run_id).await?;
+    } else {
+        ledger::start(
+            &control,
+            &run_id,
+            opts.command,
+            ds.band.name(),
+            ds.seed,
+            &digest,
+        )
+        .await?;
+    }
     report.choices.push(format!(
         "loaded into bare staging tables, then built {} indexes and {} foreign keys read from the target's catalog, then swapped them in",
         deferred.indexes.len(),
@@ -168,13 +182,57 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target).await?;
+    let mut committed = Committed::default();
+    let mut skipped = PerTable::<u64>::default();
+    let stage = if resumed.is_some() {
+        let stopped = staging::stop_stage_sessions(&control, &schema).await?;
+        if stopped > 0 {
+            crate::progress::note(&format!(
+                "terminated {stopped} session(s) of the earlier attempt still working in the stage"
+            ));
+        }
+        let stage = staging::stage_schema(&schema);
+        let mut r = crate::report::ResumeReport {
+            run_id: run_id.clone(),
+            ..Default::default()
+        };
+        for (name, unit, rows) in staging::committed_units(&control, &stage).await? {
+            if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+                committed[*t].insert(unit);
+                skipped[*t] += rows;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+        crate::progress::note(&format!(
+            "resuming run {run_id}: {} rows in {} units already committed are skipped",
+            r.skipped_rows.values().sum::<u64>(),
+            r.skipped_units.values().sum::<u64>()
+        ));
+        report.resumed = Some(r);
+        stage
+    } else {
+        staging::create_stage(&control, target, &run_id, &digest).await?
+    };
+    let committed = Arc::new(committed);
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
     // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
-        load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
+        load_and_build(
+            opts,
+            plan,
+            pools,
+            &stage,
+            &deferred,
+            report,
+            cancel.clone(),
+            committed,
+            &skipped,
+        )
+        .await?;
+        ledger::progress(&control, &run_id, &progress_per_table(report, &skipped)).await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
@@ -201,7 +259,7 @@ async fn run_inner(
         return Err(e);
     }
     let t = Instant::now();
-    let rows = rows_per_table(report);
+    let rows = rows_per_table(report, &skipped);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
     let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
@@ -269,12 +327,60 @@ pub fn config_digest(cfg: &DatasetConfig) -> String {
         .collect()
 }
 
-fn rows_per_table(report: &RunReport) -> serde_json::Value {
+/// Rows per table in the stage: written by this run plus skipped (committed
+/// by the attempt it resumed).
+fn rows_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        m.insert(t.table.clone(), t.rows.into());
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(t.table.clone(), (t.rows + before).into());
     }
     serde_json::Value::Object(m)
+}
+
+/// The ledger's progress per table: rows skipped and rows written.
+fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for t in report.phases.iter().flat_map(|p| &p.tables) {
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(
+            t.table.clone(),
+            serde_json::json!({ "skipped_rows": before, "written_rows": t.rows }),
+        );
+    }
+    serde_json::Value::Object(m)
+}
+
+/// The run a `--resume` continues: the stage left in `schema` by a failed or
+/// killed run, made with the same configuration. Refused otherwise, before
+/// anything is written.
+async fn resumable(control: &tokio_postgres::Client, schema: &str, digest: &str) -> Result<String> {
+    let Some((run_id, was)) = staging::stage_run(control, schema).await? else {
+        return Err(Error::Refused(format!(
+            "nothing to resume: no stage of a failed or killed run is left in schema {schema:?}; nothing was written. Run without --resume"
+        )));
+    };
+    if let Some((last, status, _)) = ledger::last_run(control).await? {
+        if last == run_id && status == "COMPLETED" {
+            return Err(Error::Refused(format!(
+                "nothing to resume: run {run_id} completed; nothing was written"
+            )));
+        }
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "cannot resume run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Resume with the same options, or run without --resume",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    Ok(run_id)
 }
 
 /// The staged dataset must pass `check` before it may replace the live one.
@@ -347,6 +453,8 @@ async fn load_and_build(
     deferred: &deferred::Deferred,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
@@ -371,11 +479,12 @@ async fn load_and_build(
             &stage_target,
             &pool,
             cancel.clone(),
+            committed.clone(),
         )
         .await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[*x] = t.rows;
+                rows_by_table[*x] = t.rows + skipped[*x];
             }
         }
         report.phases.push(phase);
@@ -392,6 +501,7 @@ async fn copy_phase(
     stage_target: &Target,
     pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
     let counters = Arc::new(Counters::default());
     let ctx = streams::StreamCtx {
@@ -409,7 +519,16 @@ async fn copy_phase(
         counters,
         opts.fancy_progress,
     );
-    let phase = run_phase(pass, plan, pools, &opts.pipeline, &mut consumer, cancel).await;
+    let phase = run_phase(
+        pass,
+        plan,
+        pools,
+        &opts.pipeline,
+        &mut consumer,
+        cancel,
+        committed,
+    )
+    .await;
     progress.finish().await;
     phase
 }
@@ -430,9 +549,30 @@ async fn build_deferred(
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
     let stage = &stage_target.schema;
     let client = stage_target.pooled(pool).await?;
+    // A resumed run finds what the earlier attempt built (an index build cut
+    // off mid-way left nothing: CREATE INDEX is one transaction).
+    let (relations, constraints) = staging::stage_objects(&client, stage).await?;
+    let mut deferred = deferred.clone();
+    let before = deferred.indexes.len() + deferred.foreign_keys.len();
+    let attach: Vec<deferred::IndexDdl> = deferred
+        .indexes
+        .iter()
+        .filter(|ix| !constraints.contains(&ix.name))
+        .cloned()
+        .collect();
+    deferred.indexes.retain(|ix| !relations.contains(&ix.name));
+    deferred
+        .foreign_keys
+        .retain(|fk| !constraints.contains(&fk.name));
+    let found = before - deferred.indexes.len() - deferred.foreign_keys.len();
+    if let Some(r) = report.resumed.as_mut() {
+        r.skipped_builds = found as u64;
+    }
+    build_indexes(opts, stage_target, pool, &deferred, rows_by_table, report).await?;
+    deferred.indexes = attach;
+    let deferred = &deferred;
     client
         .batch_execute(&format!(
             "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
@@ -536,6 +676,11 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
+        if std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "indexes") {
+            // Test hook: stop here after the first index, for a kill -9.
+            crate::progress::note("test hook: holding the index builds");
+            std::future::pending::<()>().await;
+        }
         done.push(StepReport {
             step: format!("index {}", job.name),
             elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,

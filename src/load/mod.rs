@@ -116,6 +116,13 @@ async fn run_inner(
         server_version,
     });
     catalog::try_lock(&control, &schema).await?;
+    let digest = config_digest(&opts.dataset);
+    // A --resume is checked before anything is written.
+    let resumed = if opts.resume {
+        Some(resumable(&control, &schema, &digest).await?)
+    } else {
+        None
+    };
 
     // Preflight: nothing is written until every check has passed.
     let present = catalog::existing_tables(&control, &schema).await?;
@@ -143,12 +150,6 @@ async fn run_inner(
     }
     let deferred = deferred::read_deferred(&control, &schema).await?;
     let ds = &opts.dataset;
-    let digest = config_digest(ds);
-    let resumed = if opts.resume {
-        Some(resumable(&control, &schema, &digest).await?)
-    } else {
-        None
-    };
     let run_id = resumed.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",

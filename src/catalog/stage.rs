@@ -21,6 +21,8 @@ pub fn stage_schema(target_schema: &str) -> String {
 /// table are committed (written in the same transaction as their rows).
 const RUN_TABLE: &str = "cs_run";
 const PROGRESS_TABLE: &str = "cs_progress";
+/// The shards of a sharded run: one row per shard started, `done` once all its units are in.
+const SHARDS_TABLE: &str = "cs_shards";
 
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
@@ -39,7 +41,8 @@ pub async fn create_stage(
          CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL); \
          INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}); \
          CREATE TABLE {s}.{PROGRESS_TABLE} (tbl text NOT NULL, unit int4 NOT NULL, \
-         rows int8 NOT NULL, PRIMARY KEY (tbl, unit));",
+         rows int8 NOT NULL, PRIMARY KEY (tbl, unit)); \
+         CREATE TABLE {s}.{SHARDS_TABLE} (shard int4 PRIMARY KEY, shards int4 NOT NULL, done bool NOT NULL);",
         crate::db::quote_literal(run_id),
         crate::db::quote_literal(digest)
     );
@@ -92,6 +95,78 @@ pub async fn stage_run(client: &Client, target_schema: &str) -> Result<Option<(S
         .await
         .step("reading the stage's run")?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records that shard `index` of `count` is running. Refused (nothing
+/// written) when other shards of the run were started with another count.
+pub async fn claim_shard(client: &Client, stage: &str, index: u32, count: u32) -> Result<()> {
+    let s = quote_ident(stage);
+    let other: Option<i32> = client
+        .query_opt(
+            &format!("SELECT shards FROM {s}.{SHARDS_TABLE} WHERE shards <> $1 LIMIT 1"),
+            &[&(count as i32)],
+        )
+        .await
+        .step("reading the run's shards")?
+        .map(|r| r.get(0));
+    if let Some(n) = other {
+        return Err(Error::Refused(format!(
+            "shard {index}/{count}: the run's other shards were started as n = {n}; nothing was written. Give every shard the same n"
+        )));
+    }
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {s}.{SHARDS_TABLE} VALUES ($1, $2, false) \
+                 ON CONFLICT (shard) DO UPDATE SET done = false"
+            ),
+            &[&(index as i32), &(count as i32)],
+        )
+        .await
+        .step("recording the shard")?;
+    Ok(())
+}
+
+/// Marks shard `index` done (every unit of its slice committed).
+pub async fn shard_done(client: &Client, stage: &str, index: u32) -> Result<()> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {}.{SHARDS_TABLE} SET done = true WHERE shard = $1",
+                quote_ident(stage)
+            ),
+            &[&(index as i32)],
+        )
+        .await
+        .step("recording the shard as done")?;
+    Ok(())
+}
+
+/// The run's shard count (0 when no shard has started) and the shards not done.
+pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<u32>)> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT shard, shards, done FROM {}.{SHARDS_TABLE}",
+                quote_ident(stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the run's shards")?;
+    let count = rows
+        .iter()
+        .map(|r| r.get::<_, i32>(1) as u32)
+        .max()
+        .unwrap_or(0);
+    let missing = (0..count)
+        .filter(|i| {
+            !rows
+                .iter()
+                .any(|r| r.get::<_, i32>(0) as u32 == *i && r.get::<_, bool>(2))
+        })
+        .collect();
+    Ok((count, missing))
 }
 
 /// Every committed unit of the stage: (table, unit, rows).
@@ -277,7 +352,7 @@ pub async fn swap(
         ));
     }
     sql.push_str(&format!(
-        "DROP TABLE {s}.{RUN_TABLE}, {s}.{PROGRESS_TABLE}; DROP SCHEMA {s};"
+        "DROP TABLE {s}.{RUN_TABLE}, {s}.{PROGRESS_TABLE}, {s}.{SHARDS_TABLE}; DROP SCHEMA {s};"
     ));
     for (table, name, def) in &external {
         sql.push_str(&format!(

@@ -66,7 +66,7 @@ impl Pass {
         }
     }
 
-    fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
+    pub(crate) fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
         match self {
             Pass::Users => &plan.user_units,
             Pass::Conversations => &plan.conversation_units,
@@ -133,6 +133,20 @@ pub(crate) trait Consumer {
 /// generators skip a unit that every table of its pass holds, and send no
 /// rows of a unit to a table that holds it.
 pub(crate) type Committed = PerTable<HashSet<u32>>;
+
+/// The units of every pass that belong to the other shards: shard `index`
+/// of `count` takes unit `u` of each pass when `u % count == index` (a
+/// disjoint, deterministic slice; the shards together take every unit).
+pub(crate) fn other_shards(plan: &Plan, index: u32, count: u32) -> Committed {
+    let mut c = Committed::default();
+    for pass in Pass::ALL {
+        let n = pass.units(plan).len() as u32;
+        for &t in pass.tables() {
+            c[t].extend((0..n).filter(|u| u % count != index));
+        }
+    }
+    c
+}
 
 /// Runs one phase: starts `consumer` on bounded channels (its lanes) per
 /// table of `pass`, then the generator threads; waits for both. Units in

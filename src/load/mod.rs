@@ -56,8 +56,24 @@ pub struct LoadOptions {
     pub maintenance_work_mem: String,
     /// `load` or `refresh` (recorded in the report and the ledger).
     pub command: Command,
+    /// A whole run, a resume, or one of the three steps of a sharded load.
+    pub mode: Mode,
+}
+
+/// What a `load` (or `refresh`) run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Stage, load every unit, build, check, swap.
+    Whole,
     /// Continue the failed or killed run whose stage is left in the schema.
-    pub resume: bool,
+    Resume,
+    /// `--prepare`: preflight and create the stage of a sharded run, then stop.
+    Prepare,
+    /// `--shard index/count --run RUN`: stream this shard's units into the
+    /// prepared stage (no lock, no builds); a rerun skips its committed units.
+    Shard { index: u32, count: u32, run: String },
+    /// `--finish --run RUN`: once every shard is done, build, check, swap.
+    Finish { run: String },
 }
 
 /// A check of the staged dataset that must pass before the swap may replace
@@ -115,13 +131,39 @@ async fn run_inner(
         schema: schema.clone(),
         server_version,
     });
-    catalog::try_lock(&control, &schema).await?;
     let digest = config_digest(&opts.dataset);
-    // A --resume is checked before anything is written.
-    let resumed = if opts.resume {
-        Some(resumable(&control, &schema, &digest).await?)
-    } else {
-        None
+    if let Mode::Shard { index, count, run } = &opts.mode {
+        // Shards run side by side: no schema lock; they only add units to
+        // the prepared stage.
+        return run_shard(
+            opts, plan, pools, report, control, &digest, *index, *count, run,
+        )
+        .await;
+    }
+    catalog::try_lock(&control, &schema).await?;
+    // A --resume or --finish is checked before anything is written.
+    let resumed = match &opts.mode {
+        Mode::Resume => Some(resumable(&control, &schema, &digest, None).await?),
+        Mode::Finish { run } => {
+            let id = resumable(&control, &schema, &digest, Some(run)).await?;
+            let (count, missing) =
+                staging::shards_missing(&control, &staging::stage_schema(&schema)).await?;
+            if count == 0 || !missing.is_empty() {
+                return Err(Error::Refused(format!(
+                    "cannot finish run {run}: {}; nothing was written. Run the missing shards (load --shard i/n --run {run}) first",
+                    if count == 0 {
+                        "no shard has run".to_string()
+                    } else {
+                        format!(
+                            "shard(s) {} of {count} not done",
+                            missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                )));
+            }
+            Some(id)
+        }
+        _ => None,
     };
 
     // Preflight: nothing is written until every check has passed.
@@ -215,6 +257,12 @@ async fn run_inner(
     } else {
         staging::create_stage(&control, target, &run_id, &digest).await?
     };
+    if opts.mode == Mode::Prepare {
+        crate::progress::note(&format!(
+            "prepared run {run_id}: now run `load --shard i/n --run {run_id}` for i = 0..n-1 (same dataset options), then `load --finish --run {run_id}`"
+        ));
+        return Ok(());
+    }
     let committed = Arc::new(committed);
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -256,7 +304,19 @@ async fn run_inner(
     };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);
-        cleanup(target, &control, &run_id, &e).await;
+        if let Mode::Finish { .. } = opts.mode {
+            // The shards' work stays in the stage: --finish can be run again.
+            let _ = ledger::finish(
+                &control,
+                &run_id,
+                Outcome::Failed,
+                &serde_json::Value::Null,
+                Some(&e.to_string()),
+            )
+            .await;
+        } else {
+            cleanup(target, &control, &run_id, &e).await;
+        }
         return Err(e);
     }
     let t = Instant::now();
@@ -361,12 +421,29 @@ fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json
 /// The run a `--resume` continues: the stage left in `schema` by a failed or
 /// killed run, made with the same configuration. Refused otherwise, before
 /// anything is written.
-async fn resumable(control: &tokio_postgres::Client, schema: &str, digest: &str) -> Result<String> {
+async fn resumable(
+    control: &tokio_postgres::Client,
+    schema: &str,
+    digest: &str,
+    expect: Option<&str>,
+) -> Result<String> {
     let Some((run_id, was)) = staging::stage_run(control, schema).await? else {
-        return Err(Error::Refused(format!(
-            "nothing to resume: no stage of a failed or killed run is left in schema {schema:?}; nothing was written. Run without --resume"
-        )));
+        return Err(Error::Refused(match expect {
+            None => format!(
+                "nothing to resume: no stage of a failed or killed run is left in schema {schema:?}; nothing was written. Run without --resume"
+            ),
+            Some(run) => format!(
+                "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+            ),
+        }));
     };
+    if let Some(run) = expect {
+        if run != run_id {
+            return Err(Error::Refused(format!(
+                "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+            )));
+        }
+    }
     if let Some((last, status, _)) = ledger::last_run(control).await? {
         if last == run_id && status == "COMPLETED" {
             return Err(Error::Refused(format!(
@@ -376,7 +453,7 @@ async fn resumable(control: &tokio_postgres::Client, schema: &str, digest: &str)
     }
     if was != digest {
         return Err(Error::Refused(format!(
-            "cannot resume run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Resume with the same options, or run without --resume",
+            "cannot continue run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Give the same dataset options",
             &digest[..12.min(digest.len())],
             &was[..12.min(was.len())]
         )));
@@ -470,15 +547,44 @@ async fn load_and_build(
         .max()
         .unwrap_or(1);
     let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let rows_by_table = load_passes(
+        opts,
+        &plan,
+        &pools,
+        &stage_target,
+        &pool,
+        report,
+        cancel,
+        committed,
+        skipped,
+    )
+    .await?;
+    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+}
+
+/// Every pass into the stage, skipping the units in `committed`; returns the
+/// rows per table in the stage (`skipped` included).
+#[allow(clippy::too_many_arguments)]
+async fn load_passes(
+    opts: &LoadOptions,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    stage_target: &Target,
+    pool: &deadpool_postgres::Pool,
+    report: &mut RunReport,
+    cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
+) -> Result<PerTable<u64>> {
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
         let phase = copy_phase(
             pass,
             opts,
-            &plan,
-            &pools,
-            &stage_target,
-            &pool,
+            plan,
+            pools,
+            stage_target,
+            pool,
             cancel.clone(),
             committed.clone(),
         )
@@ -490,7 +596,106 @@ async fn load_and_build(
         }
         report.phases.push(phase);
     }
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+    Ok(rows_by_table)
+}
+
+/// The COPY streams' pool: enough connections for the widest pass.
+fn stream_pool(opts: &LoadOptions, stage_target: &Target) -> Result<deadpool_postgres::Pool> {
+    let max_streams: usize = Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, opts.pipeline.streams_per_large_table))
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(1);
+    stage_target.pool(max_streams)
+}
+
+/// `load --shard index/count --run RUN`: this shard's units (unit `u` of
+/// every pass when `u % count == index`) into the prepared stage, skipping
+/// those a killed attempt of this shard committed; then marks the shard done.
+#[allow(clippy::too_many_arguments)]
+async fn run_shard(
+    opts: &LoadOptions,
+    plan: Arc<Plan>,
+    pools: Arc<Pools>,
+    report: &mut RunReport,
+    control: tokio_postgres::Client,
+    digest: &str,
+    index: u32,
+    count: u32,
+    run: &str,
+) -> Result<()> {
+    let schema = &opts.target.schema;
+    let Some((run_id, was)) = staging::stage_run(&control, schema).await? else {
+        return Err(Error::Refused(format!(
+            "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+        )));
+    };
+    if run_id != run {
+        return Err(Error::Refused(format!(
+            "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+        )));
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "shard {index}/{count} of run {run} has a different configuration from the prepared run (seed, band or overrides; config digest {} here, {} there); nothing was written. Give every shard the same dataset options",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    let stage = staging::stage_schema(schema);
+    staging::claim_shard(&control, &stage, index, count).await?;
+    report.run_id = Some(run.to_string());
+    report.choices.push(format!(
+        "shard {index}/{count}: units u with u % {count} == {index}"
+    ));
+    let mut committed = crate::gen::pipeline::other_shards(&plan, index, count);
+    let mut skipped = PerTable::<u64>::default();
+    let mut r = crate::report::ResumeReport {
+        run_id: run.to_string(),
+        ..Default::default()
+    };
+    for (name, unit, rows) in staging::committed_units(&control, &stage).await? {
+        if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+            if committed[*t].insert(unit) {
+                skipped[*t] += rows;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+    }
+    if !r.skipped_units.is_empty() {
+        report.resumed = Some(r);
+    }
+    let mut shutdown = Shutdown::install()?;
+    let stage_target = opts.target.with_schema(&stage);
+    let pool = stream_pool(opts, &stage_target)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let work = load_passes(
+        opts,
+        &plan,
+        &pools,
+        &stage_target,
+        &pool,
+        report,
+        cancel.clone(),
+        Arc::new(committed),
+        &skipped,
+    );
+    let outcome = tokio::select! {
+        r = work => r,
+        (name, code) = shutdown.recv() => Err(Error::Interrupted { name, exit_code: code }),
+    };
+    if let Err(e) = outcome {
+        // The stage is the run's: its committed units stay for a rerun of this shard.
+        cancel.store(true, Ordering::Relaxed);
+        return Err(e);
+    }
+    staging::shard_done(&control, &stage, index).await
 }
 
 /// One phase into the staging tables, with the live progress display.

@@ -1,9 +1,11 @@
-//! `load --resume` (issue 13): a load killed with SIGKILL in the children
+//! `load --resume` and sharded loads (issue 13): a load killed with SIGKILL in the children
 //! phase, or during the index builds, is resumed; the result equals an
 //! uninterrupted load of the same seed table by table (md5 in id order), and
 //! the resumed run does strictly less work. A `--resume` with another
 //! configuration, or with nothing to resume, is refused (exit 2, nothing
-//! written).
+//! written). Three shards run as separate processes (one of them killed and
+//! rerun alone) give the same tables as a single load; `--finish` waits for
+//! every shard; bad shard input is refused.
 //!
 //! The kill points are reached through test hooks of the binary:
 //! `CHATSYNTH_TEST_COMMIT_BYTES=1` commits every unit, and
@@ -251,4 +253,186 @@ async fn resume_refuses_another_configuration_and_nothing_to_resume() {
         .unwrap()
         .get(0);
     assert_eq!(status, "RUNNING", "the refused resume touched the ledger");
+}
+
+// ---------------------------------------------------------------------------
+// Shards: load --prepare, load --shard i/n --run RUN, load --finish --run RUN
+// ---------------------------------------------------------------------------
+
+/// `chatsynth load <extra> <ARGS> --database-url url`, with the dataset of ARGS.
+fn load(url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["load"];
+    args.extend(extra);
+    args.extend(ARGS);
+    args.extend(["--database-url", url, "--no-progress"]);
+    chatsynth(&args)
+}
+
+fn prepare(url: &str) -> String {
+    let o = load(url, &["--prepare"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = common::stdout(&o).trim().to_string();
+    assert!(
+        !run.is_empty() && !run.contains('\n'),
+        "stdout is the run id: {run:?}"
+    );
+    run
+}
+
+#[tokio::test]
+async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
+    let want = reference().await;
+    let db = TestDb::new("shards").await;
+    let run = prepare(&db.url);
+    // Two of three shards at once, as separate processes.
+    let children: Vec<_> = ["0/3", "2/3"]
+        .iter()
+        .map(|s| {
+            let mut args = vec!["load", "--shard", s, "--run", &run];
+            args.extend(ARGS);
+            args.extend(["--database-url", &db.url, "--no-progress"]);
+            Command::new(env!("CARGO_BIN_EXE_chatsynth"))
+                .args(&args)
+                .env_remove("DATABASE_URL")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    // Shard 1 is missing: --finish is refused and writes nothing.
+    let o = load(&db.url, &["--finish", "--run", &run]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("shard(s) 1/3 not done"),
+        "{}",
+        stderr(&o)
+    );
+    let c = db.client().await;
+    assert_eq!(count(&c, "SELECT count(*) FROM public.messages").await, 0);
+    // Shard 1 is killed mid-way, then rerun alone.
+    shard_and_kill(&db.url, &run, "1/3");
+    let o = load(&db.url, &["--finish", "--run", &run]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a killed shard is not done: {}",
+        stderr(&o)
+    );
+    let o = load(&db.url, &["--shard", "1/3", "--run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = load(&db.url, &["--finish", "--run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(checksums(&c, "public").await, want);
+}
+
+/// Starts shard `shard` with the children hook, kills it with SIGKILL once it holds.
+fn shard_and_kill(url: &str, run: &str, shard: &str) {
+    let log = std::env::temp_dir().join(format!("chatsynth-shard-kill-{}.log", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatsynth"))
+        .args(["load", "--shard", shard, "--run", run])
+        .args(ARGS)
+        .args(["--database-url", url, "--no-progress"])
+        .env_remove("DATABASE_URL")
+        .env("CHATSYNTH_TEST_COMMIT_BYTES", "1")
+        .env("CHATSYNTH_TEST_HOLD", "children")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("test hook") {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the shard ended ({status}) before the hook: {text}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "hook not reached: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(&log);
+}
+
+#[tokio::test]
+async fn bad_shard_input_is_one_error_exit_2_and_writes_nothing() {
+    let db = TestDb::new("shards_bad").await;
+    let c = db.client().await;
+    // --finish and --shard without --prepare: refused before anything is created.
+    for extra in [
+        &["--finish", "--run", "20260101T000000Z-1"][..],
+        &["--shard", "0/2", "--run", "20260101T000000Z-1"],
+    ] {
+        let o = load(&db.url, extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("load --prepare"), "{}", stderr(&o));
+    }
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        0
+    );
+    let run = prepare(&db.url);
+    let progress = "SELECT (SELECT count(*) FROM cs_stage_public.cs_progress) + (SELECT count(*) FROM cs_stage_public.cs_shards)";
+    for (extra, says) in [
+        (vec!["--shard", "2/2"], "0 <= i < n"),
+        (vec!["--shard", "1/0"], "0 <= i < n"),
+        (vec!["--shard", "x"], "i/n"),
+    ] {
+        let mut e = extra.clone();
+        e.extend(["--run", &run]);
+        let o = load(&db.url, &e);
+        assert_eq!(o.status.code(), Some(2), "{e:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
+    // Another seed than the prepared run's.
+    let o = chatsynth(&[
+        "load",
+        "--shard",
+        "0/2",
+        "--run",
+        &run,
+        "--band",
+        "tiny",
+        "--messages",
+        "100000",
+        "--seed",
+        "8",
+        "--database-url",
+        &db.url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("different configuration"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        count(&c, progress).await,
+        0,
+        "a refused shard wrote into the stage"
+    );
+    // A shard count differing from the one the first shard started with.
+    let o = load(&db.url, &["--shard", "0/2", "--run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = count(&c, progress).await;
+    let o = load(&db.url, &["--shard", "1/3", "--run", &run]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("same n"), "{}", stderr(&o));
+    assert_eq!(count(&c, progress).await, before);
 }

@@ -155,7 +155,7 @@ async fn run_inner(
                         "no shard has run".to_string()
                     } else {
                         format!(
-                            "shard(s) {} of {count} not done",
+                            "shard(s) {} not done",
                             missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
                         )
                     }

@@ -523,6 +523,7 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -699,6 +700,7 @@ async fn run_shard(
 }
 
 /// One phase into the staging tables, with the live progress display.
+#[allow(clippy::too_many_arguments)]
 async fn copy_phase(
     pass: Pass,
     opts: &LoadOptions,

@@ -191,6 +191,10 @@ pub struct TuningArgs {
     /// Do not show progress bars even on a terminal (plain periodic lines instead).
     #[arg(long)]
     pub no_progress: bool,
+    /// Load even when the size estimate (heap, indexes, WAL) exceeds the free space of the
+    /// private cluster's disk. The estimate is still printed and reported.
+    #[arg(long)]
+    pub no_space_check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Table};
 use crate::report::{RunReport, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
@@ -71,7 +72,7 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
     };
     for m in rx.iter() {
         match m {
-            Message::EndOfUnit { unit } => {
+            Message::EndOfUnit { unit, .. } => {
                 done.insert(unit);
             }
             Message::Rows(c) if c.unit == next => write(&mut f, c).map_err(io)?,
@@ -152,6 +153,8 @@ impl Consumer for Files {
                 chunk_send_latency_us: Default::default(),
                 streams_waiting_for_generators_ms: 0.0,
                 server_ack_ms: 0.0,
+                // Filled by the phase runner from the generators' unit hashes.
+                fingerprint: Fingerprint::EMPTY,
             });
         }
         Ok(tables)

@@ -119,6 +119,20 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
     Target::from_url(&url, &t.schema, t.ssl_root_cert.as_deref())
 }
 
+/// [`resolve_target`] for `load` and `refresh`, which also need the private
+/// cluster's data directory when that is the target (the size preflight
+/// compares with its disk's free space).
+async fn resolve_load_target(t: &TargetArgs) -> Result<(Target, Option<std::path::PathBuf>)> {
+    let private = t.database_url.as_ref().is_none_or(|u| u.trim().is_empty());
+    let target = resolve_target(t).await?;
+    let dir = if private {
+        Some(embedded::data_dir()?)
+    } else {
+        None
+    };
+    Ok((target, dir))
+}
+
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
@@ -189,8 +203,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 // Validate the arguments before starting anything (even the private cluster).
                 settings::dataset(&args.dataset)?;
                 settings::load_mode(&args)?;
-                let target = resolve_target(&args.target).await?;
-                let opts = settings::load(&args, target)?;
+                let (target, private_data_dir) = resolve_load_target(&args.target).await?;
+                let mut opts = settings::load(&args, target)?;
+                opts.private_data_dir = private_data_dir;
                 load::run(&opts, None).await
             }
             .await;
@@ -217,8 +232,9 @@ async fn run(cli: Cli) -> Result<u8> {
             let m = MetricsOut::new("refresh", &args.metrics.metrics_file)?;
             let done = async {
                 settings::dataset(&args.dataset)?;
-                let target = resolve_target(&args.target).await?;
-                let opts = settings::refresh(&args, target)?;
+                let (target, private_data_dir) = resolve_load_target(&args.target).await?;
+                let mut opts = settings::refresh(&args, target)?;
+                opts.private_data_dir = private_data_dir;
                 refresh::run(&opts).await
             }
             .await;

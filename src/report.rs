@@ -12,6 +12,7 @@ use crate::db::SessionSettings;
 use crate::error::{Error, Result};
 use crate::model::{Command, Outcome};
 use crate::util::calendar;
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::{group, per_sec};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -54,6 +55,11 @@ pub struct TableReport {
     pub streams_waiting_for_generators_ms: f64,
     /// Longest wait for the server's acknowledgement of a finished COPY.
     pub server_ack_ms: f64,
+    /// The rows this table received, summed per unit of work: independent
+    /// of the order of units, and [`Fingerprint::combine`]s across shards.
+    /// Equal for `generate` and `load` of the same config.
+    #[serde(default)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,6 +100,25 @@ pub struct Totals {
     pub messages_rows_per_sec: f64,
 }
 
+/// The preflight's estimate of what the load puts on the server's disk
+/// (`load::size`), and what it was compared with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SizeEstimate {
+    /// Table data, TOAST and maps, from per-row averages.
+    pub heap_bytes: u64,
+    pub index_bytes: u64,
+    /// WAL the load writes (heap, plus the index builds above `wal_level = minimal`).
+    pub wal_bytes: u64,
+    /// Heap + indexes + the WAL kept at once (at most `max_wal_size`).
+    pub needed_on_disk_bytes: u64,
+    /// Private cluster: free space on its data directory's file system.
+    pub free_bytes: Option<u64>,
+    /// Any other server: `pg_database_size` before the load.
+    pub database_bytes: Option<u64>,
+    /// The estimate was compared with `free_bytes` (not with `--no-space-check`).
+    pub checked: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// `user@host:port/db`, never the password.
@@ -120,6 +145,9 @@ pub struct RunReport {
     /// sessions set instead (`db::SESSION_SETTINGS`).
     #[serde(default)]
     pub session_settings: Option<SessionSettings>,
+    /// The preflight's size estimate (load and refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_estimate: Option<SizeEstimate>,
     pub started_at: String,
     pub finished_at: String,
     /// Order-of-work choices this run made (deferred indexes, session settings...).
@@ -174,6 +202,7 @@ impl RunReport {
             pipeline,
             target: None,
             session_settings: None,
+            size_estimate: None,
             started_at: calendar::iso8601(calendar::now_ms()),
             finished_at: String::new(),
             choices: Vec::new(),

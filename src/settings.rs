@@ -159,6 +159,9 @@ fn load_options(
         maintenance_work_mem: t.maintenance_work_mem.clone(),
         command,
         mode,
+        // Set by the caller that started the private cluster.
+        private_data_dir: None,
+        no_space_check: t.no_space_check,
     })
 }
 

@@ -83,7 +83,26 @@ fn resume(url: &str, tag: &str) -> serde_json::Value {
     r
 }
 
-async fn reference() -> Vec<String> {
+/// Each table's fingerprint in a load report.
+fn fingerprints(r: &serde_json::Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tables"].as_array().unwrap())
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["fingerprint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// md5 per table and fingerprints of an uninterrupted load of ARGS.
+async fn reference() -> (Vec<String>, Vec<(String, String)>) {
     let db = TestDb::new("resume_ref").await;
     let report = report_path("ref");
     let mut args = vec!["load"];
@@ -97,8 +116,13 @@ async fn reference() -> Vec<String> {
     ]);
     let o = chatsynth(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let _ = std::fs::remove_file(&report);
-    checksums(&db.client().await, "public").await
+    (
+        checksums(&db.client().await, "public").await,
+        fingerprints(&r),
+    )
 }
 
 /// Rows this run wrote and rows it skipped, over every table.
@@ -121,7 +145,7 @@ fn written_and_skipped(r: &serde_json::Value) -> (u64, u64) {
 
 #[tokio::test]
 async fn a_load_killed_in_the_children_phase_resumes_to_the_same_data() {
-    let want = reference().await;
+    let (want, want_fp) = reference().await;
     let db = TestDb::new("resume_children").await;
     load_and_kill(&db.url, "children", "children");
     let c = db.client().await;
@@ -182,7 +206,7 @@ async fn a_load_killed_in_the_children_phase_resumes_to_the_same_data() {
 
 #[tokio::test]
 async fn a_load_killed_during_the_index_builds_resumes_to_the_same_data() {
-    let want = reference().await;
+    let (want, want_fp) = reference().await;
     let db = TestDb::new("resume_indexes").await;
     load_and_kill(&db.url, "indexes", "indexes");
     let r = resume(&db.url, "indexes-resume");
@@ -198,6 +222,7 @@ async fn a_load_killed_during_the_index_builds_resumes_to_the_same_data() {
         r["resumed"]
     );
     assert_eq!(checksums(&db.client().await, "public").await, want);
+    assert_eq!(fingerprints(&r), want_fp);
 }
 
 #[tokio::test]
@@ -281,7 +306,7 @@ fn prepare(url: &str) -> String {
 
 #[tokio::test]
 async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
-    let want = reference().await;
+    let (want, want_fp) = reference().await;
     let db = TestDb::new("shards").await;
     let run = prepare(&db.url);
     // Two of three shards at once, as separate processes.
@@ -325,9 +350,15 @@ async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
     );
     let o = load(&db.url, &["--shard", "1/3", "--run", &run]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = load(&db.url, &["--finish", "--run", &run]);
+    let report = report_path("finish");
+    let o = load(&db.url, &["--finish", "--run", &run, "--report", &report]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(checksums(&c, "public").await, want);
+    // The finish combines the shards' per-unit fingerprints into the whole run's.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&report);
+    assert_eq!(fingerprints(&r), want_fp);
 }
 
 /// Starts shard `shard` with the children hook, kills it with SIGKILL once it holds.

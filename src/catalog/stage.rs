@@ -41,7 +41,7 @@ pub async fn create_stage(
          CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL); \
          INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}); \
          CREATE TABLE {s}.{PROGRESS_TABLE} (tbl text NOT NULL, unit int4 NOT NULL, \
-         rows int8 NOT NULL, PRIMARY KEY (tbl, unit)); \
+         rows int8 NOT NULL, fingerprint text NOT NULL, PRIMARY KEY (tbl, unit)); \
          CREATE TABLE {s}.{SHARDS_TABLE} (shard int4 PRIMARY KEY, shards int4 NOT NULL, done bool NOT NULL);",
         crate::db::quote_literal(run_id),
         crate::db::quote_literal(digest)
@@ -61,11 +61,11 @@ pub async fn create_stage(
 }
 
 /// The statement that records a batch's units ($1 table, $2 units, $3 rows
-/// per unit) in the stage's progress table.
+/// and $4 fingerprint per unit) in the stage's progress table.
 pub fn progress_insert_sql(stage: &str) -> String {
     format!(
-        "INSERT INTO {}.{PROGRESS_TABLE} (tbl, unit, rows) \
-         SELECT $1, u, r FROM unnest($2::int4[], $3::int8[]) AS x(u, r)",
+        "INSERT INTO {}.{PROGRESS_TABLE} (tbl, unit, rows, fingerprint) \
+         SELECT $1, u, r, f FROM unnest($2::int4[], $3::int8[], $4::text[]) AS x(u, r, f)",
         quote_ident(stage)
     )
 }
@@ -169,12 +169,15 @@ pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<u3
     Ok((count, missing))
 }
 
-/// Every committed unit of the stage: (table, unit, rows).
-pub async fn committed_units(client: &Client, stage: &str) -> Result<Vec<(String, u32, u64)>> {
+/// Every committed unit of the stage: (table, unit, rows, fingerprint).
+pub async fn committed_units(
+    client: &Client,
+    stage: &str,
+) -> Result<Vec<(String, u32, u64, crate::util::fingerprint::Fingerprint)>> {
     let rows = client
         .query(
             &format!(
-                "SELECT tbl, unit, rows FROM {}.{PROGRESS_TABLE}",
+                "SELECT tbl, unit, rows, fingerprint FROM {}.{PROGRESS_TABLE}",
                 quote_ident(stage)
             ),
             &[],
@@ -188,6 +191,7 @@ pub async fn committed_units(client: &Client, stage: &str) -> Result<Vec<(String
                 r.get::<_, String>(0),
                 r.get::<_, i32>(1) as u32,
                 r.get::<_, i64>(2) as u64,
+                r.get::<_, String>(3).parse().unwrap_or_default(),
             )
         })
         .collect())

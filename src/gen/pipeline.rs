@@ -23,6 +23,7 @@ use crate::config::PipelineConfig;
 use crate::error::{Error, Result};
 use crate::model::{PerTable, Table};
 use crate::report::{GeneratorReport, PhaseReport, TableReport};
+use crate::util::fingerprint::{Fingerprint, UnitHasher};
 
 /// The generation passes, in foreign-key order. Memberships come with their
 /// conversations. Messages get a phase to themselves, so the largest table has
@@ -88,15 +89,21 @@ pub(crate) enum Message {
     /// Every chunk of this unit has been sent.
     EndOfUnit {
         unit: u32,
+        /// The fingerprint of the unit's rows of this table (kept with the
+        /// unit's progress, so resumed runs and shards combine into the
+        /// whole run's).
+        fingerprint: Fingerprint,
     },
 }
 
-/// What one generator thread spent its time on.
+/// What one generator thread spent its time on, and the fingerprints of the
+/// units it sent.
 #[derive(Debug, Default, Clone, Copy)]
 struct GenStats {
     busy_ns: u64,
     blocked_ns: u64,
     units: u64,
+    fingerprints: PerTable<Fingerprint>,
 }
 
 impl std::ops::AddAssign for GenStats {
@@ -104,6 +111,9 @@ impl std::ops::AddAssign for GenStats {
         self.busy_ns += o.busy_ns;
         self.blocked_ns += o.blocked_ns;
         self.units += o.units;
+        for t in Table::ALL {
+            self.fingerprints[t] += o.fingerprints[t];
+        }
     }
 }
 
@@ -174,6 +184,14 @@ pub(crate) async fn run_phase<C: Consumer>(
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
         .await
         .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
+    // The consumer reports its tables in the order started: the pass's.
+    let tables = consumed.map(|mut tables| {
+        for (report, &t) in tables.iter_mut().zip(pass.tables()) {
+            debug_assert_eq!(report.table, t.name());
+            report.fingerprint = gen.fingerprints[t];
+        }
+        tables
+    });
     Ok(PhaseReport {
         phase: pass.name().into(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -183,28 +201,39 @@ pub(crate) async fn run_phase<C: Consumer>(
             blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
             units: gen.units,
         },
-        tables: consumed?,
+        tables: tables?,
     })
 }
 
-/// The generators' end of the channels.
+/// The generators' end of the channels. It hashes each unit's row bytes per
+/// table on the way (chunks never span units, and this thread sends a unit's
+/// chunks in order), so the fingerprint costs one pass over bytes already in
+/// cache.
 struct ChannelSink {
     senders: PerTable<Vec<flume::Sender<Message>>>,
     committed: Arc<Committed>,
     unit: u32,
     cancel: Arc<AtomicBool>,
     blocked_ns: u64,
+    hashers: PerTable<UnitHasher>,
+    fingerprints: PerTable<Fingerprint>,
 }
 
 impl ChannelSink {
-    /// Tells the consumers of `tables` that the current unit is complete.
-    fn end_unit(&self, tables: &[Table]) {
+    /// Tells the consumers of `tables` that the current unit is complete,
+    /// and adds the unit's hashes to the tables' fingerprints.
+    fn end_unit(&mut self, tables: &[Table]) {
         for &t in tables {
             if self.committed[t].contains(&self.unit) {
                 continue;
             }
+            let fingerprint = self.hashers[t].finish_unit();
             if let Some(tx) = self.lane(t) {
-                let _ = tx.send(Message::EndOfUnit { unit: self.unit });
+                let _ = tx.send(Message::EndOfUnit {
+                    unit: self.unit,
+                    fingerprint,
+                });
+                self.fingerprints[t] += fingerprint;
             }
         }
     }
@@ -224,6 +253,10 @@ impl ChunkSink for ChannelSink {
         if self.committed[table].contains(&self.unit) {
             return true;
         }
+        if self.senders[table].is_empty() {
+            return true;
+        }
+        self.hashers[table].update(&chunk);
         let Some(tx) = self.lane(table) else {
             return true;
         };
@@ -261,6 +294,8 @@ fn spawn_generators(
                 unit: 0,
                 cancel: cancel.clone(),
                 blocked_ns: 0,
+                hashers: PerTable::default(),
+                fingerprints: PerTable::default(),
             };
             let (plan, pools, next, chunk_bytes) =
                 (plan.clone(), pools.clone(), next.clone(), p.chunk_bytes);
@@ -315,6 +350,7 @@ fn generate_units(
         stats.units += 1;
     }
     stats.blocked_ns = sink.blocked_ns;
+    stats.fingerprints = sink.fingerprints;
     stats.busy_ns = (started.elapsed().as_nanos() as u64).saturating_sub(sink.blocked_ns);
     stats
 }

@@ -19,6 +19,7 @@
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
+mod size;
 mod streams;
 
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Outcome, PerTable, Table};
 use crate::progress::{Counters, Progress};
 use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
+use crate::util::fingerprint::Fingerprint;
 
 /// Everything a load needs, validated.
 #[derive(Debug, Clone)]
@@ -56,6 +58,11 @@ pub struct LoadOptions {
     pub maintenance_work_mem: String,
     /// `load` or `refresh` (recorded in the report and the ledger).
     pub command: Command,
+    /// The private cluster's data directory, when that is the target: the
+    /// preflight compares the size estimate with its disk's free space.
+    pub private_data_dir: Option<PathBuf>,
+    /// `--no-space-check`: report the estimate, but do not refuse.
+    pub no_space_check: bool,
     /// A whole run, a resume, or one of the three steps of a sharded load.
     pub mode: Mode,
 }
@@ -167,6 +174,7 @@ async fn run_inner(
     };
 
     // Preflight: nothing is written until every check has passed.
+    report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         crate::progress::note(&format!(
@@ -227,6 +235,7 @@ async fn run_inner(
         .push("COPY sessions use synchronous_commit = off".into());
     let mut committed = Committed::default();
     let mut skipped = PerTable::<u64>::default();
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
     let stage = if resumed.is_some() {
         let stopped = staging::stop_stage_sessions(&control, &schema).await?;
         if stopped > 0 {
@@ -239,10 +248,11 @@ async fn run_inner(
             run_id: run_id.clone(),
             ..Default::default()
         };
-        for (name, unit, rows) in staging::committed_units(&control, &stage).await? {
+        for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
             if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
                 committed[*t].insert(unit);
                 skipped[*t] += rows;
+                skipped_fp[*t] += fp;
                 *r.skipped_rows.entry(name.clone()).or_default() += rows;
                 *r.skipped_units.entry(name).or_default() += 1;
             }
@@ -281,6 +291,7 @@ async fn run_inner(
             &skipped,
         )
         .await?;
+        add_fingerprints(report, &skipped_fp);
         ledger::progress(&control, &run_id, &progress_per_table(report, &skipped)).await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
@@ -336,6 +347,44 @@ async fn run_inner(
         detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
     });
     Ok(())
+}
+
+/// Estimates the bytes the load puts on disk; on the private cluster, refuses
+/// when they do not fit its disk's free space (unless `--no-space-check`).
+async fn size_preflight(
+    opts: &LoadOptions,
+    control: &tokio_postgres::Client,
+    plan: &Plan,
+) -> Result<crate::report::SizeEstimate> {
+    let row = control
+        .query_one(
+            "SELECT current_setting('wal_level') <> 'minimal', \
+             pg_size_bytes(current_setting('max_wal_size')), \
+             pg_database_size(current_database())",
+            &[],
+        )
+        .await
+        .step("reading wal_level, max_wal_size and the database size")?;
+    let (wal_logs_indexes, max_wal, db_bytes): (bool, i64, i64) =
+        (row.get(0), row.get(1), row.get(2));
+    let rows = size::rows(&expected_rows(plan));
+    let mut e = size::estimate(&rows, wal_logs_indexes, max_wal.max(0) as u64);
+    match &opts.private_data_dir {
+        Some(dir) => {
+            let free = size::free_bytes(dir)?;
+            e.free_bytes = Some(free);
+            e.checked = !opts.no_space_check;
+            crate::progress::note(&size::describe(&e));
+            if e.checked {
+                size::check_fits(&e, free, dir)?;
+            }
+        }
+        None => {
+            e.database_bytes = Some(db_bytes.max(0) as u64);
+            crate::progress::note(&size::describe(&e));
+        }
+    }
+    Ok(e)
 }
 
 /// After a failure: drops the staging schema and marks the run FAILED in the
@@ -402,6 +451,17 @@ fn rows_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Va
     serde_json::Value::Object(m)
 }
 
+/// Adds the fingerprints of the units skipped (committed earlier) to the
+/// report's per-table fingerprints, which then cover every unit of the run
+/// (or of the shard).
+fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
+    for t in report.phases.iter_mut().flat_map(|p| p.tables.iter_mut()) {
+        if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
+            t.fingerprint += skipped[*x];
+        }
+    }
+}
+
 /// The ledger's progress per table: rows skipped and rows written.
 fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
     let mut m = serde_json::Map::new();
@@ -412,7 +472,11 @@ fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json
             .map_or(0, |x| skipped[*x]);
         m.insert(
             t.table.clone(),
-            serde_json::json!({ "skipped_rows": before, "written_rows": t.rows }),
+            serde_json::json!({
+                "skipped_rows": before,
+                "written_rows": t.rows,
+                "fingerprint": t.fingerprint.to_string(),
+            }),
         );
     }
     serde_json::Value::Object(m)
@@ -660,10 +724,12 @@ async fn run_shard(
         run_id: run.to_string(),
         ..Default::default()
     };
-    for (name, unit, rows) in staging::committed_units(&control, &stage).await? {
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
         if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
             if committed[*t].insert(unit) {
                 skipped[*t] += rows;
+                skipped_fp[*t] += fp;
                 *r.skipped_rows.entry(name.clone()).or_default() += rows;
                 *r.skipped_units.entry(name).or_default() += 1;
             }
@@ -696,6 +762,7 @@ async fn run_shard(
         cancel.store(true, Ordering::Relaxed);
         return Err(e);
     }
+    add_fingerprints(report, &skipped_fp);
     staging::shard_done(&control, &stage, index).await
 }
 
@@ -781,12 +848,17 @@ async fn build_deferred(
     build_indexes(opts, stage_target, pool, &deferred, rows_by_table, report).await?;
     deferred.indexes = attach;
     let deferred = &deferred;
+    // Validating a foreign key is an anti join of the child against the
+    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
+    // the hash of 2M message ids splits into batches and every batch rereads
+    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
+    // so this session gives it the index builds' memory.
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
             quote_ident(stage),
             quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            mem = crate::db::quote_literal(&opts.maintenance_work_mem)
         ))
         .await
         .step("setting up the constraint session")?;

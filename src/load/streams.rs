@@ -18,6 +18,7 @@ use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
 use crate::report::{Percentiles, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 /// What one COPY stream measured.
@@ -104,7 +105,7 @@ fn hold_after_commit(table: Table) -> bool {
 #[derive(Default)]
 struct Batch {
     open: std::collections::HashMap<u32, u64>,
-    done: Vec<(u32, u64)>,
+    done: Vec<(u32, u64, String)>,
     done_bytes: u64,
     bytes: u64,
     rows: u64,
@@ -187,7 +188,7 @@ async fn copy_stream(
             }
             let unit = match &msg {
                 Message::Rows(c) => c.unit,
-                Message::EndOfUnit { unit } => *unit,
+                Message::EndOfUnit { unit, .. } => *unit,
             };
             // A unit not begun in this transaction waits for the next one
             // once this one is closing.
@@ -212,9 +213,9 @@ async fn copy_stream(
                     stats.chunks += 1;
                     counters.rows[table].fetch_add(rows, Ordering::Relaxed);
                 }
-                Message::EndOfUnit { unit } => {
+                Message::EndOfUnit { unit, fingerprint } => {
                     let rows = batch.open.remove(&unit).unwrap_or(0);
-                    batch.done.push((unit, rows));
+                    batch.done.push((unit, rows, fingerprint.to_string()));
                     batch.done_bytes = batch.bytes;
                 }
             }
@@ -238,8 +239,9 @@ async fn copy_stream(
         if !batch.done.is_empty() {
             let units: Vec<i32> = batch.done.iter().map(|u| u.0 as i32).collect();
             let rows: Vec<i64> = batch.done.iter().map(|u| u.1 as i64).collect();
+            let fps: Vec<&str> = batch.done.iter().map(|u| u.2.as_str()).collect();
             client
-                .execute(&progress_sql, &[&table.name(), &units, &rows])
+                .execute(&progress_sql, &[&table.name(), &units, &rows, &fps])
                 .await
                 .map_err(|e| fail(pg_message(&e)))?;
         }
@@ -360,5 +362,7 @@ fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
         chunk_send_latency_us: Percentiles::of(&s.send_us),
         streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
         server_ack_ms: s.finish_ns as f64 / 1e6,
+        // Filled by the phase runner from the generators' unit hashes.
+        fingerprint: Fingerprint::EMPTY,
     }
 }

@@ -274,6 +274,11 @@ impl<T> PerTable<T> {
     pub(crate) fn from_fn(mut f: impl FnMut(Table) -> T) -> Self {
         PerTable(std::array::from_fn(|i| f(Table::ALL[i])))
     }
+
+    /// The values in [`Table::ALL`]'s order (for constant tables).
+    pub(crate) const fn from_array(values: [T; 7]) -> Self {
+        PerTable(values)
+    }
 }
 
 impl<T> std::ops::Index<Table> for PerTable<T> {

@@ -103,6 +103,17 @@ const QUERIES: &[(&str, &str, Params)] = &[
 /// The fraction of users whose share of messages the skew check measures.
 const TOP_USER_FRACTION: f64 = 0.10;
 
+/// `work_mem` of validate's own session. At the server's default (4 MB) the
+/// queries' hash joins on memberships and on per-message attachment counts
+/// split into batches from 4x dev on, and every batch writes the whole wide
+/// probe side (2M messages) to temp files and reads it back; the sorts of
+/// `count(DISTINCT "idempotencyKey")` and `percentile_cont` spill too. That
+/// made the messages and attachments queries grow 5-8x for 4x the rows.
+/// With 256 MB (hash nodes get `hash_mem_multiplier` times that) the hashes
+/// stay in memory to well beyond the perf band's memberships, and a sort
+/// that still spills merges in one pass (docs/scale.md, "validate").
+const VALIDATE_WORK_MEM: &str = "256MB";
+
 /// Everything measured: scalar aggregates and histograms, by column name.
 #[derive(Debug, Default)]
 pub struct Measured {
@@ -287,6 +298,10 @@ pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measure
     let end_ms = dataset.window.end_ms;
     let heavy = dataset.shape.heavy_room_fraction;
     let room_limit = dataset.shape.receipts_max_room_members as i64;
+    client
+        .batch_execute(&format!("SET work_mem = '{VALIDATE_WORK_MEM}'"))
+        .await
+        .step("setting work_mem for validate's queries")?;
     let mut out = Measured::default();
     for (name, sql, params) in QUERIES {
         let p: Vec<&(dyn ToSql + Sync)> = match params {

@@ -179,6 +179,11 @@ async fn a_load_killed_in_the_children_phase_resumes_to_the_same_data() {
     );
     assert_eq!(checksums(&c, "public").await, want);
     assert_eq!(
+        fingerprints(&r),
+        want_fp,
+        "skipped units' fingerprints are combined in"
+    );
+    assert_eq!(
         count(
             &c,
             "SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_stage_public'"

@@ -106,9 +106,24 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
+    /// JSON or TOML file overriding the band's counts, window and shape targets, holding column
+    /// rules (`[columns."table.column"]`) and declaring child tables to fill (`[tables.<name>]`)
+    /// (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Fit the shape to a profile (from `chatsynth profile`): counts, time window, and the
+    /// measured distributions replace the band's targets (docs/profile.md, "The fit").
+    #[arg(long, value_name = "SHAPE.json")]
+    pub profile: Option<PathBuf>,
+    /// With --profile: F times the profile's counts, same shape (default 1). Explicit
+    /// --users/--conversations/--messages override it.
+    #[arg(
+        long,
+        value_name = "F",
+        allow_negative_numbers = true,
+        requires = "profile"
+    )]
+    pub scale: Option<f64>,
     /// Override the number of users.
     #[arg(long, allow_negative_numbers = true)]
     pub users: Option<i64>,
@@ -264,6 +279,10 @@ pub struct ProfileArgs {
     /// shares and quantile levels are suppressed and listed in the file.
     #[arg(long, default_value_t = 10)]
     pub min_bucket: u64,
+    /// Also write a self-contained HTML page of the profile (its charts and summary table)
+    /// to FILE; its folder must exist and be writable. Not with --compare.
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    pub html: Option<PathBuf>,
     /// Compare two profiles (no database) and decide GO / NO-GO: exit 0 GO, 1 NO-GO, 2 error.
     #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
     pub compare: Option<Vec<PathBuf>>,
@@ -322,6 +341,10 @@ pub struct RefreshArgs {
 pub struct CleanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// The config file of the loads: its child tables (`[tables.<name>]`) lose their synthetic
+    /// rows too (rows off a synthetic parent or by a synthetic user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }

@@ -5,11 +5,15 @@
 //! Every generation target of the data shape (docs/data.md)
 //! lives here, in one place per band, and is echoed whole into the load report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+pub mod tables;
+pub use tables::ChildTable;
 
 /// The default end of the time window: 2026-01-01T00:00:00Z, fixed so the same
 /// seed gives the same bytes. `--window-end-now` anchors it at the current time.
@@ -73,6 +77,8 @@ impl Band {
                 seasonal_amplitude: seasonal,
                 ..Shape::default()
             },
+            tables: BTreeMap::new(),
+            columns: BTreeMap::new(),
         }
     }
 }
@@ -159,6 +165,171 @@ pub struct Shape {
     pub read_lognormal_share: f64,
     pub read_lognormal_mu_min: f64,
     pub read_lognormal_sigma: f64,
+    /// Distributions fitted to a measured profile (`--profile`); when present
+    /// they replace the parametric targets they cover (docs/profile.md, "The fit").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<Fitted>,
+}
+
+/// A quantile curve: `(probability, value)` points, both ascending, the first
+/// at probability 0 and the last at 1. Values between points are interpolated
+/// linearly; generators sample it through an inverse-CDF table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Curve {
+    pub points: Vec<[f64; 2]>,
+}
+
+impl Curve {
+    /// The value at probability `p` (linear between points).
+    pub fn at(&self, p: f64) -> f64 {
+        let pts = &self.points;
+        let i = pts.partition_point(|q| q[0] <= p);
+        if i == 0 {
+            return pts[0][1];
+        }
+        if i >= pts.len() {
+            return pts[pts.len() - 1][1];
+        }
+        let (a, b) = (pts[i - 1], pts[i]);
+        let w = b[0] - a[0];
+        if w <= 0.0 {
+            b[1]
+        } else {
+            a[1] + (p - a[0]) / w * (b[1] - a[1])
+        }
+    }
+
+    /// Share of the distribution at or below `x`.
+    pub fn cdf(&self, x: f64) -> f64 {
+        let pts = &self.points;
+        let i = pts.partition_point(|q| q[1] <= x);
+        if i == 0 {
+            return 0.0;
+        }
+        if i >= pts.len() {
+            return 1.0;
+        }
+        let (a, b) = (pts[i - 1], pts[i]);
+        let w = b[1] - a[1];
+        if w <= 0.0 {
+            a[0]
+        } else {
+            a[0] + (x - a[1]) / w * (b[0] - a[0])
+        }
+    }
+
+    fn problems(&self, name: &str, out: &mut Vec<String>) {
+        let p = &self.points;
+        let ok = p.len() >= 2
+            && p[0][0] == 0.0
+            && p[p.len() - 1][0] == 1.0
+            && p.iter().all(|q| q[0].is_finite() && q[1].is_finite())
+            && p.windows(2)
+                .all(|w| w[0][0] <= w[1][0] && w[0][1] <= w[1][1]);
+        if !ok {
+            out.push(format!(
+                "fitted curve {name} must have ascending finite points from probability 0 to 1"
+            ));
+        }
+    }
+}
+
+/// A conversation type's share and its member-count curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FittedConversationType {
+    /// `DIRECT_MESSAGE`, `GROUP_CHAT` or `CHANNEL`.
+    pub kind: String,
+    pub share: f64,
+    pub members: Curve,
+}
+
+/// The shape taken as measured from a profile (`load --profile`). Shares not
+/// listed here (edits, deletions, delivery) are the ordinary `Shape` fields,
+/// which the fit sets too.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fitted {
+    /// Where the fit came from: the profile's day and format, and the scale.
+    pub source: String,
+    /// Messages per conversation (rooms in a random order take its quantiles).
+    pub messages_per_conversation: Curve,
+    pub conversation_types: Vec<FittedConversationType>,
+    /// Characters of TEXT messages.
+    pub text_length: Curve,
+    /// Relative activity by ISO weekday (rows, Monday first) and UTC hour.
+    pub hour_by_weekday: Vec<Vec<f64>>,
+    /// Message type shares: TEXT, SYSTEM, LOCATION, IMAGE, VIDEO, AUDIO, FILE.
+    pub message_types: std::collections::BTreeMap<String, f64>,
+    /// Attachments of a message that has any: shares of 1, 2, 3 and 4 or more.
+    pub attachments_when_any: [f64; 4],
+    /// Attachment size in bytes per attachment type (IMAGE, VIDEO, AUDIO, DOCUMENT).
+    pub attachment_size_bytes: std::collections::BTreeMap<String, Curve>,
+    /// Share of messages that reply to an earlier message (any room).
+    pub reply_share: f64,
+    /// Share of messages with a thread (`threadId`); threads are replies.
+    pub thread_share: f64,
+    /// Read delay after the message was sent, seconds; `None` (no reads
+    /// measured) keeps the preset's read-delay mixture.
+    pub read_delay_seconds: Option<Curve>,
+}
+
+impl Fitted {
+    fn problems(&self, out: &mut Vec<String>) {
+        self.messages_per_conversation
+            .problems("messages_per_conversation", out);
+        self.text_length.problems("text_length", out);
+        if let Some(c) = &self.read_delay_seconds {
+            c.problems("read_delay_seconds", out);
+        }
+        for (k, c) in &self.attachment_size_bytes {
+            c.problems(&format!("attachment_size_bytes.{k}"), out);
+        }
+        let known = ["DIRECT_MESSAGE", "GROUP_CHAT", "CHANNEL"];
+        let mut share = 0.0;
+        for t in &self.conversation_types {
+            if !known.contains(&t.kind.as_str()) {
+                out.push(format!("fitted conversation type {} is unknown", t.kind));
+            }
+            t.members.problems(&format!("members.{}", t.kind), out);
+            share += t.share;
+        }
+        if self.conversation_types.is_empty() || (share - 1.0).abs() > 1e-6 {
+            out.push(format!(
+                "fitted conversation type shares must sum to 1 (got {share})"
+            ));
+        }
+        let cells_ok = self.hour_by_weekday.len() == 7
+            && self.hour_by_weekday.iter().all(|r| r.len() == 24)
+            && self
+                .hour_by_weekday
+                .iter()
+                .flatten()
+                .all(|x| x.is_finite() && *x >= 0.0)
+            && self.hour_by_weekday.iter().flatten().sum::<f64>() > 0.0;
+        if !cells_ok {
+            out.push(
+                "fitted hour_by_weekday must be 7 rows of 24 non-negative weights, not all 0"
+                    .into(),
+            );
+        }
+        let types: f64 = self.message_types.values().sum();
+        if self.message_types.values().any(|x| *x < 0.0) || (types - 1.0).abs() > 1e-6 {
+            out.push(format!(
+                "fitted message type shares must sum to 1 (got {types})"
+            ));
+        }
+        let att: f64 = self.attachments_when_any.iter().sum();
+        if self.attachments_when_any.iter().any(|x| *x < 0.0) || (att - 1.0).abs() > 1e-6 {
+            out.push(format!(
+                "fitted attachments_when_any shares must sum to 1 (got {att})"
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.reply_share) || !(0.0..=1.0).contains(&self.thread_share) {
+            out.push("fitted reply_share and thread_share must be within 0..=1".into());
+        }
+    }
 }
 
 impl Default for Shape {
@@ -209,6 +380,7 @@ impl Default for Shape {
             read_lognormal_share: 0.15,
             read_lognormal_mu_min: 6.5,
             read_lognormal_sigma: 1.8,
+            fitted: None,
         }
     }
 }
@@ -222,6 +394,15 @@ pub struct DatasetConfig {
     pub counts: Counts,
     pub window: Window,
     pub shape: Shape,
+    /// Child tables declared with `[tables.<name>]`, by name (none by default;
+    /// left out of the JSON when empty, so older digests stay as they were).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, ChildTable>,
+    /// Column rules, keyed `"table.column"` (docs/config.md, "Column rules").
+    /// Left out of the JSON when empty, so configurations without rules keep
+    /// their digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, crate::rules::RuleSpec>,
 }
 
 /// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
@@ -355,6 +536,15 @@ impl DatasetConfig {
         }
         if s.messages_max_per_conversation < 1 {
             problems.push("messages_max_per_conversation must be at least 1".into());
+        }
+        if let Some(f) = &s.fitted {
+            f.problems(&mut problems);
+        }
+        for (name, t) in &self.tables {
+            problems.extend(t.problems(name));
+        }
+        if let Err(rule_problems) = crate::rules::Rules::compile(self.seed, &self.columns) {
+            problems.extend(rule_problems);
         }
         if problems.is_empty() {
             Ok(())

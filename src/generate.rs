@@ -15,6 +15,7 @@ use std::time::Instant;
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::copy::FileWriter;
 use crate::error::{Error, Result};
+use crate::gen::children::Child;
 use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Table};
@@ -32,7 +33,12 @@ pub struct GenerateOptions {
 
 /// Where a table's file goes.
 pub fn file_for(dir: &Path, t: Table) -> PathBuf {
-    dir.join(format!("{}.pgcopy", t.name()))
+    file_named(dir, t.name())
+}
+
+/// Where the file of the table named `name` goes (declared child tables too).
+pub fn file_named(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.pgcopy"))
 }
 
 #[derive(Default)]
@@ -109,17 +115,27 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
 struct Files {
     out_dir: Option<PathBuf>,
     started: Instant,
-    writers: Vec<(Table, std::thread::JoinHandle<Result<Written>>)>,
+    writers: Vec<(String, std::thread::JoinHandle<Result<Written>>)>,
 }
 
-impl Consumer for Files {
-    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
-        let path = self.out_dir.as_ref().map(|d| file_for(d, table));
+impl Files {
+    fn spawn(&mut self, name: &str, rx: flume::Receiver<Message>) {
+        let path = self.out_dir.as_ref().map(|d| file_named(d, name));
         let writer = std::thread::spawn(move || match path {
             Some(path) => write_file(rx, path),
             None => Ok(discard(rx)),
         });
-        self.writers.push((table, writer));
+        self.writers.push((name.to_string(), writer));
+    }
+}
+
+impl Consumer for Files {
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
+        self.spawn(table.name(), rx);
+    }
+
+    fn start_child(&mut self, _i: usize, child: &Child, rx: flume::Receiver<Message>) {
+        self.spawn(&child.name, rx);
     }
 
     async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
@@ -142,7 +158,7 @@ impl Consumer for Files {
         for (t, w) in written {
             let w = w.inspect_err(|_| cancel.store(true, Ordering::Relaxed))?;
             tables.push(TableReport {
-                table: t.name().into(),
+                table: t,
                 rows: w.rows,
                 bytes: w.bytes,
                 elapsed_ms,

@@ -56,6 +56,13 @@ fn command_name(c: &Command) -> &'static str {
     }
 }
 
+/// Checks an output file given with `flag` before any work starts: a path
+/// that cannot be written is bad input (exit 2), one sentence.
+fn check_output(flag: &str, path: &std::path::Path) -> Result<()> {
+    chatsynth::util::json::check_writable(path)
+        .map_err(|why| chatsynth::Error::Config(format!("{flag} {}: {why}", path.display())))
+}
+
 /// A command's `--metrics-file`: its folder is checked before any work starts
 /// (exit 2), and the file is written when the command ends, whatever the outcome.
 struct MetricsOut {
@@ -67,7 +74,7 @@ struct MetricsOut {
 impl MetricsOut {
     fn new(command: &'static str, path: &Option<PathBuf>) -> Result<MetricsOut> {
         if let Some(p) = path {
-            metrics::check_writable("--metrics-file", p)?;
+            check_output("--metrics-file", p)?;
         }
         Ok(MetricsOut {
             command,
@@ -149,7 +156,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 .await;
             }
             if let Some(html) = &args.html {
-                chatsynth::html::check_destination("--html", html)?;
+                check_output("--html", html)?;
             }
             let m = MetricsOut::new("validate", &args.metrics.metrics_file)?;
             let gate = async {
@@ -162,7 +169,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Explain(args) => {
             if let Some(html) = &args.html {
-                chatsynth::html::check_destination("--html", html)?;
+                check_output("--html", html)?;
             }
             let opts = settings::explain(&args)?;
             let target = match opts.mode {
@@ -172,6 +179,9 @@ async fn run(cli: Cli) -> Result<u8> {
             explain::run(target.as_ref(), &opts).await
         }
         Command::Profile(args) => {
+            if let Some(html) = &args.html {
+                check_output("--html", html)?;
+            }
             let opts = profile::options(&args)?;
             match (&args.compare, &args.out) {
                 (Some(files), out) => {
@@ -179,7 +189,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 }
                 (None, Some(out)) => {
                     let target = resolve_target(&args.target).await?;
-                    profile::run(&target, &opts, out).await
+                    profile::run(&target, &opts, out, args.html.as_deref()).await
                 }
                 (None, None) => Err(chatsynth::Error::Config(
                     "profile needs --out FILE (or --compare OLD NEW)".into(),
@@ -262,8 +272,9 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Clean(args) => {
             let m = MetricsOut::new("clean", &args.metrics.metrics_file)?;
             let done = async {
+                let declared = settings::declared_tables(args.config.as_deref())?;
                 let target = resolve_target(&args.target).await?;
-                clean::run(&target).await
+                clean::run(&target, &declared).await
             }
             .await;
             m.finish(done, metrics::render_clean)?;

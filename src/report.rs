@@ -15,7 +15,7 @@ use crate::util::calendar;
 use crate::util::fingerprint::Fingerprint;
 use crate::util::num::{group, per_sec};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -86,6 +86,21 @@ pub struct StepReport {
     pub elapsed_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl StepReport {
+    /// A step that started at `started` and has just ended.
+    pub(crate) fn since(
+        step: impl Into<String>,
+        started: std::time::Instant,
+        detail: Option<String>,
+    ) -> StepReport {
+        StepReport {
+            step: step.into(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            detail,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -258,7 +273,7 @@ impl RunReport {
     /// Ends a run: totals and outcome, then the report is written whatever the
     /// outcome (a refused or failed run's report says why). The run's error
     /// comes first; a report that cannot be written is the error otherwise.
-    pub fn conclude(
+    pub(crate) fn conclude(
         mut self,
         started: std::time::Instant,
         result: Result<()>,
@@ -274,7 +289,7 @@ impl RunReport {
         Ok((self, path))
     }
 
-    pub fn default_path(&self) -> PathBuf {
+    pub(crate) fn default_path(&self) -> PathBuf {
         let prefix = match self.command {
             Command::Load => String::new(),
             other => format!("{}-", other.as_str()),
@@ -355,7 +370,7 @@ impl RunReport {
 
 /// Writes a JSON file (pretty, atomically: see [`crate::util::json`]); the
 /// error names the file. Reports, explain's captures and comparisons use it.
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
     crate::util::json::write_atomic(path, v)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }

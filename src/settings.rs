@@ -17,9 +17,31 @@ use crate::validate::targets::Targets;
 use crate::validate::ValidateOptions;
 
 /// Band preset, then the config file, then flags; validated as a whole.
+/// The child tables declared in a config file (none without one), validated.
+pub fn declared_tables(
+    path: Option<&std::path::Path>,
+) -> Result<std::collections::BTreeMap<String, config::ChildTable>> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let cfg = config::merge_file(&config::Band::Dev.preset(), path)?;
+    cfg.validate()?;
+    Ok(cfg.tables)
+}
+
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     let band = Band::parse(&a.band)?;
     let mut cfg = band.preset();
+    if let Some(path) = &a.profile {
+        let scale = a.scale.unwrap_or(1.0);
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::Config(format!(
+                "--scale must be a number above 0 (got {scale})"
+            )));
+        }
+        let profile = crate::profile::format::read(path)?;
+        cfg = crate::profile::fit::fit(&profile, scale, &cfg)?;
+    }
     if let Some(path) = &a.config {
         cfg = config::merge_file(&cfg, path)?;
     }
@@ -41,7 +63,7 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     Ok(cfg)
 }
 
-pub fn pipeline(
+pub(crate) fn pipeline(
     a: &DatasetArgs,
     streams: usize,
     chunk_kib: usize,

@@ -438,3 +438,231 @@ async fn a_database_without_the_chat_tables_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Runs `validate --against`; returns (exit code, result JSON).
+fn against(db: &TestDb, shape: &Path, out: &Path) -> (i32, Value) {
+    let o = chatsynth(&[
+        "validate",
+        "--database-url",
+        &db.url,
+        "--against",
+        shape.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let code = o.status.code().unwrap();
+    assert!(code == 0 || code == 1, "{}\n{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    (code, v)
+}
+
+/// The files of `generate --out dir`, by table.
+fn generated(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    common::TABLES
+        .iter()
+        .map(|t| {
+            let name = format!("{t}.pgcopy");
+            (name.clone(), std::fs::read(dir.join(&name)).unwrap())
+        })
+        .collect()
+}
+
+fn generate(args: &[&str], dir: &Path) -> Value {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let report = dir.join("report.json");
+    let mut all = vec!["generate", "--chunk-kib", "16"];
+    all.extend_from_slice(args);
+    let (d, r) = (dir.to_str().unwrap(), report.to_str().unwrap());
+    all.extend(["--out", d, "--report", r]);
+    let o = chatsynth(&all);
+    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap()
+}
+
+/// The loop closed: production is profiled, a dataset is loaded from the
+/// profile at half its size, and `validate --against` says GO; a preset load
+/// of the same counts says NO-GO and names the differing metrics. The fitted
+/// generator writes the same bytes for any number of workers, and the
+/// report's `dataset` object rebuilds the same bytes without the profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_fitted_to_the_profile_passes_the_gate_and_the_preset_does_not() {
+    let prod = production("fit_prod", 2500, 0.25).await;
+    let d = dir(&prod);
+    let shape = d.join("shape.json");
+    profile(&prod, &shape);
+    let text = std::fs::read_to_string(&shape).unwrap();
+    let p: Value = serde_json::from_str(&text).unwrap();
+
+    // load --profile --scale 0.5: half production's counts, its shape.
+    let fitted = TestDb::new("fit_gen").await;
+    let report = d.join("fitted-load.json");
+    let o = chatsynth(&[
+        "load",
+        "--profile",
+        shape.to_str().unwrap(),
+        "--scale",
+        "0.5",
+        "--database-url",
+        &fitted.url,
+        "--report",
+        report.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let counts = &r["dataset"]["counts"];
+    for (k, src) in [
+        ("users", "users"),
+        ("conversations", "conversations"),
+        ("messages", "messages"),
+    ] {
+        let want = (p["counts"][src].as_f64().unwrap() * 0.5).round();
+        assert_eq!(counts[k].as_f64().unwrap(), want, "{k}");
+    }
+    assert!(
+        r["dataset"]["shape"]["fitted"]["messages_per_conversation"]["points"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 100,
+        "the report records the fitted curves"
+    );
+    let (code, v) = against(&fitted, &shape, &d.join("fitted-against.json"));
+    assert_eq!(code, 0, "fitted load must pass: failed {:?}", failed(&v));
+    assert_eq!(v["decision"], "GO");
+    // The plan's own checks (integrity, counts, messages per room) pass too;
+    // the parametric shape checks are handed to --against.
+    let o = chatsynth(&[
+        "validate",
+        "--database-url",
+        &fitted.url,
+        "--report",
+        report.to_str().unwrap(),
+        "--out",
+        d.join("fitted-validate.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("fitted to a profile"), "{}", stdout(&o));
+
+    // The preset shape at the same counts: NO-GO, naming what differs.
+    let preset = TestDb::new("fit_preset").await;
+    let (u, c, m) = (
+        counts["users"].to_string(),
+        counts["conversations"].to_string(),
+        counts["messages"].to_string(),
+    );
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--users",
+        &u,
+        "--conversations",
+        &c,
+        "--messages",
+        &m,
+        "--database-url",
+        &preset.url,
+        "--no-progress",
+        "--report",
+        d.join("preset-load.json").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, v) = against(&preset, &shape, &d.join("preset-against.json"));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["decision"], "NO-GO");
+    let f = failed(&v);
+    for name in [
+        "conversations.types.GROUP_CHAT",
+        "messages.types.IMAGE",
+        "messages.hour_curve",
+        "messages.text_length",
+        "delivery.read_delay_seconds",
+    ] {
+        assert!(f.iter().any(|x| x == name), "{name} not among {f:?}");
+    }
+
+    // Same seed, same bytes, for 1 and 3 workers; and the report's dataset
+    // object alone (no profile) rebuilds them.
+    let args = ["--profile", shape.to_str().unwrap(), "--scale", "0.5"];
+    let (one, three, rebuilt) = (d.join("w1"), d.join("w3"), d.join("rebuilt"));
+    let mut a1 = args.to_vec();
+    a1.extend(["--workers", "1"]);
+    let g1 = generate(&a1, &one);
+    let mut a3 = args.to_vec();
+    a3.extend(["--workers", "3"]);
+    generate(&a3, &three);
+    let dataset = d.join("dataset.json");
+    std::fs::write(&dataset, g1["dataset"].to_string()).unwrap();
+    generate(
+        &["--config", dataset.to_str().unwrap(), "--workers", "2"],
+        &rebuilt,
+    );
+    let reference = generated(&one);
+    assert!(
+        reference.iter().all(|(_, b)| b.len() > 21),
+        "every table has rows"
+    );
+    assert_eq!(reference, generated(&three), "1 and 3 workers differ");
+    assert_eq!(
+        reference,
+        generated(&rebuilt),
+        "the report's dataset does not rebuild the data"
+    );
+    // A different seed gives other bytes (the comparison can fail).
+    let mut other = args.to_vec();
+    other.extend(["--seed", "7"]);
+    generate(&other, &d.join("seed7"));
+    assert_ne!(reference, generated(&d.join("seed7")));
+
+    // Bad input: one clear error, exit 2, nothing written.
+    let bad_version = d.join("v2.json");
+    std::fs::write(
+        &bad_version,
+        text.replace("\"format_version\": 1", "\"format_version\": 2"),
+    )
+    .unwrap();
+    let mut partial: Value = p.clone();
+    partial.as_object_mut().unwrap().remove("messages");
+    let missing = d.join("missing.json");
+    std::fs::write(&missing, serde_json::to_string_pretty(&partial).unwrap()).unwrap();
+    let nothing = d.join("must-not-exist");
+    let (s, bv, ms) = (
+        shape.to_str().unwrap(),
+        bad_version.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    for (profile, scale, expect) in [
+        (bv, "0.5", "format_version 2"),
+        (ms, "0.5", "missing field `messages`"),
+        (s, "0", "--scale"),
+        (s, "-1", "--scale"),
+        (s, "nan", "--scale"),
+    ] {
+        for cmd in ["generate", "load"] {
+            let mut args = vec![cmd, "--profile", profile, "--scale", scale];
+            let report = nothing.join("report.json");
+            let r = report.to_str().unwrap();
+            if cmd == "generate" {
+                args.extend(["--out", nothing.to_str().unwrap(), "--report", r]);
+            } else {
+                args.extend(["--database-url", &fitted.url, "--report", r]);
+            }
+            let o = chatsynth(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(err.contains(expect), "{args:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
+            assert!(!nothing.exists(), "{args:?} wrote something");
+        }
+    }
+    // --scale needs --profile.
+    let o = chatsynth(&["generate", "--scale", "0.5", "--discard"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--profile"), "{}", stderr(&o));
+    // The fitted database was left as loaded by the refused loads.
+    let (code, _) = against(&fitted, &shape, &d.join("after-against.json"));
+    assert_eq!(code, 0);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -32,6 +32,10 @@ pub struct Opts {
     /// e.g. --variant 'iw1:--index-workers 1'.
     #[arg(long = "variant", value_name = "NAME:ARGS", value_parser = Variant::parse, allow_hyphen_values = true)]
     extra_variants: Vec<Variant>,
+    /// A profile (from `chatsynth profile`): adds the load variant "profile", `load --profile
+    /// FILE` at the band's counts, and its messages rows/s against the preset load's.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Messages for the generation-only runs (0 skips them).
     #[arg(long, default_value_t = 5_000_000)]
     pub gen_messages: u64,
@@ -97,6 +101,9 @@ impl Variant {
     }
 }
 
+/// The name of the `--profile` load variant.
+pub const PROFILE_VARIANT: &str = "profile";
+
 const SCALE_ARGS: &str = "--users 100000 --conversations 300000 --messages 20000000";
 
 impl Opts {
@@ -104,11 +111,35 @@ impl Opts {
         self.repeat as usize
     }
 
-    /// The default load first, then every --variant.
+    /// The default load first, then the profile load (`--profile`), then every --variant.
     pub fn variants(&self) -> Vec<Variant> {
         std::iter::once(Variant::default_load())
+            .chain(self.profile_variant())
             .chain(self.extra_variants.iter().cloned())
             .collect()
+    }
+
+    /// `load --profile FILE` with the band's counts, so it writes as many rows
+    /// as the preset load it is compared with.
+    fn profile_variant(&self) -> Option<Variant> {
+        let file = self.profile.as_ref()?;
+        let counts = chatsynth::config::Band::parse(&self.band)
+            .map(|b| b.preset().counts)
+            .ok()?;
+        Some(Variant {
+            name: PROFILE_VARIANT.into(),
+            load_args: vec![
+                "--profile".into(),
+                file.display().to_string(),
+                "--users".into(),
+                counts.users.to_string(),
+                "--conversations".into(),
+                counts.conversations.to_string(),
+                "--messages".into(),
+                counts.messages.to_string(),
+            ],
+            db_settings: vec![],
+        })
     }
 
     /// The scale run's dataset flags, when it runs.

@@ -50,6 +50,7 @@ use tokio_postgres::Client;
 use chatsynth::model::Table;
 
 use args::{Opts, Variant};
+
 use ideal::{IdealDdl, IdealRun};
 use pg::{pg_err, q, Scratch, Server};
 use reports::{chatsynth, f, phase_of};
@@ -190,7 +191,46 @@ fn measure_generation(cx: &Ctx) -> R<Value> {
             gen[format!("workers_{workers}")] = generation_rate(cx, workers)?;
         }
     }
+    if let Some(v) = cx.variants.iter().find(|v| v.name == args::PROFILE_VARIANT) {
+        gen["profile_vs_preset"] = generation_profile_vs_preset(cx, v)?;
+    }
     Ok(gen)
+}
+
+/// Messages/s of the messages and children passes of a `generate --discard`
+/// report.
+fn messages_pass_rate(r: &Value) -> f64 {
+    let ms = phase_of(r, "messages").map_or(f64::NAN, |p| f(p, &["elapsed_ms"]))
+        + phase_of(r, "message children").map_or(0.0, |p| f(p, &["elapsed_ms"]));
+    f(r, &["dataset", "counts", "messages"]) / (ms / 1e3)
+}
+
+/// Generation alone, one worker: the band's preset and `--profile` at the
+/// band's counts, back to back per repeat (CPU only, no server in the way).
+fn generation_profile_vs_preset(cx: &Ctx, v: &Variant) -> R<Value> {
+    let (mut preset, mut fitted, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..cx.o.repeat() {
+        let base: Vec<String> = [
+            vec!["generate".into(), "--discard".into()],
+            cx.band.clone(),
+            vec!["--workers".into(), "1".into()],
+        ]
+        .concat();
+        let (_, a) = chatsynth(&base, &cx.report(&format!("gen-preset-{i}.json")))?;
+        let (_, b) = chatsynth(
+            &[base.clone(), v.load_args.clone()].concat(),
+            &cx.report(&format!("gen-profile-{i}.json")),
+        )?;
+        let (x, y) = (messages_pass_rate(&a), messages_pass_rate(&b));
+        preset.push(x);
+        fitted.push(y);
+        ratio.push(y / x);
+    }
+    Ok(json!({
+        "preset_messages_per_sec": stats_json(&preset),
+        "profile_messages_per_sec": stats_json(&fitted),
+        "ratio": stats_json(&ratio),
+    }))
 }
 
 /// Messages/s of `generate --discard --messages N` with `workers`, up to three runs.

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use chatsynth::model::Table;
 
-use crate::args::Variant;
+use crate::args::{Variant, PROFILE_VARIANT};
 use crate::ideal::IdealRun;
 use crate::reports::{f, table_of};
 use crate::series::LoadSeries;
@@ -47,6 +47,9 @@ pub fn summarise(cx: &Ctx, m: &Measured, scale: Option<&LoadSeries>, out: &mut V
     }
     if let Some(g) = generation(cx, out) {
         ratios["generation_messages_per_sec_per_core"] = g;
+    }
+    if let Some(r) = profile_vs_preset(cx, m, out) {
+        ratios["profile_vs_preset_messages_rows_per_sec"] = r;
     }
     ratios["vs_old_generator"] = vs_old_generator(base, messages_rows);
     if let Some(s) = scale {
@@ -243,6 +246,47 @@ fn variant_ratios(
         "end_to_end_vs_ideal": stats_json(&e2e),
         "end_to_end_wall_vs_ideal": stats_json(&e2e_wall),
     })
+}
+
+/// `load --profile` against the preset load of the same counts: messages
+/// rows/s per repeat (the two ran back to back in each repeat), and the same
+/// for generation alone (CPU only, less noisy).
+fn profile_vs_preset(cx: &Ctx, m: &Measured, out: &Value) -> Option<Value> {
+    let i = cx.variants.iter().position(|v| v.name == PROFILE_VARIANT)?;
+    let ratio = per_repeat(
+        &m.series[i].messages_rps,
+        &m.series[0].messages_rps,
+        |a, b| a / b,
+    );
+    line(
+        "load --profile messages rows/s / preset load's (target within 5%)",
+        &ratio,
+        "x",
+        1.0,
+        3,
+    );
+    let (med, _, _) = stats(&ratio);
+    println!("    within 5%: {}", verdict(med >= 0.95));
+    let gen = &out["generation"]["profile_vs_preset"]["ratio"]["runs"];
+    let gen_ratio: Vec<f64> = gen
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    if !gen_ratio.is_empty() {
+        line(
+            "generate --discard --profile messages/s / preset's, 1 worker",
+            &gen_ratio,
+            "x",
+            1.0,
+            3,
+        );
+        let (g, _, _) = stats(&gen_ratio);
+        println!("    within 5%: {}", verdict(g >= 0.95));
+    }
+    Some(json!({
+        "load_messages_rows_per_sec": stats_json(&ratio),
+        "generation_messages_per_sec": stats_json(&gen_ratio),
+    }))
 }
 
 /// Generation alone, per core with 1 and 2 workers (when it ran).

@@ -7,13 +7,13 @@ use tokio_postgres::Client;
 use super::ledger;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::model::{Outcome, Table};
+use crate::model::Outcome;
 
 const STAGE_SESSIONS_SQL: &str = include_str!("../../sql/catalog/stage_sessions.sql");
 
 /// The staging schema of a target schema (deterministic, so leftovers of a
 /// killed run are found and dropped by the next one).
-pub fn stage_schema(target_schema: &str) -> String {
+pub(crate) fn stage_schema(target_schema: &str) -> String {
     format!("cs_stage_{target_schema}")
 }
 
@@ -27,9 +27,10 @@ const SHARDS_TABLE: &str = "cs_shards";
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
 /// foreign keys) in the staging schema, with its run and progress tables.
-pub async fn create_stage(
+pub(crate) async fn create_stage(
     client: &Client,
     target: &Target,
+    tables: &[String],
     run_id: &str,
     digest: &str,
 ) -> Result<String> {
@@ -46,8 +47,8 @@ pub async fn create_stage(
         crate::db::quote_literal(run_id),
         crate::db::quote_literal(digest)
     );
-    for table in Table::ALL {
-        let q = quote_ident(table.name());
+    for table in tables {
+        let q = quote_ident(table);
         sql.push_str(&format!(
             "CREATE TABLE {s}.{q} (LIKE {t}.{q} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
              INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION);"
@@ -258,7 +259,7 @@ pub async fn stage_objects(
 /// Drops the staging schema, first terminating the sessions still working in
 /// it (a killed run's index builds, an interrupted run's in-flight queries),
 /// which would otherwise make the DROP wait for them.
-pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
+pub(crate) async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
     let stage = stage_schema(target_schema);
     match client.query(STAGE_SESSIONS_SQL, &[&stage]).await {
         Ok(rows) if !rows.is_empty() => {
@@ -295,13 +296,13 @@ pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
 /// and retrying, never by the reader getting a deadlock error; and no reader
 /// ever waits longer than that behind the swap. (Longer waits were tried: a
 /// reader then lost the deadlock check.)
-pub fn swap_lock_wait(deadlock_timeout_ms: i64) -> std::time::Duration {
+pub(crate) fn swap_lock_wait(deadlock_timeout_ms: i64) -> std::time::Duration {
     std::time::Duration::from_millis(
         (deadlock_timeout_ms.saturating_mul(4) / 5).clamp(100, 5_000) as u64,
     )
 }
 /// How long the swap keeps retrying before the run fails (target untouched).
-pub const SWAP_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const SWAP_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Replaces the target's tables with the staging tables in one transaction:
 /// readers see the whole old dataset or the whole new one. Returns how many
@@ -311,13 +312,14 @@ pub async fn swap(
     target_schema: &str,
     run_id: &str,
     rows: &serde_json::Value,
+    tables: &[String],
 ) -> Result<u32> {
-    let external = super::foreign_keys_into_chat(&*client, target_schema).await?;
+    let external = super::foreign_keys_into_chat(&*client, target_schema, tables).await?;
     let stage = stage_schema(target_schema);
     let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
-    let olds: Vec<String> = Table::ALL
+    let olds: Vec<String> = tables
         .iter()
-        .map(|x| format!("{t}.{}", quote_ident(x.name())))
+        .map(|x| format!("{t}.{}", quote_ident(x)))
         .collect();
     // The locks are taken by one LOCK statement bounded by a statement_timeout
     // (swap_lock_wait), and retried: the swap never holds a lock long while
@@ -349,10 +351,10 @@ pub async fn swap(
         ));
     }
     sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
-    for x in Table::ALL {
+    for x in tables {
         sql.push_str(&format!(
             "ALTER TABLE {s}.{} SET SCHEMA {t};",
-            quote_ident(x.name())
+            quote_ident(x)
         ));
     }
     sql.push_str(&format!(

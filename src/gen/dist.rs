@@ -114,6 +114,38 @@ pub fn pick_cdf<R: RngCore>(r: &mut R, cdf: &[f64]) -> usize {
     cdf.partition_point(|&c| c <= x).min(cdf.len() - 1)
 }
 
+/// A fitted quantile curve as an inverse-CDF table: `N + 1` values at the
+/// probabilities `i / N`, so a draw is one multiply, one index and one lerp.
+pub struct InverseCdf {
+    table: Vec<f64>,
+}
+
+impl InverseCdf {
+    const N: usize = 4096;
+
+    pub fn new(c: &crate::config::Curve) -> InverseCdf {
+        InverseCdf {
+            table: (0..=Self::N)
+                .map(|i| c.at(i as f64 / Self::N as f64))
+                .collect(),
+        }
+    }
+
+    /// The value at probability `u` in [0, 1).
+    #[inline]
+    pub fn at(&self, u: f64) -> f64 {
+        let x = u * Self::N as f64;
+        let i = (x as usize).min(Self::N - 1);
+        let (a, b) = (self.table[i], self.table[i + 1]);
+        a + (x - i as f64) * (b - a)
+    }
+
+    #[inline]
+    pub fn sample<R: RngCore>(&self, r: &mut R) -> f64 {
+        self.at(uniform(r))
+    }
+}
+
 /// Zipf-like choice over `n` ranks (weight 1/(rank+1)^s), by a precomputed CDF.
 pub struct Zipf {
     cdf: Vec<f64>,
@@ -226,6 +258,27 @@ mod tests {
             assert!(x >= prev && (1.0..=200.0 + 1e-9).contains(&x));
             prev = x;
         }
+    }
+
+    #[test]
+    fn inverse_cdf_tables_reproduce_their_curve() {
+        let c = crate::config::Curve {
+            points: vec![[0.0, 1.0], [0.5, 10.0], [0.9, 20.0], [1.0, 1000.0]],
+        };
+        let t = InverseCdf::new(&c);
+        let v = draws(200_000, |r| t.sample(r));
+        assert!(
+            (quantile(&v, 0.5) - 10.0).abs() < 0.2,
+            "{}",
+            quantile(&v, 0.5)
+        );
+        assert!((quantile(&v, 0.7) - 15.0).abs() < 0.2);
+        // Above p90 the curve climbs to 1000: its mean is 505 there.
+        let top: Vec<f64> = v.iter().copied().filter(|&x| x > 20.0).collect();
+        assert!((top.len() as f64 / v.len() as f64 - 0.1).abs() < 0.005);
+        assert!((mean(&top) - 510.0).abs() < 15.0, "{}", mean(&top));
+        assert!(v.iter().all(|x| (1.0..=1000.0).contains(x)));
+        assert_eq!(t.at(0.0), 1.0);
     }
 
     #[test]

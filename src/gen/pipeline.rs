@@ -17,8 +17,10 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::children::Child;
 use super::tables::{ChunkSink, Gen, Out, Scratch};
 use super::{pools::Pools, Plan};
+use crate::config::tables::Parent;
 use crate::config::PipelineConfig;
 use crate::error::{Error, Result};
 use crate::model::{PerTable, Table};
@@ -65,6 +67,20 @@ impl Pass {
                 Table::MessageReceipts,
             ],
         }
+    }
+
+    /// The declared child tables generated in this pass (indexes into
+    /// `plan.children`): each in the pass of its parent.
+    pub(crate) fn children(self, plan: &Plan) -> Vec<usize> {
+        let parent = match self {
+            Pass::Users => Parent::Users,
+            Pass::Conversations => Parent::Conversations,
+            Pass::MessageChildren => Parent::Messages,
+            Pass::Messages => return Vec::new(),
+        };
+        (0..plan.children.len())
+            .filter(|&i| plan.children[i].decl.parent == parent)
+            .collect()
     }
 
     pub(crate) fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
@@ -129,6 +145,10 @@ pub(crate) trait Consumer {
     /// Starts taking the chunks of `table` from `rx` (before any is sent).
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>);
 
+    /// Starts taking the chunks of the declared child table `child` (the
+    /// `i`-th of `plan.children`) from `rx`.
+    fn start_child(&mut self, i: usize, child: &Child, rx: flume::Receiver<Message>);
+
     /// Waits until every channel is drained and returns one report per
     /// table, in the order started. On the first failure it sets `cancel`
     /// and drops its receivers, so the generators stop, and returns that
@@ -179,7 +199,22 @@ pub(crate) async fn run_phase<C: Consumer>(
             consumer.start(t, rx);
         }
     }
-    let gens = spawn_generators(pass, plan, pools, p, senders, cancel.clone(), committed);
+    let children = pass.children(plan);
+    let mut child_senders = vec![None; plan.children.len()];
+    for &i in &children {
+        let (tx, rx) = flume::bounded(p.channel_chunks);
+        child_senders[i] = Some(tx);
+        consumer.start_child(i, &plan.children[i], rx);
+    }
+    let gens = spawn_generators(
+        pass,
+        plan,
+        pools,
+        p,
+        (senders, child_senders),
+        cancel.clone(),
+        committed,
+    );
     let consumed = consumer.finish(&cancel).await;
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
         .await
@@ -205,6 +240,13 @@ pub(crate) async fn run_phase<C: Consumer>(
     })
 }
 
+/// The senders of a phase's channels: per built-in table, and per declared
+/// child table (`plan.children`), when the phase makes it.
+type Senders = (
+    PerTable<Vec<flume::Sender<Message>>>,
+    Vec<Option<flume::Sender<Message>>>,
+);
+
 /// The generators' end of the channels. It hashes each unit's row bytes per
 /// table on the way (chunks never span units, and this thread sends a unit's
 /// chunks in order), so the fingerprint costs one pass over bytes already in
@@ -212,6 +254,8 @@ pub(crate) async fn run_phase<C: Consumer>(
 struct ChannelSink {
     senders: PerTable<Vec<flume::Sender<Message>>>,
     committed: Arc<Committed>,
+    /// Per declared child table (`plan.children`), when this pass makes it.
+    child_senders: Vec<Option<flume::Sender<Message>>>,
     unit: u32,
     cancel: Arc<AtomicBool>,
     blocked_ns: u64,
@@ -236,6 +280,12 @@ impl ChannelSink {
                 self.fingerprints[t] += fingerprint;
             }
         }
+        for tx in self.child_senders.iter().flatten() {
+            let _ = tx.send(Message::EndOfUnit {
+                unit: self.unit,
+                fingerprint: Fingerprint::EMPTY,
+            });
+        }
     }
 
     /// The channel of the current unit's lane of `table`.
@@ -243,21 +293,12 @@ impl ChannelSink {
         let lanes = &self.senders[table];
         (!lanes.is_empty()).then(|| &lanes[self.unit as usize % lanes.len()])
     }
-}
 
-impl ChunkSink for ChannelSink {
-    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
+    fn send_to(&mut self, tx: Option<flume::Sender<Message>>, chunk: BytesMut, rows: u64) -> bool {
         if self.cancel.load(Ordering::Relaxed) {
             return false;
         }
-        if self.committed[table].contains(&self.unit) {
-            return true;
-        }
-        if self.senders[table].is_empty() {
-            return true;
-        }
-        self.hashers[table].update(&chunk);
-        let Some(tx) = self.lane(table) else {
+        let Some(tx) = tx else {
             return true;
         };
         let t0 = Instant::now();
@@ -273,6 +314,25 @@ impl ChunkSink for ChannelSink {
     }
 }
 
+impl ChunkSink for ChannelSink {
+    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
+        if self.committed[table].contains(&self.unit) {
+            // Committed by an earlier attempt (resume) or another shard.
+            return !self.cancel.load(Ordering::Relaxed);
+        }
+        let tx = self.lane(table).cloned();
+        if tx.is_some() {
+            self.hashers[table].update(&chunk);
+        }
+        self.send_to(tx, chunk, rows)
+    }
+
+    fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        let tx = self.child_senders.get(i).cloned().flatten();
+        self.send_to(tx, chunk, rows)
+    }
+}
+
 /// Starts `p.workers` generator threads for `pass`. Each sends to the channel
 /// of each table of the pass; threads end when the units run out, the cancel
 /// flag is set, or a channel closes.
@@ -281,7 +341,7 @@ fn spawn_generators(
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
     p: &PipelineConfig,
-    senders: PerTable<Vec<flume::Sender<Message>>>,
+    (senders, child_senders): Senders,
     cancel: Arc<AtomicBool>,
     committed: Arc<Committed>,
 ) -> Vec<std::thread::JoinHandle<GenStats>> {
@@ -291,6 +351,7 @@ fn spawn_generators(
             let sink = ChannelSink {
                 senders: senders.clone(),
                 committed: committed.clone(),
+                child_senders: child_senders.clone(),
                 unit: 0,
                 cancel: cancel.clone(),
                 blocked_ns: 0,
@@ -321,6 +382,7 @@ fn generate_units(
     let mut scratch = Scratch::default();
     let mut stats = GenStats::default();
     let units = pass.units(plan);
+    let children = pass.children(plan);
     let started = Instant::now();
     loop {
         let u = next.fetch_add(1, Ordering::Relaxed);
@@ -335,7 +397,8 @@ fn generate_units(
         {
             continue;
         }
-        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
+        let mut out = Out::with_rules(&mut sink, chunk_bytes, pass.tables(), &plan.rules)
+            .with_children(&plan.children, &children);
         let unit = units[u].clone();
         match pass {
             Pass::Users => gen.users(unit, &mut out),

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use rand::seq::SliceRandom;
 
-use super::dist::{power_law_int, power_law_quantile, range, truncated_geometric, uniform, Zipf};
+use super::dist::{
+    power_law_int, power_law_quantile, range, truncated_geometric, uniform, InverseCdf, Zipf,
+};
 use super::ids::{kind, IdGen, ID_LEN};
 use super::rng::{mix64, stream, tag};
 use super::time::Density;
@@ -43,8 +45,73 @@ pub struct Ids {
     pub receipt: IdGen,
 }
 
+/// Message kinds of a fitted shape, in the order of `FitTables::kind_cdf`.
+pub const FIT_MESSAGE_KINDS: [&str; 7] = [
+    "TEXT", "SYSTEM", "LOCATION", "IMAGE", "VIDEO", "AUDIO", "FILE",
+];
+/// Attachment types of a fitted shape, in the order of `FitTables::size_bytes`.
+pub const FIT_ATTACHMENT_KINDS: [&str; 4] = ["IMAGE", "VIDEO", "AUDIO", "DOCUMENT"];
+
+/// The fitted curves of `shape.fitted` as lookup tables, built once per plan
+/// so a row's draw is a table lookup.
+pub struct FitTables {
+    pub text_len: InverseCdf,
+    /// `None` keeps the preset's read-delay mixture.
+    pub read_delay_ms: Option<InverseCdf>,
+    /// Per `FIT_ATTACHMENT_KINDS`; `None` keeps the preset's size law.
+    pub size_bytes: [Option<InverseCdf>; 4],
+    /// Cumulative shares of `FIT_MESSAGE_KINDS`.
+    pub kind_cdf: [f64; 7],
+    /// Cumulative shares of 1, 2, 3 and 4+ attachments on a message with any.
+    pub count_cdf: [f64; 4],
+    pub reply_share: f64,
+    /// Chance that a reply also starts or joins a thread (`threadId`).
+    pub thread_given_reply: f64,
+    /// Edit chance of a message that is not deleted.
+    pub edit_given_kept: f64,
+}
+
+impl FitTables {
+    fn new(cfg: &DatasetConfig) -> Option<FitTables> {
+        let f = cfg.shape.fitted.as_ref()?;
+        let mut kind_cdf = [0.0; 7];
+        let mut acc = 0.0;
+        for (i, k) in FIT_MESSAGE_KINDS.iter().enumerate() {
+            acc += f.message_types.get(*k).copied().unwrap_or(0.0);
+            kind_cdf[i] = acc;
+        }
+        let mut count_cdf = [0.0; 4];
+        let mut acc = 0.0;
+        for (i, x) in f.attachments_when_any.iter().enumerate() {
+            acc += x;
+            count_cdf[i] = acc;
+        }
+        let ms = f.read_delay_seconds.as_ref().map(|c| crate::config::Curve {
+            points: c.points.iter().map(|q| [q[0], q[1] * 1000.0]).collect(),
+        });
+        let s = &cfg.shape;
+        Some(FitTables {
+            text_len: InverseCdf::new(&f.text_length),
+            read_delay_ms: ms.as_ref().map(InverseCdf::new),
+            size_bytes: FIT_ATTACHMENT_KINDS
+                .map(|k| f.attachment_size_bytes.get(k).map(InverseCdf::new)),
+            kind_cdf,
+            count_cdf,
+            reply_share: f.reply_share,
+            thread_given_reply: if f.reply_share > 0.0 {
+                (f.thread_share / f.reply_share).min(1.0)
+            } else {
+                0.0
+            },
+            edit_given_kept: (s.edited_share / (1.0 - s.deleted_share).max(1e-9)).min(1.0),
+        })
+    }
+}
+
 pub struct Plan {
     pub cfg: DatasetConfig,
+    /// The fitted shape's tables (`load --profile`), or `None` for a preset.
+    pub fit: Option<FitTables>,
     pub density: Density,
     pub ids: Ids,
     /// Sender weight per user (Zipf-like activity; index = user).
@@ -66,6 +133,10 @@ pub struct Plan {
     pub user_units: Vec<Range<u64>>,
     pub conversation_units: Vec<Range<u64>>,
     pub message_units: Vec<Range<u64>>,
+    /// The child tables declared in the config, in name order.
+    pub children: Vec<super::children::Child>,
+    /// The config's column rules, compiled (empty without rules).
+    pub rules: crate::rules::Rules,
 }
 
 impl Plan {
@@ -104,6 +175,38 @@ impl Plan {
             })
             .collect();
         class.shuffle(&mut r);
+        // A fitted shape: conversation types by their exact shares, shuffled;
+        // classes then follow from each room's member count.
+        let fitted = shape.fitted.as_ref();
+        let fitted_kinds: Vec<(u8, InverseCdf)> = fitted
+            .map(|f| {
+                f.conversation_types
+                    .iter()
+                    .map(|t| {
+                        let ty = CONVERSATION_TYPES
+                            .iter()
+                            .position(|k| *k == t.kind)
+                            .unwrap_or(1) as u8;
+                        (ty, InverseCdf::new(&t.members))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fitted_kind_of: Vec<u8> = match fitted {
+            Some(f) => {
+                let mut v = Vec::with_capacity(n_conv);
+                let mut acc = 0.0;
+                for (i, t) in f.conversation_types.iter().enumerate() {
+                    acc += t.share;
+                    let upto = ((acc * n_conv as f64).round() as usize).min(n_conv);
+                    v.resize(upto.max(v.len()), i as u8);
+                }
+                v.resize(n_conv, (f.conversation_types.len() - 1) as u8);
+                v.shuffle(&mut r);
+                v
+            }
+            None => Vec::new(),
+        };
 
         let member_zipf = Zipf::new(n_users, shape.user_zipf_s);
         let sender_weight: Vec<f32> = (0..n_users)
@@ -116,8 +219,32 @@ impl Plan {
         let mut conv_type = Vec::with_capacity(n_conv);
         let mut taken = vec![u32::MAX; n_users];
         member_off.push(0u64);
+        let mut class_fit = Vec::with_capacity(if fitted.is_some() { n_conv } else { 0 });
         for (c, cl) in class.iter().enumerate() {
             let mut mr = stream(seed, tag::MEMBERS, c as u64);
+            if fitted.is_some() {
+                let (ty, curve) = &fitted_kinds[fitted_kind_of[c] as usize];
+                let size = (curve.sample(&mut mr).round() as u64).max(2);
+                class_fit.push(if *ty == 0 {
+                    Class::Direct
+                } else if size <= 20 {
+                    Class::SmallGroup
+                } else {
+                    Class::LargeGroup
+                });
+                conv_type.push(*ty);
+                fill_members(
+                    &mut mr,
+                    &member_zipf,
+                    &mut taken,
+                    &mut members,
+                    c,
+                    size.min(n_users as u64) as usize,
+                    n_users,
+                );
+                member_off.push(members.len() as u64);
+                continue;
+            }
             let size = match cl {
                 Class::Direct => 2,
                 Class::SmallGroup => {
@@ -137,26 +264,19 @@ impl Plan {
                     }
                 }
             });
-            let start = members.len();
-            let mut attempts = 0;
-            while members.len() - start < size && attempts < size * 20 {
-                attempts += 1;
-                let u = member_zipf.sample(&mut mr);
-                if taken[u] != c as u32 {
-                    taken[u] = c as u32;
-                    members.push(u as u32);
-                }
-            }
-            // Rare: a large room in a small user base. Fill from a random start.
-            let mut u = range(&mut mr, 0, n_users as u64 - 1) as usize;
-            while members.len() - start < size {
-                if taken[u] != c as u32 {
-                    taken[u] = c as u32;
-                    members.push(u as u32);
-                }
-                u = (u + 1) % n_users;
-            }
+            fill_members(
+                &mut mr,
+                &member_zipf,
+                &mut taken,
+                &mut members,
+                c,
+                size,
+                n_users,
+            );
             member_off.push(members.len() as u64);
+        }
+        if fitted.is_some() {
+            class = class_fit;
         }
 
         // Creation times: users in the first 5% of the window, conversations in
@@ -207,6 +327,7 @@ impl Plan {
 
         Plan {
             cfg: cfg.clone(),
+            fit: FitTables::new(cfg),
             density,
             ids,
             sender_weight,
@@ -223,6 +344,13 @@ impl Plan {
             user_units,
             conversation_units,
             message_units,
+            children: cfg
+                .tables
+                .iter()
+                .map(|(name, t)| super::children::Child::new(cfg.seed, name, t))
+                .collect(),
+            rules: crate::rules::Rules::compile(cfg.seed, &cfg.columns)
+                .expect("column rules are checked by DatasetConfig::validate"),
         }
     }
 
@@ -267,6 +395,38 @@ fn user_created_ms(cfg: &DatasetConfig, u: u64) -> i64 {
     w.start_ms() + (mix64(cfg.seed ^ mix64(u ^ 0x0c0ffee)) % span.max(1)) as i64
 }
 
+/// Appends `size` distinct users, chosen Zipf-like, as conversation `c`'s members.
+#[allow(clippy::too_many_arguments)]
+fn fill_members(
+    mr: &mut rand_pcg::Pcg64Mcg,
+    zipf: &Zipf,
+    taken: &mut [u32],
+    members: &mut Vec<u32>,
+    c: usize,
+    size: usize,
+    n_users: usize,
+) {
+    let start = members.len();
+    let mut attempts = 0;
+    while members.len() - start < size && attempts < size * 20 {
+        attempts += 1;
+        let u = zipf.sample(mr);
+        if taken[u] != c as u32 {
+            taken[u] = c as u32;
+            members.push(u as u32);
+        }
+    }
+    // Rare: a large room in a small user base. Fill from a random start.
+    let mut u = range(mr, 0, n_users as u64 - 1) as usize;
+    while members.len() - start < size {
+        if taken[u] != c as u32 {
+            taken[u] = c as u32;
+            members.push(u as u32);
+        }
+        u = (u + 1) % n_users;
+    }
+}
+
 fn fixed_units(n: u64, size: u64) -> Vec<Range<u64>> {
     (0..n.div_ceil(size))
         .map(|i| i * size..((i + 1) * size).min(n))
@@ -294,6 +454,27 @@ fn message_counts(cfg: &DatasetConfig, class: &[Class], r: &mut rand_pcg::Pcg64M
     let n = class.len();
     let total = cfg.counts.messages;
     let max = s.messages_max_per_conversation;
+    let w = match &s.fitted {
+        // Rooms in a random order take the measured quantile curve.
+        Some(f) => {
+            let curve = InverseCdf::new(&f.messages_per_conversation);
+            let mut keys: Vec<(f64, usize)> = (0..n).map(|i| (uniform(r), i)).collect();
+            keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut w = vec![0.0f64; n];
+            for (rank, &(_, i)) in keys.iter().enumerate() {
+                w[i] = curve.at((rank as f64 + 0.5) / n as f64);
+            }
+            w
+        }
+        None => power_law_weights(cfg, class, r),
+    };
+    apportion(&w, total, max)
+}
+
+/// Power-law weights per room (the preset's messages per conversation).
+fn power_law_weights(cfg: &DatasetConfig, class: &[Class], r: &mut rand_pcg::Pcg64Mcg) -> Vec<f64> {
+    let s = &cfg.shape;
+    let n = class.len();
     // Find the range h of the law that gives the heavy-room share.
     let (mut lo, mut hi) = (1.0001f64.ln(), 1e9f64.ln());
     for _ in 0..64 {
@@ -325,6 +506,13 @@ fn message_counts(cfg: &DatasetConfig, class: &[Class], r: &mut rand_pcg::Pcg64M
     for (rank, &(_, i)) in keys.iter().enumerate() {
         w[i] = power_law_quantile((rank as f64 + 0.5) / n as f64, s.messages_alpha, 1.0, h);
     }
+    w
+}
+
+/// Room weights scaled and apportioned to exactly `total` messages, at least
+/// 1 and at most `max` a room.
+fn apportion(w: &[f64], total: u64, max: u64) -> Vec<u64> {
+    let n = w.len();
     // `as u64` truncates, which is floor for the non-negative values here.
     let clamp = |x: f64| (x as u64).clamp(1, max);
     let sum_at = |scale: f64| -> u64 { w.iter().map(|&x| clamp(x * scale)).sum() };
@@ -453,6 +641,85 @@ mod tests {
         for c in 0..p.class.len() {
             assert!(p.members_of(c).len() <= 30);
         }
+    }
+
+    /// A fitted shape: 40% groups of 5..9, 60% direct; messages per room
+    /// uniform on 10..=90 (mean 50).
+    fn fitted_config() -> DatasetConfig {
+        use crate::config::{Curve, Fitted, FittedConversationType};
+        let line = |a: f64, b: f64| Curve {
+            points: vec![[0.0, a], [1.0, b]],
+        };
+        let mut cfg = Band::Tiny.preset();
+        cfg.counts.messages = 300 * 50;
+        cfg.shape.fitted = Some(Fitted {
+            source: "test".into(),
+            messages_per_conversation: line(10.0, 90.0),
+            conversation_types: vec![
+                FittedConversationType {
+                    kind: "DIRECT_MESSAGE".into(),
+                    share: 0.6,
+                    members: line(2.0, 2.0),
+                },
+                FittedConversationType {
+                    kind: "GROUP_CHAT".into(),
+                    share: 0.4,
+                    members: line(4.5, 9.49),
+                },
+            ],
+            text_length: line(5.0, 50.0),
+            hour_by_weekday: (0..7)
+                .map(|_| (0..24).map(|h| if h < 4 { 1.0 } else { 0.0 }).collect())
+                .collect(),
+            message_types: [("TEXT".to_string(), 0.7), ("IMAGE".to_string(), 0.3)]
+                .into_iter()
+                .collect(),
+            attachments_when_any: [1.0, 0.0, 0.0, 0.0],
+            attachment_size_bytes: Default::default(),
+            reply_share: 0.1,
+            thread_share: 0.0,
+            read_delay_seconds: Some(line(1.0, 100.0)),
+        });
+        cfg.validate().unwrap();
+        cfg
+    }
+
+    #[test]
+    fn a_fitted_plan_takes_the_curves_and_exact_type_shares() {
+        let cfg = fitted_config();
+        let p = Plan::build(&cfg);
+        assert_eq!(p.total_messages(), cfg.counts.messages);
+        let n = p.class.len();
+        let direct = p.conv_type.iter().filter(|&&t| t == 0).count();
+        assert_eq!(direct, 180, "60% of 300 rooms, exactly");
+        for c in 0..n {
+            let m = p.members_of(c).len();
+            if p.conv_type[c] == 0 {
+                assert_eq!((m, p.class[c]), (2, Class::Direct));
+            } else {
+                assert!((5..=9).contains(&m), "{m}");
+                assert_eq!(p.class[c], Class::SmallGroup);
+            }
+            // Uniform 10..90 apportioned to the same mean: no room outside.
+            assert!(
+                (9..=92).contains(&p.message_count(c)),
+                "{}",
+                p.message_count(c)
+            );
+        }
+        let mut counts: Vec<u64> = (0..n).map(|c| p.message_count(c)).collect();
+        counts.sort_unstable();
+        let median = counts[n / 2] as f64;
+        assert!((median - 50.0).abs() <= 3.0, "{median}");
+        // Every message falls in the four fitted night hours.
+        let mut r = crate::gen::rng::stream(1, 2, 3);
+        let (a, b) = (cfg.window.start_ms(), cfg.window.end_ms);
+        for _ in 0..10_000 {
+            let t = p.density.sample(&mut r, a, b);
+            assert!(crate::util::calendar::hour_of_day(t) < 4);
+        }
+        let preset = Plan::build(&Band::Tiny.preset());
+        assert!(preset.fit.is_none() && p.fit.is_some());
     }
 
     #[test]

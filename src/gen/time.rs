@@ -35,6 +35,25 @@ impl Density {
         let mut cdf = Vec::with_capacity(hours + 1);
         let mut acc = 0.0;
         cdf.push(0.0);
+        if let Some(f) = &shape.fitted {
+            // The measured weekday x hour histogram, spread over the times
+            // each (weekday, hour) cell occurs in the window.
+            let mut occurs = [[0u32; 24]; 7];
+            for h in 0..hours {
+                let t = start + h as i64 * MS_PER_HOUR;
+                occurs[weekday(t) as usize][hour_of_day(t) as usize] += 1;
+            }
+            for h in 0..hours {
+                let t = start + h as i64 * MS_PER_HOUR;
+                let (d, hr) = (weekday(t) as usize, hour_of_day(t) as usize);
+                acc += f.hour_by_weekday[d][hr] / occurs[d][hr].max(1) as f64;
+                cdf.push(acc);
+            }
+            return Density {
+                start_ms: start,
+                cdf,
+            };
+        }
         for h in 0..hours {
             let t = start + h as i64 * MS_PER_HOUR;
             let dow = weekday(t);

@@ -185,8 +185,10 @@ async fn run_inner(
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    catalog::schema::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
+    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
+    let tables = catalog::tables_with_children(opts.dataset.tables.keys());
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -198,8 +200,12 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = deferred::read_deferred(&control, &schema).await?;
-    let ds = &opts.dataset;
+    let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
+    if !opts.dataset.tables.is_empty() && opts.mode != Mode::Whole {
+        return Err(Error::Refused(
+            "--resume, --prepare, --shard and --finish do not support declared child tables yet; nothing was written".into(),
+        ));
+    }
     let run_id = resumed.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
@@ -208,6 +214,7 @@ async fn run_inner(
         )
     });
     report.run_id = Some(run_id.clone());
+    let ds = &opts.dataset;
     // From the first write on, SIGINT/SIGTERM are caught (a signal arriving
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
@@ -265,7 +272,7 @@ async fn run_inner(
         report.resumed = Some(r);
         stage
     } else {
-        staging::create_stage(&control, target, &run_id, &digest).await?
+        staging::create_stage(&control, target, &tables, &run_id, &digest).await?
     };
     if opts.mode == Mode::Prepare {
         crate::progress::note(&format!(
@@ -297,15 +304,13 @@ async fn run_inner(
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
-        let keys =
-            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
-                .await?;
+        let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
-            report.post_load.push(StepReport {
-                step: "rows of other tables checked against the new data".into(),
-                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                detail: Some(format!("{keys} foreign keys into the chat tables")),
-            });
+            report.post_load.push(StepReport::since(
+                "rows of other tables checked against the new data",
+                t,
+                Some(format!("{keys} foreign keys into the chat tables")),
+            ));
         }
         Ok(())
     };
@@ -330,22 +335,23 @@ async fn run_inner(
         }
         return Err(e);
     }
+
     let t = Instant::now();
     let rows = rows_per_table(report, &skipped);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
             return Err(e);
         }
     };
-    report.post_load.push(StepReport {
-        step: "swap into the target schema".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
-    });
+    report.post_load.push(StepReport::since(
+        "swap into the target schema",
+        t,
+        (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
+    ));
     Ok(())
 }
 
@@ -428,7 +434,7 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
-pub fn config_digest(cfg: &DatasetConfig) -> String {
+fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
     Sha256::digest(json)
@@ -535,11 +541,11 @@ async fn pre_swap_check(
 ) -> Result<()> {
     let t = Instant::now();
     let failures = check.failures(&target.with_schema(stage), ds).await?;
-    report.post_load.push(StepReport {
-        step: check.name().into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!("{} failures", failures.len())),
-    });
+    report.post_load.push(StepReport::since(
+        check.name(),
+        t,
+        Some(format!("{} failures", failures.len())),
+    ));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -552,7 +558,7 @@ async fn pre_swap_check(
 
 /// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
 /// `recv` is polled is kept and delivered by it).
-pub struct Shutdown {
+struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -568,7 +574,7 @@ impl Shutdown {
     }
 
     /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-    pub async fn recv(&mut self) -> (&'static str, u8) {
+    pub(crate) async fn recv(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -587,6 +593,25 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+/// Connections the load needs at once: every COPY stream of a phase holds
+/// one for the whole phase, so the pool must hold the busiest phase's streams,
+/// the declared child tables' (one each) included, or a stream waits for a
+/// connection while the generators wait for it; and the index builds.
+fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
+    Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
+                .sum::<usize>()
+                + pass.children(plan).len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(index_workers)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn load_and_build(
     opts: &LoadOptions,
@@ -601,41 +626,22 @@ async fn load_and_build(
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
-    let rows_by_table = load_passes(
+    let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
+    let st = Staging {
         opts,
-        &plan,
-        &pools,
-        &stage_target,
-        &pool,
-        report,
-        cancel,
-        committed,
-        skipped,
-    )
-    .await?;
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+        target: stage_target,
+        pool,
+    };
+    let rows_by_table = load_passes(&st, &plan, &pools, report, cancel, committed, skipped).await?;
+    build_deferred(&st, deferred, &rows_by_table, report).await
 }
 
 /// Every pass into the stage, skipping the units in `committed`; returns the
 /// rows per table in the stage (`skipped` included).
-#[allow(clippy::too_many_arguments)]
 async fn load_passes(
-    opts: &LoadOptions,
+    st: &Staging<'_>,
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
     committed: Arc<Committed>,
@@ -643,17 +649,7 @@ async fn load_passes(
 ) -> Result<PerTable<u64>> {
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(
-            pass,
-            opts,
-            plan,
-            pools,
-            stage_target,
-            pool,
-            cancel.clone(),
-            committed.clone(),
-        )
-        .await?;
+        let phase = copy_phase(pass, st, plan, pools, cancel.clone(), committed.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
                 rows_by_table[*x] = t.rows + skipped[*x];
@@ -664,19 +660,54 @@ async fn load_passes(
     Ok(rows_by_table)
 }
 
-/// The COPY streams' pool: enough connections for the widest pass.
-fn stream_pool(opts: &LoadOptions, stage_target: &Target) -> Result<deadpool_postgres::Pool> {
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, opts.pipeline.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    stage_target.pool(max_streams)
+/// Where the rows of a load go before the swap: the options, the staging
+/// schema's target and the pool of its connections (the COPY phases and the
+/// deferred builds share them).
+struct Staging<'a> {
+    opts: &'a LoadOptions,
+    target: Target,
+    pool: deadpool_postgres::Pool,
+}
+
+/// One phase into the staging tables, with the live progress display.
+async fn copy_phase(
+    pass: Pass,
+    st: &Staging<'_>,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+) -> Result<PhaseReport> {
+    let opts = st.opts;
+    let counters = Arc::new(Counters::default());
+    let ctx = streams::StreamCtx {
+        target: st.target.clone(),
+        pool: st.pool.clone(),
+        phase: pass.name(),
+        counters: counters.clone(),
+        cancel: cancel.clone(),
+        plan: plan.clone(),
+    };
+    let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
+    let progress = Progress::start(
+        pass.name(),
+        pass.tables(),
+        expected_rows(plan),
+        counters,
+        opts.fancy_progress,
+    );
+    let phase = run_phase(
+        pass,
+        plan,
+        pools,
+        &opts.pipeline,
+        &mut consumer,
+        cancel,
+        committed,
+    )
+    .await;
+    progress.finish().await;
+    phase
 }
 
 /// `load --shard index/count --run RUN`: this shard's units (unit `u` of
@@ -740,14 +771,17 @@ async fn run_shard(
     }
     let mut shutdown = Shutdown::install()?;
     let stage_target = opts.target.with_schema(&stage);
-    let pool = stream_pool(opts, &stage_target)?;
+    let pool = stage_target.pool(pool_size(&plan, &opts.pipeline, 1))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     let work = load_passes(
-        opts,
+        &st,
         &plan,
         &pools,
-        &stage_target,
-        &pool,
         report,
         cancel.clone(),
         Arc::new(committed),
@@ -766,66 +800,23 @@ async fn run_shard(
     staging::shard_done(&control, &stage, index).await
 }
 
-/// One phase into the staging tables, with the live progress display.
-#[allow(clippy::too_many_arguments)]
-async fn copy_phase(
-    pass: Pass,
-    opts: &LoadOptions,
-    plan: &Arc<Plan>,
-    pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
-    cancel: Arc<AtomicBool>,
-    committed: Arc<Committed>,
-) -> Result<PhaseReport> {
-    let counters = Arc::new(Counters::default());
-    let ctx = streams::StreamCtx {
-        target: stage_target.clone(),
-        pool: pool.clone(),
-        phase: pass.name(),
-        counters: counters.clone(),
-        cancel: cancel.clone(),
-    };
-    let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
-    let progress = Progress::start(
-        pass.name(),
-        pass.tables(),
-        expected_rows(plan),
-        counters,
-        opts.fancy_progress,
-    );
-    let phase = run_phase(
-        pass,
-        plan,
-        pools,
-        &opts.pipeline,
-        &mut consumer,
-        cancel,
-        committed,
-    )
-    .await;
-    progress.finish().await;
-    phase
-}
-
 /// Builds the indexes, then attaches primary/unique constraints, adds
 /// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         deferred.indexes.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    let stage = &stage_target.schema;
-    let client = stage_target.pooled(pool).await?;
+    let stage = &st.target.schema;
+    let client = st.target.pooled(&st.pool).await?;
     // A resumed run finds what the earlier attempt built (an index build cut
     // off mid-way left nothing: CREATE INDEX is one transaction).
     let (relations, constraints) = staging::stage_objects(&client, stage).await?;
@@ -845,7 +836,7 @@ async fn build_deferred(
     if let Some(r) = report.resumed.as_mut() {
         r.skipped_builds = found as u64;
     }
-    build_indexes(opts, stage_target, pool, &deferred, rows_by_table, report).await?;
+    build_indexes(st, &deferred, rows_by_table, report).await?;
     deferred.indexes = attach;
     let deferred = &deferred;
     // Validating a foreign key is an anti join of the child against the
@@ -864,19 +855,18 @@ async fn build_deferred(
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
     add_foreign_keys(&client, stage, deferred, report).await?;
-    analyze(&client, stage, report).await
+    analyze(&client, stage, &opts.dataset, report).await
 }
 
 /// One index build job per worker connection at a time, biggest tables first;
 /// `index_workers` at once.
 async fn build_indexes(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -896,8 +886,8 @@ async fn build_indexes(
     for _ in 0..opts.index_workers.max(1) {
         workers.spawn(index_worker(
             queue.clone(),
-            pool.clone(),
-            stage_target.clone(),
+            st.pool.clone(),
+            st.target.clone(),
             opts.maintenance_work_mem.clone(),
             progress.clone(),
         ));
@@ -914,15 +904,15 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
-    report.post_load.push(StepReport {
-        step: "indexes (all)".into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!(
+    report.post_load.push(StepReport::since(
+        "indexes (all)",
+        started,
+        Some(format!(
             "{} indexes, {} at once",
             steps.len(),
             opts.index_workers
         )),
-    });
+    ));
     report.builds.extend(steps);
     Ok(())
 }
@@ -961,11 +951,11 @@ async fn index_worker(
             crate::progress::note("test hook: holding the index builds");
             std::future::pending::<()>().await;
         }
-        done.push(StepReport {
-            step: format!("index {}", job.name),
-            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(job.table.clone()),
-        });
+        done.push(StepReport::since(
+            format!("index {}", job.name),
+            t,
+            Some(job.table.clone()),
+        ));
     }
     Ok(done)
 }
@@ -987,11 +977,9 @@ async fn attach_constraints(
                 .step(format!("adding constraint {} on {}", ix.name, ix.table))?;
         }
     }
-    report.post_load.push(StepReport {
-        step: "primary and unique constraints".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("primary and unique constraints", t, None));
     Ok(())
 }
 
@@ -1008,38 +996,61 @@ async fn add_foreign_keys(
             .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport {
-            step: format!("foreign key {}", fk.name),
-            elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(fk.table.clone()),
-        });
+        report.builds.push(StepReport::since(
+            format!("foreign key {}", fk.name),
+            t1,
+            Some(fk.table.clone()),
+        ));
     }
-    report.post_load.push(StepReport {
-        step: "foreign keys (all)".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("foreign keys (all)", t, None));
     Ok(())
 }
 
 async fn analyze(
     client: &deadpool_postgres::Object,
     stage: &str,
+    ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let names: Vec<String> = Table::ALL
+    let names: Vec<String> = catalog::tables_with_children(ds.tables.keys())
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x)))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
         .step("analysing the new tables")?;
-    report.post_load.push(StepReport {
-        step: "ANALYZE".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.post_load.push(StepReport::since("ANALYZE", t, None));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_holds_every_stream_of_the_busiest_phase() {
+        let mut cfg = crate::config::Band::Tiny.preset();
+        let p = PipelineConfig {
+            workers: 2,
+            streams_per_large_table: 2,
+            chunk_bytes: 256 << 10,
+            channel_chunks: 8,
+        };
+        let plan = Plan::build(&cfg);
+        let base = pool_size(&plan, &p, 1);
+        // attachments, reads, and receipts on `streams`.
+        assert_eq!(base, 2 + p.streams_per_large_table);
+        for name in ["a", "b"] {
+            cfg.tables.insert(
+                name.into(),
+                toml::from_str("parent = \"messages\"\nrate = 0.1").unwrap(),
+            );
+        }
+        assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
+        assert_eq!(pool_size(&plan, &p, 64), 64);
+    }
 }

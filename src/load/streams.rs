@@ -12,8 +12,10 @@ use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 
 use crate::copy::SinkWriter;
+use crate::db::quote_ident;
 use crate::db::Target;
 use crate::error::{pg_message, Error, Result};
+use crate::gen::children::Child;
 use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
@@ -77,6 +79,44 @@ pub(crate) struct StreamCtx {
     pub(crate) phase: &'static str,
     pub(crate) counters: Arc<Counters>,
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The plan, for the columns its rules add to each table's COPY.
+    pub(crate) plan: Arc<crate::gen::Plan>,
+}
+
+/// What a COPY stream fills: a built-in table, or a declared child table
+/// (its name and the columns chatsynth writes).
+#[derive(Clone)]
+pub(crate) enum Dest {
+    Table(Table),
+    Child { name: String, columns: Vec<String> },
+}
+
+impl Dest {
+    fn name(&self) -> &str {
+        match self {
+            Dest::Table(t) => t.name(),
+            Dest::Child { name, .. } => name,
+        }
+    }
+
+    /// The COPY statement; a built-in table's columns are widened by its
+    /// column rules.
+    fn copy_sql(&self, schema: &str, plan: &crate::gen::Plan) -> String {
+        match self {
+            Dest::Table(t) => {
+                t.copy_sql_with(schema, plan.rules.for_table(t.name()).extra_columns())
+            }
+            Dest::Child { name, columns } => {
+                let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                format!(
+                    "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
+                    quote_ident(schema),
+                    quote_ident(name),
+                    cols.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// A COPY stream commits once the units completed in its open transaction
@@ -95,8 +135,8 @@ fn batch_bytes() -> u64 {
 /// Test hook `CHATSYNTH_TEST_HOLD=children`: the message_receipts stream
 /// stops (holds forever) after its first commit, so a test can kill -9 the
 /// process in the children phase with some units durable.
-fn hold_after_commit(table: Table) -> bool {
-    table == Table::MessageReceipts
+fn hold_after_commit(dest: &Dest) -> bool {
+    matches!(dest, Dest::Table(Table::MessageReceipts))
         && std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "children")
 }
 
@@ -119,7 +159,7 @@ struct Batch {
 /// leaves exactly the committed units.
 async fn copy_stream(
     ctx: StreamCtx,
-    table: Table,
+    dest: Dest,
     rx: flume::Receiver<Message>,
 ) -> Result<StreamStats> {
     let StreamCtx {
@@ -128,9 +168,10 @@ async fn copy_stream(
         phase,
         counters,
         cancel,
+        plan,
     } = ctx;
     let fail = |message: String| Error::Copy {
-        table: table.name().to_string(),
+        table: dest.name().to_string(),
         phase: phase.to_string(),
         message,
     };
@@ -152,7 +193,7 @@ async fn copy_stream(
             .await
             .map_err(|e| fail(pg_message(&e)))?;
         let sink = client
-            .copy_in::<_, Bytes>(&table.copy_sql(&target.schema))
+            .copy_in::<_, Bytes>(&dest.copy_sql(&target.schema, &plan))
             .await
             .map_err(|e| fail(pg_message(&e)))?;
         futures::pin_mut!(sink);
@@ -211,7 +252,9 @@ async fn copy_stream(
                     batch.rows += rows;
                     batch.bytes += len;
                     stats.chunks += 1;
-                    counters.rows[table].fetch_add(rows, Ordering::Relaxed);
+                    if let Dest::Table(t) = dest {
+                        counters.rows[t].fetch_add(rows, Ordering::Relaxed);
+                    }
                 }
                 Message::EndOfUnit { unit, fingerprint } => {
                     let rows = batch.open.remove(&unit).unwrap_or(0);
@@ -241,7 +284,7 @@ async fn copy_stream(
             let rows: Vec<i64> = batch.done.iter().map(|u| u.1 as i64).collect();
             let fps: Vec<&str> = batch.done.iter().map(|u| u.2.as_str()).collect();
             client
-                .execute(&progress_sql, &[&table.name(), &units, &rows, &fps])
+                .execute(&progress_sql, &[&dest.name(), &units, &rows, &fps])
                 .await
                 .map_err(|e| fail(pg_message(&e)))?;
         }
@@ -253,7 +296,7 @@ async fn copy_stream(
         stats.rows += batch.rows;
         stats.bytes += framed;
         commits += 1;
-        if hold_after_commit(table) && !batch.done.is_empty() {
+        if hold_after_commit(&dest) && !batch.done.is_empty() {
             crate::progress::note("test hook: holding the message_receipts stream");
             std::future::pending::<()>().await;
         }
@@ -276,8 +319,8 @@ pub(crate) fn streams_for(table: Table, streams: usize) -> usize {
 pub(crate) struct CopyStreams {
     ctx: StreamCtx,
     streams_per_large_table: usize,
-    tables: Vec<Table>,
-    tasks: JoinSet<(Table, Result<StreamStats>)>,
+    tables: Vec<String>,
+    tasks: JoinSet<(String, Result<StreamStats>)>,
 }
 
 impl CopyStreams {
@@ -291,6 +334,20 @@ impl CopyStreams {
     }
 }
 
+impl CopyStreams {
+    fn spawn(&mut self, dest: Dest, streams: usize, rx: flume::Receiver<Message>) {
+        let name = dest.name().to_string();
+        if !self.tables.contains(&name) {
+            self.tables.push(name.clone());
+        }
+        for _ in 0..streams {
+            let (ctx, rx, dest, name) = (self.ctx.clone(), rx.clone(), dest.clone(), name.clone());
+            self.tasks
+                .spawn(async move { (name, copy_stream(ctx, dest, rx).await) });
+        }
+    }
+}
+
 impl Consumer for CopyStreams {
     fn lanes(&self, table: Table) -> usize {
         streams_for(table, self.streams_per_large_table)
@@ -298,16 +355,19 @@ impl Consumer for CopyStreams {
 
     /// One stream per lane.
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
-        if !self.tables.contains(&table) {
-            self.tables.push(table);
-        }
-        let ctx = self.ctx.clone();
-        self.tasks
-            .spawn(async move { (table, copy_stream(ctx, table, rx).await) });
+        self.spawn(Dest::Table(table), 1, rx);
+    }
+
+    fn start_child(&mut self, _i: usize, child: &Child, rx: flume::Receiver<Message>) {
+        let dest = Dest::Child {
+            name: child.name.clone(),
+            columns: child.columns.clone(),
+        };
+        self.spawn(dest, 1, rx);
     }
 
     async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
-        let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
+        let mut per_table: Vec<(String, StreamStats, usize)> = Vec::new();
         let mut first_error = None;
         while let Some(joined) = self.tasks.join_next().await {
             let failed = match joined {
@@ -342,16 +402,16 @@ impl Consumer for CopyStreams {
             .into_iter()
             .filter_map(|t| {
                 let (_, s, n) = per_table.iter().find(|x| x.0 == t)?;
-                Some(table_report(t, s, *n))
+                Some(table_report(&t, s, *n))
             })
             .collect())
     }
 }
 
-fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
+fn table_report(t: &str, s: &StreamStats, streams: usize) -> TableReport {
     let ms = s.elapsed_ns as f64 / 1e6;
     TableReport {
-        table: t.name().into(),
+        table: t.into(),
         rows: s.rows,
         bytes: s.bytes,
         elapsed_ms: ms,

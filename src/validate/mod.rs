@@ -16,6 +16,7 @@
 
 pub mod charts;
 pub mod checks;
+pub mod children;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,7 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let child_measured = children::measure(client, &targets.dataset).await?;
     let chart_data = match &opts.html {
         Some(_) => Some(charts::measure(client, &targets.dataset).await?),
         None => None,
@@ -204,7 +206,8 @@ async fn measure_and_decide(
         .step("ending the validation transaction")?;
 
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
-    let checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    let mut checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    checks.extend(child_checks(&targets.dataset, &child_measured, opts.tolerance).await?);
     let decision = checks::decide(&checks);
 
     print_table(&checks, &decision, &targets, target);
@@ -258,6 +261,24 @@ async fn measure_and_decide(
     })
 }
 
+/// The checks of the declared child tables; their expected rows per parent
+/// come from the plan of `dataset` (built only when tables are declared).
+async fn child_checks(
+    dataset: &DatasetConfig,
+    measured: &BTreeMap<String, children::Measured>,
+    rel: f64,
+) -> Result<Vec<Check>> {
+    if measured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (plan, _, _) = crate::gen::prepare(dataset).await?;
+    let expected = children::expected(&plan);
+    Ok(measured
+        .iter()
+        .flat_map(|(name, m)| children::checks(name, m, expected.get(name), rel))
+        .collect())
+}
+
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
     let present = crate::catalog::existing_tables(client, schema).await?;
     let missing: Vec<&str> = crate::model::Table::ALL
@@ -293,7 +314,7 @@ async fn count_rows(client: &Client) -> Result<Counts> {
 }
 
 /// Runs every query file; each returns one row of named aggregates.
-pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
+pub(crate) async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
     let start_ms = dataset.window.start_ms();
     let end_ms = dataset.window.end_ms;
     let heavy = dataset.shape.heavy_room_fraction;
@@ -492,7 +513,10 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
 /// The critical integrity checks that fail on the dataset in `target`'s schema
 /// (one sentence each), measured in one read-only snapshot. `refresh` runs this
 /// on the staged dataset before it may replace the live one.
-pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Result<Vec<String>> {
+pub(crate) async fn integrity_failures(
+    target: &Target,
+    dataset: &DatasetConfig,
+) -> Result<Vec<String>> {
     let client = target.connect().await?;
     check_tables(&client, &target.schema).await?;
     client
@@ -500,10 +524,12 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(&client, dataset).await?;
+    let child_measured = children::measure(&client, dataset).await?;
     client
         .batch_execute("COMMIT")
         .await
         .step("ending the validation transaction")?;
+    let child = child_checks(dataset, &child_measured, 0.2).await?;
     let targets = Targets {
         dataset: dataset.clone(),
         realised: None,
@@ -512,6 +538,7 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
     Ok(checks::build(&measured.metrics, hourly, &targets, 0.2)
         .into_iter()
+        .chain(child)
         .filter(|c| {
             c.category == checks::Category::Integrity
                 && c.kind == Kind::Critical

@@ -154,6 +154,28 @@ pub struct LoadArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long, conflicts_with_all = ["prepare", "shard", "finish"])]
+    pub resume: bool,
+    /// Sharded load, step 1: run the preflight and create the stage once, print the run id
+    /// (RUN_ID) on stdout and stop. Then `--shard i/n --run RUN_ID` per shard, then `--finish`.
+    #[arg(long, conflicts_with_all = ["shard", "finish"])]
+    pub prepare: bool,
+    /// Sharded load, step 2: stream shard i of n (i = 0..n-1; unit u of every pass belongs to
+    /// shard u % n) into the prepared stage of --run. Shards run as separate processes, on one
+    /// machine or many, with the same dataset options; a killed shard is rerun alone and skips
+    /// the units it committed.
+    #[arg(long, value_name = "i/n", requires = "run", conflicts_with = "finish")]
+    pub shard: Option<String>,
+    /// Sharded load, step 3: once every shard is done, build the indexes and foreign keys, run
+    /// ANALYZE and the checks, and swap (refused while a shard is missing or failed).
+    #[arg(long, requires = "run")]
+    pub finish: bool,
+    /// The run id printed by `--prepare` (with --shard and --finish).
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -304,6 +326,11 @@ pub struct RefreshArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]

@@ -78,7 +78,7 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
     };
     for m in rx.iter() {
         match m {
-            Message::EndOfUnit { unit } => {
+            Message::EndOfUnit { unit, .. } => {
                 done.insert(unit);
             }
             Message::Rows(c) if c.unit == next => write(&mut f, c).map_err(io)?,
@@ -219,7 +219,16 @@ async fn generate_all(
             writers: Vec::new(),
         };
         let cancel = Arc::new(AtomicBool::new(false));
-        let phase = run_phase(pass, &plan, &pools, &opts.pipeline, &mut files, cancel).await?;
+        let phase = run_phase(
+            pass,
+            &plan,
+            &pools,
+            &opts.pipeline,
+            &mut files,
+            cancel,
+            Default::default(),
+        )
+        .await?;
         report.phases.push(phase);
     }
     Ok(())

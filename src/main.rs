@@ -212,6 +212,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let done = async {
                 // Validate the arguments before starting anything (even the private cluster).
                 settings::dataset(&args.dataset)?;
+                settings::load_mode(&args)?;
                 let (target, private_data_dir) = resolve_load_target(&args.target).await?;
                 let mut opts = settings::load(&args, target)?;
                 opts.private_data_dir = private_data_dir;
@@ -219,8 +220,15 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             .await;
             let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;
-            print!("{}", report.summary());
-            println!("report: {}", path.display());
+            if args.prepare {
+                // stdout carries the run id alone, for scripts: RUN=$(chatsynth load --prepare ...).
+                eprint!("{}", report.summary());
+                eprintln!("report: {}", path.display());
+                println!("{}", report.run_id.unwrap_or_default());
+            } else {
+                print!("{}", report.summary());
+                println!("report: {}", path.display());
+            }
             Ok(0)
         }
         Command::Generate(args) => {

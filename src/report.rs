@@ -179,6 +179,22 @@ pub struct RunReport {
     /// `completed`, `failed` or `interrupted`.
     pub outcome: Outcome,
     pub error: Option<String>,
+    /// Set when this run resumed a failed or killed one (`--resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<ResumeReport>,
+}
+
+/// What a resumed run found already committed in the stage and skipped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResumeReport {
+    /// The run continued (the ledger's run id, kept).
+    pub run_id: String,
+    /// Per table: rows already committed by the earlier attempt, not generated again.
+    pub skipped_rows: std::collections::BTreeMap<String, u64>,
+    /// Per table: units already committed.
+    pub skipped_units: std::collections::BTreeMap<String, u64>,
+    /// Indexes and constraints found already built in the stage.
+    pub skipped_builds: u64,
 }
 
 impl RunReport {
@@ -213,6 +229,7 @@ impl RunReport {
             peak_rss_mb: 0.0,
             outcome: Outcome::Running,
             error: None,
+            resumed: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! chunks in order and ends it with [`Message::EndOfUnit`], so a consumer that
 //! needs the canonical order (`generate` writing files) can restore it.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -82,7 +83,7 @@ impl Pass {
             .collect()
     }
 
-    fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
+    pub(crate) fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
         match self {
             Pass::Users => &plan.user_units,
             Pass::Conversations => &plan.conversation_units,
@@ -104,6 +105,10 @@ pub(crate) enum Message {
     /// Every chunk of this unit has been sent.
     EndOfUnit {
         unit: u32,
+        /// The fingerprint of the unit's rows of this table (kept with the
+        /// unit's progress, so resumed runs and shards combine into the
+        /// whole run's).
+        fingerprint: Fingerprint,
     },
 }
 
@@ -130,6 +135,13 @@ impl std::ops::AddAssign for GenStats {
 
 /// The consumer side of a phase: takes each table's chunks from its channel.
 pub(crate) trait Consumer {
+    /// How many channels (lanes) `table` gets; `start` is called once per
+    /// lane. A unit's chunks all go to lane `unit % lanes`, so a lane sees
+    /// every chunk of its units (a consumer can commit whole units).
+    fn lanes(&self, _table: Table) -> usize {
+        1
+    }
+
     /// Starts taking the chunks of `table` from `rx` (before any is sent).
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>);
 
@@ -147,8 +159,28 @@ pub(crate) trait Consumer {
     ) -> impl Future<Output = Result<Vec<TableReport>>> + Send;
 }
 
-/// Runs one phase: starts `consumer` on a bounded channel per table of
-/// `pass`, then the generator threads; waits for both.
+/// The units of each table already durably in place (a resumed load's): the
+/// generators skip a unit that every table of its pass holds, and send no
+/// rows of a unit to a table that holds it.
+pub(crate) type Committed = PerTable<HashSet<u32>>;
+
+/// The units of every pass that belong to the other shards: shard `index`
+/// of `count` takes unit `u` of each pass when `u % count == index` (a
+/// disjoint, deterministic slice; the shards together take every unit).
+pub(crate) fn other_shards(plan: &Plan, index: u32, count: u32) -> Committed {
+    let mut c = Committed::default();
+    for pass in Pass::ALL {
+        let n = pass.units(plan).len() as u32;
+        for &t in pass.tables() {
+            c[t].extend((0..n).filter(|u| u % count != index));
+        }
+    }
+    c
+}
+
+/// Runs one phase: starts `consumer` on bounded channels (its lanes) per
+/// table of `pass`, then the generator threads; waits for both. Units in
+/// `committed` are not generated again.
 pub(crate) async fn run_phase<C: Consumer>(
     pass: Pass,
     plan: &Arc<Plan>,
@@ -156,13 +188,16 @@ pub(crate) async fn run_phase<C: Consumer>(
     p: &PipelineConfig,
     consumer: &mut C,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
     let started = Instant::now();
-    let mut senders: PerTable<Option<flume::Sender<Message>>> = PerTable::default();
+    let mut senders: PerTable<Vec<flume::Sender<Message>>> = PerTable::default();
     for &t in pass.tables() {
-        let (tx, rx) = flume::bounded(p.channel_chunks);
-        senders[t] = Some(tx);
-        consumer.start(t, rx);
+        for _ in 0..consumer.lanes(t).max(1) {
+            let (tx, rx) = flume::bounded(p.channel_chunks);
+            senders[t].push(tx);
+            consumer.start(t, rx);
+        }
     }
     let children = pass.children(plan);
     let mut child_senders = vec![None; plan.children.len()];
@@ -178,6 +213,7 @@ pub(crate) async fn run_phase<C: Consumer>(
         p,
         (senders, child_senders),
         cancel.clone(),
+        committed,
     );
     let consumed = consumer.finish(&cancel).await;
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
@@ -207,7 +243,7 @@ pub(crate) async fn run_phase<C: Consumer>(
 /// The senders of a phase's channels: per built-in table, and per declared
 /// child table (`plan.children`), when the phase makes it.
 type Senders = (
-    PerTable<Option<flume::Sender<Message>>>,
+    PerTable<Vec<flume::Sender<Message>>>,
     Vec<Option<flume::Sender<Message>>>,
 );
 
@@ -216,7 +252,8 @@ type Senders = (
 /// chunks in order), so the fingerprint costs one pass over bytes already in
 /// cache.
 struct ChannelSink {
-    senders: PerTable<Option<flume::Sender<Message>>>,
+    senders: PerTable<Vec<flume::Sender<Message>>>,
+    committed: Arc<Committed>,
     /// Per declared child table (`plan.children`), when this pass makes it.
     child_senders: Vec<Option<flume::Sender<Message>>>,
     unit: u32,
@@ -231,14 +268,30 @@ impl ChannelSink {
     /// and adds the unit's hashes to the tables' fingerprints.
     fn end_unit(&mut self, tables: &[Table]) {
         for &t in tables {
-            if let Some(tx) = &self.senders[t] {
-                let _ = tx.send(Message::EndOfUnit { unit: self.unit });
-                self.fingerprints[t] += self.hashers[t].finish_unit();
+            if self.committed[t].contains(&self.unit) {
+                continue;
+            }
+            let fingerprint = self.hashers[t].finish_unit();
+            if let Some(tx) = self.lane(t) {
+                let _ = tx.send(Message::EndOfUnit {
+                    unit: self.unit,
+                    fingerprint,
+                });
+                self.fingerprints[t] += fingerprint;
             }
         }
         for tx in self.child_senders.iter().flatten() {
-            let _ = tx.send(Message::EndOfUnit { unit: self.unit });
+            let _ = tx.send(Message::EndOfUnit {
+                unit: self.unit,
+                fingerprint: Fingerprint::EMPTY,
+            });
         }
+    }
+
+    /// The channel of the current unit's lane of `table`.
+    fn lane(&self, table: Table) -> Option<&flume::Sender<Message>> {
+        let lanes = &self.senders[table];
+        (!lanes.is_empty()).then(|| &lanes[self.unit as usize % lanes.len()])
     }
 
     fn send_to(&mut self, tx: Option<flume::Sender<Message>>, chunk: BytesMut, rows: u64) -> bool {
@@ -263,7 +316,11 @@ impl ChannelSink {
 
 impl ChunkSink for ChannelSink {
     fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
-        let tx = self.senders[table].clone();
+        if self.committed[table].contains(&self.unit) {
+            // Committed by an earlier attempt (resume) or another shard.
+            return !self.cancel.load(Ordering::Relaxed);
+        }
+        let tx = self.lane(table).cloned();
         if tx.is_some() {
             self.hashers[table].update(&chunk);
         }
@@ -286,12 +343,14 @@ fn spawn_generators(
     p: &PipelineConfig,
     (senders, child_senders): Senders,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Vec<std::thread::JoinHandle<GenStats>> {
     let next = Arc::new(AtomicUsize::new(0));
     (0..p.workers)
         .map(|w| {
             let sink = ChannelSink {
                 senders: senders.clone(),
+                committed: committed.clone(),
                 child_senders: child_senders.clone(),
                 unit: 0,
                 cancel: cancel.clone(),
@@ -331,6 +390,13 @@ fn generate_units(
             break;
         }
         sink.unit = u as u32;
+        if pass
+            .tables()
+            .iter()
+            .all(|t| sink.committed[*t].contains(&sink.unit))
+        {
+            continue;
+        }
         let mut out = Out::with_rules(&mut sink, chunk_bytes, pass.tables(), &plan.rules)
             .with_children(&plan.children, &children);
         let unit = units[u].clone();

@@ -34,11 +34,12 @@ use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::gen::pipeline::{run_phase, Pass};
+use crate::gen::pipeline::{run_phase, Committed, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Outcome, PerTable, Table};
 use crate::progress::{Counters, Progress};
 use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
+use crate::util::fingerprint::Fingerprint;
 
 /// Everything a load needs, validated.
 #[derive(Debug, Clone)]
@@ -62,6 +63,24 @@ pub struct LoadOptions {
     pub private_data_dir: Option<PathBuf>,
     /// `--no-space-check`: report the estimate, but do not refuse.
     pub no_space_check: bool,
+    /// A whole run, a resume, or one of the three steps of a sharded load.
+    pub mode: Mode,
+}
+
+/// What a `load` (or `refresh`) run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Stage, load every unit, build, check, swap.
+    Whole,
+    /// Continue the failed or killed run whose stage is left in the schema.
+    Resume,
+    /// `--prepare`: preflight and create the stage of a sharded run, then stop.
+    Prepare,
+    /// `--shard index/count --run RUN`: stream this shard's units into the
+    /// prepared stage (no lock, no builds); a rerun skips its committed units.
+    Shard { index: u32, count: u32, run: String },
+    /// `--finish --run RUN`: once every shard is done, build, check, swap.
+    Finish { run: String },
 }
 
 /// A check of the staged dataset that must pass before the swap may replace
@@ -119,7 +138,40 @@ async fn run_inner(
         schema: schema.clone(),
         server_version,
     });
+    let digest = config_digest(&opts.dataset);
+    if let Mode::Shard { index, count, run } = &opts.mode {
+        // Shards run side by side: no schema lock; they only add units to
+        // the prepared stage.
+        return run_shard(
+            opts, plan, pools, report, control, &digest, *index, *count, run,
+        )
+        .await;
+    }
     catalog::try_lock(&control, &schema).await?;
+    // A --resume or --finish is checked before anything is written.
+    let resumed = match &opts.mode {
+        Mode::Resume => Some(resumable(&control, &schema, &digest, None).await?),
+        Mode::Finish { run } => {
+            let id = resumable(&control, &schema, &digest, Some(run)).await?;
+            let (count, missing) =
+                staging::shards_missing(&control, &staging::stage_schema(&schema)).await?;
+            if count == 0 || !missing.is_empty() {
+                return Err(Error::Refused(format!(
+                    "cannot finish run {run}: {}; nothing was written. Run the missing shards (load --shard i/n --run {run}) first",
+                    if count == 0 {
+                        "no shard has run".to_string()
+                    } else {
+                        format!(
+                            "shard(s) {} not done",
+                            missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                )));
+            }
+            Some(id)
+        }
+        _ => None,
+    };
 
     // Preflight: nothing is written until every check has passed.
     report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
@@ -149,26 +201,37 @@ async fn run_inner(
         )));
     }
     let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
-    let run_id = format!(
-        "{}-{}",
-        crate::util::calendar::compact(crate::util::calendar::now_ms()),
-        std::process::id()
-    );
+    if !opts.dataset.tables.is_empty() && opts.mode != Mode::Whole {
+        return Err(Error::Refused(
+            "--resume, --prepare, --shard and --finish do not support declared child tables yet; nothing was written".into(),
+        ));
+    }
+    let run_id = resumed.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            crate::util::calendar::compact(crate::util::calendar::now_ms()),
+            std::process::id()
+        )
+    });
     report.run_id = Some(run_id.clone());
     let ds = &opts.dataset;
     // From the first write on, SIGINT/SIGTERM are caught (a signal arriving
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
     let mut shutdown = Shutdown::install()?;
-    ledger::start(
-        &control,
-        &run_id,
-        opts.command,
-        ds.band.name(),
-        ds.seed,
-        &config_digest(ds),
-    )
-    .await?;
+    if resumed.is_some() {
+        ledger::resume(&control, &run_id).await?;
+    } else {
+        ledger::start(
+            &control,
+            &run_id,
+            opts.command,
+            ds.band.name(),
+            ds.seed,
+            &digest,
+        )
+        .await?;
+    }
     report.choices.push(format!(
         "loaded into bare staging tables, then built {} indexes and {} foreign keys read from the target's catalog, then swapped them in",
         deferred.indexes.len(),
@@ -177,13 +240,66 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target, &tables).await?;
+    let mut committed = Committed::default();
+    let mut skipped = PerTable::<u64>::default();
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    let stage = if resumed.is_some() {
+        let stopped = staging::stop_stage_sessions(&control, &schema).await?;
+        if stopped > 0 {
+            crate::progress::note(&format!(
+                "terminated {stopped} session(s) of the earlier attempt still working in the stage"
+            ));
+        }
+        let stage = staging::stage_schema(&schema);
+        let mut r = crate::report::ResumeReport {
+            run_id: run_id.clone(),
+            ..Default::default()
+        };
+        for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
+            if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+                committed[*t].insert(unit);
+                skipped[*t] += rows;
+                skipped_fp[*t] += fp;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+        crate::progress::note(&format!(
+            "resuming run {run_id}: {} rows in {} units already committed are skipped",
+            r.skipped_rows.values().sum::<u64>(),
+            r.skipped_units.values().sum::<u64>()
+        ));
+        report.resumed = Some(r);
+        stage
+    } else {
+        staging::create_stage(&control, target, &tables, &run_id, &digest).await?
+    };
+    if opts.mode == Mode::Prepare {
+        crate::progress::note(&format!(
+            "prepared run {run_id}: now run `load --shard i/n --run {run_id}` for i = 0..n-1 (same dataset options), then `load --finish --run {run_id}`"
+        ));
+        return Ok(());
+    }
+    let committed = Arc::new(committed);
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
     // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
-        load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
+        load_and_build(
+            opts,
+            plan,
+            pools,
+            &stage,
+            &deferred,
+            report,
+            cancel.clone(),
+            committed,
+            &skipped,
+        )
+        .await?;
+        add_fingerprints(report, &skipped_fp);
+        ledger::progress(&control, &run_id, &progress_per_table(report, &skipped)).await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
@@ -204,11 +320,24 @@ async fn run_inner(
     };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);
-        cleanup(target, &control, &run_id, &e).await;
+        if let Mode::Finish { .. } = opts.mode {
+            // The shards' work stays in the stage: --finish can be run again.
+            let _ = ledger::finish(
+                &control,
+                &run_id,
+                Outcome::Failed,
+                &serde_json::Value::Null,
+                Some(&e.to_string()),
+            )
+            .await;
+        } else {
+            cleanup(target, &control, &run_id, &e).await;
+        }
         return Err(e);
     }
+
     let t = Instant::now();
-    let rows = rows_per_table(report);
+    let rows = rows_per_table(report, &skipped);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
     let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
@@ -314,12 +443,92 @@ fn config_digest(cfg: &DatasetConfig) -> String {
         .collect()
 }
 
-fn rows_per_table(report: &RunReport) -> serde_json::Value {
+/// Rows per table in the stage: written by this run plus skipped (committed
+/// by the attempt it resumed).
+fn rows_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        m.insert(t.table.clone(), t.rows.into());
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(t.table.clone(), (t.rows + before).into());
     }
     serde_json::Value::Object(m)
+}
+
+/// Adds the fingerprints of the units skipped (committed earlier) to the
+/// report's per-table fingerprints, which then cover every unit of the run
+/// (or of the shard).
+fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
+    for t in report.phases.iter_mut().flat_map(|p| p.tables.iter_mut()) {
+        if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
+            t.fingerprint += skipped[*x];
+        }
+    }
+}
+
+/// The ledger's progress per table: rows skipped and rows written.
+fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for t in report.phases.iter().flat_map(|p| &p.tables) {
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(
+            t.table.clone(),
+            serde_json::json!({
+                "skipped_rows": before,
+                "written_rows": t.rows,
+                "fingerprint": t.fingerprint.to_string(),
+            }),
+        );
+    }
+    serde_json::Value::Object(m)
+}
+
+/// The run a `--resume` continues: the stage left in `schema` by a failed or
+/// killed run, made with the same configuration. Refused otherwise, before
+/// anything is written.
+async fn resumable(
+    control: &tokio_postgres::Client,
+    schema: &str,
+    digest: &str,
+    expect: Option<&str>,
+) -> Result<String> {
+    let Some((run_id, was)) = staging::stage_run(control, schema).await? else {
+        return Err(Error::Refused(match expect {
+            None => format!(
+                "nothing to resume: no stage of a failed or killed run is left in schema {schema:?}; nothing was written. Run without --resume"
+            ),
+            Some(run) => format!(
+                "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+            ),
+        }));
+    };
+    if let Some(run) = expect {
+        if run != run_id {
+            return Err(Error::Refused(format!(
+                "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+            )));
+        }
+    }
+    if let Some((last, status, _)) = ledger::last_run(control).await? {
+        if last == run_id && status == "COMPLETED" {
+            return Err(Error::Refused(format!(
+                "nothing to resume: run {run_id} completed; nothing was written"
+            )));
+        }
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "cannot continue run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Give the same dataset options",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    Ok(run_id)
 }
 
 /// The staged dataset must pass `check` before it may replace the live one.
@@ -403,6 +612,7 @@ fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
         .max(index_workers)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -411,6 +621,8 @@ async fn load_and_build(
     deferred: &deferred::Deferred,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
@@ -420,17 +632,32 @@ async fn load_and_build(
         target: stage_target,
         pool,
     };
+    let rows_by_table = load_passes(&st, &plan, &pools, report, cancel, committed, skipped).await?;
+    build_deferred(&st, deferred, &rows_by_table, report).await
+}
+
+/// Every pass into the stage, skipping the units in `committed`; returns the
+/// rows per table in the stage (`skipped` included).
+async fn load_passes(
+    st: &Staging<'_>,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    report: &mut RunReport,
+    cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
+) -> Result<PerTable<u64>> {
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(pass, &st, &plan, &pools, cancel.clone()).await?;
+        let phase = copy_phase(pass, st, plan, pools, cancel.clone(), committed.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[*x] = t.rows;
+                rows_by_table[*x] = t.rows + skipped[*x];
             }
         }
         report.phases.push(phase);
     }
-    build_deferred(&st, deferred, &rows_by_table, report).await
+    Ok(rows_by_table)
 }
 
 /// Where the rows of a load go before the swap: the options, the staging
@@ -449,6 +676,7 @@ async fn copy_phase(
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
     let opts = st.opts;
     let counters = Arc::new(Counters::default());
@@ -468,9 +696,108 @@ async fn copy_phase(
         counters,
         opts.fancy_progress,
     );
-    let phase = run_phase(pass, plan, pools, &opts.pipeline, &mut consumer, cancel).await;
+    let phase = run_phase(
+        pass,
+        plan,
+        pools,
+        &opts.pipeline,
+        &mut consumer,
+        cancel,
+        committed,
+    )
+    .await;
     progress.finish().await;
     phase
+}
+
+/// `load --shard index/count --run RUN`: this shard's units (unit `u` of
+/// every pass when `u % count == index`) into the prepared stage, skipping
+/// those a killed attempt of this shard committed; then marks the shard done.
+#[allow(clippy::too_many_arguments)]
+async fn run_shard(
+    opts: &LoadOptions,
+    plan: Arc<Plan>,
+    pools: Arc<Pools>,
+    report: &mut RunReport,
+    control: tokio_postgres::Client,
+    digest: &str,
+    index: u32,
+    count: u32,
+    run: &str,
+) -> Result<()> {
+    let schema = &opts.target.schema;
+    let Some((run_id, was)) = staging::stage_run(&control, schema).await? else {
+        return Err(Error::Refused(format!(
+            "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+        )));
+    };
+    if run_id != run {
+        return Err(Error::Refused(format!(
+            "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+        )));
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "shard {index}/{count} of run {run} has a different configuration from the prepared run (seed, band or overrides; config digest {} here, {} there); nothing was written. Give every shard the same dataset options",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    let stage = staging::stage_schema(schema);
+    staging::claim_shard(&control, &stage, index, count).await?;
+    report.run_id = Some(run.to_string());
+    report.choices.push(format!(
+        "shard {index}/{count}: units u with u % {count} == {index}"
+    ));
+    let mut committed = crate::gen::pipeline::other_shards(&plan, index, count);
+    let mut skipped = PerTable::<u64>::default();
+    let mut r = crate::report::ResumeReport {
+        run_id: run.to_string(),
+        ..Default::default()
+    };
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
+        if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+            if committed[*t].insert(unit) {
+                skipped[*t] += rows;
+                skipped_fp[*t] += fp;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+    }
+    if !r.skipped_units.is_empty() {
+        report.resumed = Some(r);
+    }
+    let mut shutdown = Shutdown::install()?;
+    let stage_target = opts.target.with_schema(&stage);
+    let pool = stage_target.pool(pool_size(&plan, &opts.pipeline, 1))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let work = load_passes(
+        &st,
+        &plan,
+        &pools,
+        report,
+        cancel.clone(),
+        Arc::new(committed),
+        &skipped,
+    );
+    let outcome = tokio::select! {
+        r = work => r,
+        (name, code) = shutdown.recv() => Err(Error::Interrupted { name, exit_code: code }),
+    };
+    if let Err(e) = outcome {
+        // The stage is the run's: its committed units stay for a rerun of this shard.
+        cancel.store(true, Ordering::Relaxed);
+        return Err(e);
+    }
+    add_fingerprints(report, &skipped_fp);
+    staging::shard_done(&control, &stage, index).await
 }
 
 /// Builds the indexes, then attaches primary/unique constraints, adds
@@ -488,9 +815,30 @@ async fn build_deferred(
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(st, deferred, rows_by_table, report).await?;
     let stage = &st.target.schema;
     let client = st.target.pooled(&st.pool).await?;
+    // A resumed run finds what the earlier attempt built (an index build cut
+    // off mid-way left nothing: CREATE INDEX is one transaction).
+    let (relations, constraints) = staging::stage_objects(&client, stage).await?;
+    let mut deferred = deferred.clone();
+    let before = deferred.indexes.len() + deferred.foreign_keys.len();
+    let attach: Vec<deferred::IndexDdl> = deferred
+        .indexes
+        .iter()
+        .filter(|ix| !constraints.contains(&ix.name))
+        .cloned()
+        .collect();
+    deferred.indexes.retain(|ix| !relations.contains(&ix.name));
+    deferred
+        .foreign_keys
+        .retain(|fk| !constraints.contains(&fk.name));
+    let found = before - deferred.indexes.len() - deferred.foreign_keys.len();
+    if let Some(r) = report.resumed.as_mut() {
+        r.skipped_builds = found as u64;
+    }
+    build_indexes(st, &deferred, rows_by_table, report).await?;
+    deferred.indexes = attach;
+    let deferred = &deferred;
     // Validating a foreign key is an anti join of the child against the
     // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
     // the hash of 2M message ids splits into batches and every batch rereads
@@ -598,6 +946,11 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
+        if std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "indexes") {
+            // Test hook: stop here after the first index, for a kill -9.
+            crate::progress::note("test hook: holding the index builds");
+            std::future::pending::<()>().await;
+        }
         done.push(StepReport::since(
             format!("index {}", job.name),
             t,

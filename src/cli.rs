@@ -225,6 +225,12 @@ pub struct GenerateArgs {
     /// Chunk size, in KiB.
     #[arg(long, default_value_t = 256)]
     pub chunk_kib: usize,
+    /// Generate only shard i of n (i = 0..n-1): unit u of every pass belongs to shard u % n, the
+    /// same slice as `load --shard i/n`. The shards' files together hold exactly the rows of one
+    /// whole run: loading them all into one table gives the same table, and the reports'
+    /// per-table fingerprints add up to the whole run's. Give every shard the same dataset options.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Where to write the JSON report (default: reports/generate-<band>-<seed>-<UTC time>.json).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,

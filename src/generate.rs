@@ -16,7 +16,7 @@ use crate::config::{DatasetConfig, PipelineConfig};
 use crate::copy::FileWriter;
 use crate::error::{Error, Result};
 use crate::gen::children::Child;
-use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
+use crate::gen::pipeline::{other_shards, run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Table};
 use crate::report::{RunReport, TableReport};
@@ -29,6 +29,8 @@ pub struct GenerateOptions {
     /// `None` = discard.
     pub out_dir: Option<PathBuf>,
     pub report_path: Option<PathBuf>,
+    /// `--shard index/count`: only units `u` with `u % count == index`.
+    pub shard: Option<(u32, u32)>,
 }
 
 /// Where a table's file goes.
@@ -62,15 +64,20 @@ fn discard(rx: flume::Receiver<Message>) -> Written {
 }
 
 /// Drains one table's channel into `path`, in unit order, under a temporary
-/// name renamed when complete.
-fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
+/// name renamed when complete. The units come as `first, first + step, ...`
+/// (every unit, or one shard's).
+fn write_file(
+    rx: flume::Receiver<Message>,
+    path: PathBuf,
+    (first, step): (u32, u32),
+) -> Result<Written> {
     let tmp = path.with_extension("pgcopy.partial");
     let io = |e| Error::io(format!("cannot write {}", tmp.display()), e);
     let file = std::fs::File::create(&tmp).map_err(io)?;
     let mut f = FileWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)).map_err(io)?;
     let mut w = Written::default();
     let (mut next, mut pending, mut done): (u32, HashMap<u32, Vec<Chunk>>, HashSet<u32>) =
-        (0, HashMap::new(), HashSet::new());
+        (first, HashMap::new(), HashSet::new());
     let mut write = |f: &mut FileWriter<_>, c: Chunk| {
         w.rows += c.rows;
         w.chunks += 1;
@@ -85,7 +92,7 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
             Message::Rows(c) => pending.entry(c.unit).or_default().push(c),
         }
         while done.remove(&next) {
-            next += 1;
+            next += step;
             for c in pending.remove(&next).unwrap_or_default() {
                 write(&mut f, c).map_err(io)?;
             }
@@ -114,6 +121,8 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
 /// discarding its chunks.
 struct Files {
     out_dir: Option<PathBuf>,
+    /// The units each file receives: (first, step).
+    units: (u32, u32),
     started: Instant,
     writers: Vec<(String, std::thread::JoinHandle<Result<Written>>)>,
 }
@@ -121,8 +130,9 @@ struct Files {
 impl Files {
     fn spawn(&mut self, name: &str, rx: flume::Receiver<Message>) {
         let path = self.out_dir.as_ref().map(|d| file_named(d, name));
+        let units = self.units;
         let writer = std::thread::spawn(move || match path {
-            Some(path) => write_file(rx, path),
+            Some(path) => write_file(rx, path, units),
             None => Ok(discard(rx)),
         });
         self.writers.push((name.to_string(), writer));
@@ -198,6 +208,11 @@ pub async fn run(opts: &GenerateOptions) -> Result<(RunReport, PathBuf)> {
         ),
         None => "discarded the encoded chunks (generation and encoding alone)".into(),
     });
+    if let Some((i, n)) = opts.shard {
+        report.choices.push(format!(
+            "shard {i}/{n}: units u with u % {n} == {i} of every pass; the shards' files together hold one whole run's rows"
+        ));
+    }
     let path = opts
         .report_path
         .clone()
@@ -212,9 +227,15 @@ async fn generate_all(
     pools: Arc<Pools>,
     report: &mut RunReport,
 ) -> Result<()> {
+    // A shard skips the other shards' units, as if another run had them.
+    let committed = Arc::new(match opts.shard {
+        Some((i, n)) => other_shards(&plan, i, n),
+        None => Default::default(),
+    });
     for pass in Pass::ALL {
         let mut files = Files {
             out_dir: opts.out_dir.clone(),
+            units: opts.shard.map_or((0, 1), |(i, n)| (i, n)),
             started: Instant::now(),
             writers: Vec::new(),
         };
@@ -226,7 +247,7 @@ async fn generate_all(
             &opts.pipeline,
             &mut files,
             cancel,
-            Default::default(),
+            committed.clone(),
         )
         .await?;
         report.phases.push(phase);

@@ -193,6 +193,7 @@ pub fn generate(a: &GenerateArgs) -> Result<GenerateOptions> {
         pipeline: pipeline(&a.dataset, 1, a.chunk_kib, 16)?,
         out_dir: if a.discard { None } else { a.out.clone() },
         report_path: a.report.clone(),
+        shard: a.shard.as_deref().map(parse_shard).transpose()?,
     })
 }
 

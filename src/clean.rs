@@ -17,7 +17,10 @@
 
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+
 use crate::catalog;
+use crate::config::tables::{Actor, ChildTable, Parent};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 use crate::model::Table;
@@ -27,6 +30,7 @@ const DOOMED_SQL: &str = include_str!("../sql/clean/doomed.sql");
 const KEPT_MESSAGES_SQL: &str = include_str!("../sql/clean/kept_messages.sql");
 const KEEP_SQL: &str = include_str!("../sql/clean/keep.sql");
 const DELETE_SQL: &str = include_str!("../sql/clean/delete.sql");
+const CHILD_SQL: &str = include_str!("../sql/clean/child.sql");
 
 /// How the synthetic rows go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,25 +71,52 @@ async fn run_script(tx: &tokio_postgres::Transaction<'_>, sql: &str) -> Result<(
     Ok(())
 }
 
-/// Row counts of the seven tables.
-async fn counts(c: &tokio_postgres::Client, schema: &str) -> Result<Vec<i64>> {
+/// Row counts of `tables`.
+async fn counts(c: &tokio_postgres::Client, schema: &str, tables: &[String]) -> Result<Vec<i64>> {
     let mut out = Vec::new();
-    for t in Table::ALL {
+    for t in tables {
         let n: i64 = c
             .query_one(
                 &format!(
                     "SELECT count(*) FROM {}.{}",
                     quote_ident(schema),
-                    quote_ident(t.name())
+                    quote_ident(t)
                 ),
                 &[],
             )
             .await
-            .step(format!("counting {}", t.name()))?
+            .step(format!("counting {t}"))?
             .get(0);
         out.push(n);
     }
     Ok(out)
+}
+
+/// The deletes of the declared child tables' synthetic rows: those off a
+/// doomed parent, and those by a synthetic user.
+fn child_deletes(tables: &BTreeMap<String, ChildTable>) -> String {
+    let mut sql = String::new();
+    for (name, t) in tables {
+        let doomed = match t.parent {
+            Parent::Messages => "cs_doomed_messages",
+            Parent::Conversations => "cs_doomed_conversations",
+            Parent::Users => "cs_syn_users",
+        };
+        for line in CHILD_SQL.lines().filter(|l| l.starts_with("DELETE")) {
+            if line.contains("{actor_col}") && t.actor == Actor::None {
+                continue;
+            }
+            sql.push_str(
+                &line
+                    .replace("{table}", &quote_ident(name))
+                    .replace("{doomed}", doomed)
+                    .replace("{parent_col}", &quote_ident(t.parent_column()))
+                    .replace("{actor_col}", &quote_ident(&t.actor_column)),
+            );
+            sql.push('\n');
+        }
+    }
+    sql
 }
 
 /// The statements of a SQL file whose statements each end a line with `;`,
@@ -115,12 +146,16 @@ pub struct CleanReport {
     pub elapsed_ms: f64,
 }
 
-pub async fn run(target: &Target) -> Result<CleanReport> {
+/// Cleans `target`; the child tables `declared` in the config lose their
+/// synthetic rows too (rows off a synthetic parent or by a synthetic user).
+pub async fn run(target: &Target, declared: &BTreeMap<String, ChildTable>) -> Result<CleanReport> {
+    let tables = catalog::tables_with_children(declared.keys());
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
     crate::db::refuse_read_only(&client).await?;
     catalog::try_lock(&client, schema).await?;
+    catalog::children::require_present(&client, schema, declared).await?;
     let present = catalog::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
         return Err(Error::Config(format!(
@@ -134,7 +169,7 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     }
     // A killed load's staging schema is synthetic too.
     catalog::stage::drop_stage(&client, schema).await?;
-    let before = counts(&client, schema).await?;
+    let before = counts(&client, schema, &tables).await?;
     let real = catalog::non_synthetic_users(&client, schema).await?;
     let tx = client.transaction().await.step("starting the clean")?;
     tx.batch_execute(&format!(
@@ -143,7 +178,9 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
     ))
     .await
     .step("setting up the clean")?;
-    let external = catalog::foreign_keys_into_chat(&tx, schema).await?.len();
+    let external = catalog::foreign_keys_into_chat(&tx, schema, &tables)
+        .await?
+        .len();
     let (kept_messages, messages) = if real == 0 || external > 0 {
         (0, 0)
     } else {
@@ -162,14 +199,21 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
         );
         (kept, total)
     };
-    let way = choose(real, external, kept_messages, messages);
+    // The survivors' copy (keep.sql) knows only the seven tables.
+    let way = match choose(real, external, kept_messages, messages) {
+        Way::KeepSurvivors if !declared.is_empty() => Way::Delete,
+        w => w,
+    };
     let how = match way {
         Way::Truncate => {
-            let names: Vec<String> = Table::ALL.iter().map(|t| quote_ident(t.name())).collect();
+            let names: Vec<String> = tables.iter().map(|t| quote_ident(t)).collect();
             tx.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
                 .await
                 .step("truncating the synthetic tables")?;
-            "every user was synthetic: truncated the seven tables".to_string()
+            format!(
+                "every user was synthetic: truncated the {} tables",
+                tables.len()
+            )
         }
         Way::KeepSurvivors => {
             run_script(&tx, KEEP_SQL).await?;
@@ -179,26 +223,37 @@ pub async fn run(target: &Target) -> Result<CleanReport> {
             if real == 0 || external > 0 {
                 run_script(&tx, DOOMED_SQL).await?;
             }
-            run_script(&tx, DELETE_SQL).await?;
+            // The temp table of doomed messages first, then the declared
+            // tables (the deepest children), then the chat tables.
+            let all: Vec<&str> = statements(DELETE_SQL).collect();
+            let first_delete = all
+                .iter()
+                .position(|s| first_line(s).starts_with("DELETE"))
+                .unwrap_or(0);
+            let children = child_deletes(declared);
+            let script = format!(
+                "{};\n{children}{};\n",
+                all[..first_delete].join(";\n"),
+                all[first_delete..].join(";\n")
+            );
+            run_script(&tx, &script).await?;
             format!("deleted the synthetic users and what hangs off them ({real} real users); other rows kept")
         }
     };
     tx.commit().await.step("committing the clean")?;
-    let after = counts(&client, schema).await?;
+    let after = counts(&client, schema, &tables).await?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!("{how} in {:.2}s", elapsed_ms / 1000.0);
     println!("{:<18} {:>12} {:>12}", "table", "removed", "kept");
-    let mut tables = Vec::new();
-    for (i, t) in Table::ALL.iter().enumerate() {
+    let mut report = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
         let (removed, kept) = ((before[i] - after[i]).max(0) as u64, after[i].max(0) as u64);
-        println!(
-            "{:<18} {:>12} {:>12}",
-            t.name(),
-            group(removed),
-            group(kept)
-        );
-        tables.push((*t, removed, kept));
+        println!("{:<18} {:>12} {:>12}", t, group(removed), group(kept));
+        if let Some(x) = Table::ALL.get(i) {
+            report.push((*x, removed, kept));
+        }
     }
+    let tables = report;
     Ok(CleanReport {
         truncated: way == Way::Truncate,
         tables,

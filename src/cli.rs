@@ -106,7 +106,9 @@ pub struct DatasetArgs {
     /// Seed: the same seed and band give identical table contents.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// JSON or TOML file overriding the band's counts, window and shape targets (keys: docs/config.md).
+    /// JSON or TOML file overriding the band's counts, window and shape targets, holding column
+    /// rules (`[columns."table.column"]`) and declaring child tables to fill (`[tables.<name>]`)
+    /// (keys: docs/config.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Fit the shape to a profile (from `chatsynth profile`): counts, time window, and the
@@ -152,6 +154,28 @@ pub struct LoadArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long, conflicts_with_all = ["prepare", "shard", "finish"])]
+    pub resume: bool,
+    /// Sharded load, step 1: run the preflight and create the stage once, print the run id
+    /// (RUN_ID) on stdout and stop. Then `--shard i/n --run RUN_ID` per shard, then `--finish`.
+    #[arg(long, conflicts_with_all = ["shard", "finish"])]
+    pub prepare: bool,
+    /// Sharded load, step 2: stream shard i of n (i = 0..n-1; unit u of every pass belongs to
+    /// shard u % n) into the prepared stage of --run. Shards run as separate processes, on one
+    /// machine or many, with the same dataset options; a killed shard is rerun alone and skips
+    /// the units it committed.
+    #[arg(long, value_name = "i/n", requires = "run", conflicts_with = "finish")]
+    pub shard: Option<String>,
+    /// Sharded load, step 3: once every shard is done, build the indexes and foreign keys, run
+    /// ANALYZE and the checks, and swap (refused while a shard is missing or failed).
+    #[arg(long, requires = "run")]
+    pub finish: bool,
+    /// The run id printed by `--prepare` (with --shard and --finish).
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -182,6 +206,10 @@ pub struct TuningArgs {
     /// Do not show progress bars even on a terminal (plain periodic lines instead).
     #[arg(long)]
     pub no_progress: bool,
+    /// Load even when the size estimate (heap, indexes, WAL) exceeds the free space of the
+    /// private cluster's disk. The estimate is still printed and reported.
+    #[arg(long)]
+    pub no_space_check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +279,10 @@ pub struct ProfileArgs {
     /// shares and quantile levels are suppressed and listed in the file.
     #[arg(long, default_value_t = 10)]
     pub min_bucket: u64,
+    /// Also write a self-contained HTML page of the profile (its charts and summary table)
+    /// to FILE; its folder must exist and be writable. Not with --compare.
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    pub html: Option<PathBuf>,
     /// Compare two profiles (no database) and decide GO / NO-GO: exit 0 GO, 1 NO-GO, 2 error.
     #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
     pub compare: Option<Vec<PathBuf>>,
@@ -294,6 +326,11 @@ pub struct RefreshArgs {
     /// Allow replacing tables that hold non-synthetic rows (users whose email does not start with `syn_`).
     #[arg(long)]
     pub allow_non_synthetic: bool,
+    /// Continue the failed or killed run whose stage is left in the schema: units already
+    /// committed are not generated again, built indexes are kept. Give the same dataset options
+    /// (refused, exit 2, when the configuration differs or there is nothing to resume).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -304,6 +341,10 @@ pub struct RefreshArgs {
 pub struct CleanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// The config file of the loads: its child tables (`[tables.<name>]`) lose their synthetic
+    /// rows too (rows off a synthetic parent or by a synthetic user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }

@@ -5,11 +5,15 @@
 //! Every generation target of the data shape (docs/data.md)
 //! lives here, in one place per band, and is echoed whole into the load report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+pub mod tables;
+pub use tables::ChildTable;
 
 /// The default end of the time window: 2026-01-01T00:00:00Z, fixed so the same
 /// seed gives the same bytes. `--window-end-now` anchors it at the current time.
@@ -73,6 +77,8 @@ impl Band {
                 seasonal_amplitude: seasonal,
                 ..Shape::default()
             },
+            tables: BTreeMap::new(),
+            columns: BTreeMap::new(),
         }
     }
 }
@@ -404,6 +410,15 @@ pub struct DatasetConfig {
     pub counts: Counts,
     pub window: Window,
     pub shape: Shape,
+    /// Child tables declared with `[tables.<name>]`, by name (none by default;
+    /// left out of the JSON when empty, so older digests stay as they were).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, ChildTable>,
+    /// Column rules, keyed `"table.column"` (docs/config.md, "Column rules").
+    /// Left out of the JSON when empty, so configurations without rules keep
+    /// their digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, crate::rules::RuleSpec>,
 }
 
 /// Overrides read from `--config FILE`: any subset of `DatasetConfig`'s fields.
@@ -540,6 +555,12 @@ impl DatasetConfig {
         }
         if let Some(f) = &s.fitted {
             f.problems(&mut problems);
+        }
+        for (name, t) in &self.tables {
+            problems.extend(t.problems(name));
+        }
+        if let Err(rule_problems) = crate::rules::Rules::compile(self.seed, &self.columns) {
+            problems.extend(rule_problems);
         }
         if problems.is_empty() {
             Ok(())

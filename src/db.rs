@@ -25,7 +25,7 @@ use crate::error::{DbContext, Error, Result};
 /// they are alive; a dead client is noticed by TCP keepalives), and a lock
 /// wait is bounded. Steps that mean a tighter bound set it locally (the
 /// swap's lock wait, `SET LOCAL` in its transaction).
-pub const SESSION_SETTINGS: [(&str, &str); 3] = [
+pub(crate) const SESSION_SETTINGS: [(&str, &str); 3] = [
     ("statement_timeout", "0"),
     ("idle_in_transaction_session_timeout", "0"),
     ("lock_timeout", "30s"),
@@ -78,7 +78,7 @@ pub fn quote_ident(s: &str) -> String {
 }
 
 /// `'literal'` with embedded quotes doubled (only for DDL that cannot take parameters).
-pub fn quote_literal(s: &str) -> String {
+pub(crate) fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -118,14 +118,14 @@ impl Target {
         })
     }
 
-    pub fn with_schema(&self, schema: &str) -> Target {
+    pub(crate) fn with_schema(&self, schema: &str) -> Target {
         Target {
             schema: schema.to_string(),
             ..self.clone()
         }
     }
 
-    pub fn schema_q(&self) -> String {
+    pub(crate) fn schema_q(&self) -> String {
         quote_ident(&self.schema)
     }
 
@@ -147,7 +147,7 @@ impl Target {
         Ok(client)
     }
 
-    pub async fn setup_session(&self, client: &Client) -> Result<()> {
+    pub(crate) async fn setup_session(&self, client: &Client) -> Result<()> {
         let mut sql = format!("SET search_path TO {}, public;", self.schema_q());
         for (name, value) in SESSION_SETTINGS {
             sql.push_str(&format!(" SET {name} = {};", quote_literal(value)));
@@ -159,7 +159,7 @@ impl Target {
     }
 
     /// A pool of `size` connections set up like `connect`.
-    pub fn pool(&self, size: usize) -> Result<deadpool_postgres::Pool> {
+    pub(crate) fn pool(&self, size: usize) -> Result<deadpool_postgres::Pool> {
         let mgr_cfg = deadpool_postgres::ManagerConfig {
             recycling_method: deadpool_postgres::RecyclingMethod::Verified,
         };
@@ -172,7 +172,7 @@ impl Target {
     }
 
     /// A pooled connection with the session set up.
-    pub async fn pooled(
+    pub(crate) async fn pooled(
         &self,
         pool: &deadpool_postgres::Pool,
     ) -> Result<deadpool_postgres::Object> {
@@ -268,7 +268,7 @@ fn encode(bytes: &[u8]) -> String {
 }
 
 /// The server's version string (`SHOW server_version`).
-pub async fn server_version(client: &Client) -> Result<String> {
+pub(crate) async fn server_version(client: &Client) -> Result<String> {
     let row = client
         .query_one("SHOW server_version", &[])
         .await
@@ -334,7 +334,7 @@ fn with_unit(value: &str, unit: &str) -> String {
 /// Why a target cannot be written, if it cannot: `default_transaction_read_only`
 /// (or `transaction_read_only` from the URL) is on, or the server is a hot
 /// standby.
-pub fn read_only_reason(transaction_read_only: bool, in_recovery: bool) -> Option<String> {
+pub(crate) fn read_only_reason(transaction_read_only: bool, in_recovery: bool) -> Option<String> {
     if in_recovery {
         Some(
             "the target server is a hot standby (pg_is_in_recovery() is true): it cannot be written; point --database-url at the primary. Nothing was written".into(),
@@ -350,7 +350,7 @@ pub fn read_only_reason(transaction_read_only: bool, in_recovery: bool) -> Optio
 
 /// The preflight's first check, before the schema, the tables or the ledger
 /// are touched: a read-only target or a hot standby is refused (exit 2).
-pub async fn refuse_read_only(client: &Client) -> Result<()> {
+pub(crate) async fn refuse_read_only(client: &Client) -> Result<()> {
     let row = client
         .query_one(
             "SELECT current_setting('transaction_read_only') = 'on', pg_is_in_recovery()",

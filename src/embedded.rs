@@ -111,6 +111,11 @@ pub async fn ensure_running() -> Result<String> {
     Ok(url)
 }
 
+/// The private cluster's data directory (whether or not it exists yet).
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(Layout::resolve()?.pgdata)
+}
+
 /// Stops the private cluster (a no-op when it is not running).
 pub async fn stop() -> Result<()> {
     let layout = Layout::resolve()?;

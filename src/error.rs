@@ -55,7 +55,7 @@ pub enum Error {
 
 /// The server's message, detail and hint, on one line, instead of tokio-postgres'
 /// generic "db error".
-pub fn pg_message(e: &tokio_postgres::Error) -> String {
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = format!("{} ({})", db.message(), db.code().code());
         if let Some(d) = db.detail() {
@@ -106,7 +106,7 @@ impl Error {
 }
 
 /// Extension to attach a step name to tokio-postgres results.
-pub trait DbContext<T> {
+pub(crate) trait DbContext<T> {
     fn step(self, step: impl fmt::Display) -> Result<T>;
 }
 

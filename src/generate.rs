@@ -15,10 +15,12 @@ use std::time::Instant;
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::copy::FileWriter;
 use crate::error::{Error, Result};
+use crate::gen::children::Child;
 use crate::gen::pipeline::{run_phase, Chunk, Consumer, Message, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Table};
 use crate::report::{RunReport, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 pub struct GenerateOptions {
@@ -31,7 +33,12 @@ pub struct GenerateOptions {
 
 /// Where a table's file goes.
 pub fn file_for(dir: &Path, t: Table) -> PathBuf {
-    dir.join(format!("{}.pgcopy", t.name()))
+    file_named(dir, t.name())
+}
+
+/// Where the file of the table named `name` goes (declared child tables too).
+pub fn file_named(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.pgcopy"))
 }
 
 #[derive(Default)]
@@ -71,7 +78,7 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
     };
     for m in rx.iter() {
         match m {
-            Message::EndOfUnit { unit } => {
+            Message::EndOfUnit { unit, .. } => {
                 done.insert(unit);
             }
             Message::Rows(c) if c.unit == next => write(&mut f, c).map_err(io)?,
@@ -108,17 +115,27 @@ fn write_file(rx: flume::Receiver<Message>, path: PathBuf) -> Result<Written> {
 struct Files {
     out_dir: Option<PathBuf>,
     started: Instant,
-    writers: Vec<(Table, std::thread::JoinHandle<Result<Written>>)>,
+    writers: Vec<(String, std::thread::JoinHandle<Result<Written>>)>,
 }
 
-impl Consumer for Files {
-    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
-        let path = self.out_dir.as_ref().map(|d| file_for(d, table));
+impl Files {
+    fn spawn(&mut self, name: &str, rx: flume::Receiver<Message>) {
+        let path = self.out_dir.as_ref().map(|d| file_named(d, name));
         let writer = std::thread::spawn(move || match path {
             Some(path) => write_file(rx, path),
             None => Ok(discard(rx)),
         });
-        self.writers.push((table, writer));
+        self.writers.push((name.to_string(), writer));
+    }
+}
+
+impl Consumer for Files {
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
+        self.spawn(table.name(), rx);
+    }
+
+    fn start_child(&mut self, _i: usize, child: &Child, rx: flume::Receiver<Message>) {
+        self.spawn(&child.name, rx);
     }
 
     async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
@@ -141,7 +158,7 @@ impl Consumer for Files {
         for (t, w) in written {
             let w = w.inspect_err(|_| cancel.store(true, Ordering::Relaxed))?;
             tables.push(TableReport {
-                table: t.name().into(),
+                table: t,
                 rows: w.rows,
                 bytes: w.bytes,
                 elapsed_ms,
@@ -152,6 +169,8 @@ impl Consumer for Files {
                 chunk_send_latency_us: Default::default(),
                 streams_waiting_for_generators_ms: 0.0,
                 server_ack_ms: 0.0,
+                // Filled by the phase runner from the generators' unit hashes.
+                fingerprint: Fingerprint::EMPTY,
             });
         }
         Ok(tables)
@@ -200,7 +219,16 @@ async fn generate_all(
             writers: Vec::new(),
         };
         let cancel = Arc::new(AtomicBool::new(false));
-        let phase = run_phase(pass, &plan, &pools, &opts.pipeline, &mut files, cancel).await?;
+        let phase = run_phase(
+            pass,
+            &plan,
+            &pools,
+            &opts.pipeline,
+            &mut files,
+            cancel,
+            Default::default(),
+        )
+        .await?;
         report.phases.push(phase);
     }
     Ok(())

@@ -18,8 +18,8 @@
 //!   load would meet, with its fix), [`clean`] (removes the synthetic rows),
 //!   [`embedded`] (a private PostgreSQL cluster, the default target).
 //! - After a command: [`metrics`] (a finished run's result in the Prometheus
-//!   text format, `--metrics-file`) and [`html`] (validate's and explain's
-//!   results as a self-contained page, `--html`).
+//!   text format, `--metrics-file`) and [`html`] (validate's, explain's and
+//!   profile's results as a self-contained page, `--html`).
 //! - Shared by the commands: [`report`] (the versioned JSON run report and the
 //!   terminal summary), [`progress`] (bars or periodic lines).
 //! - The layers below: [`gen`] (the plan, RNG streams, distributions, one
@@ -54,6 +54,7 @@ pub mod profile;
 pub mod progress;
 pub mod refresh;
 pub mod report;
+pub mod rules;
 pub mod schema_check;
 pub mod settings;
 pub mod tls;

@@ -56,6 +56,13 @@ fn command_name(c: &Command) -> &'static str {
     }
 }
 
+/// Checks an output file given with `flag` before any work starts: a path
+/// that cannot be written is bad input (exit 2), one sentence.
+fn check_output(flag: &str, path: &std::path::Path) -> Result<()> {
+    chatsynth::util::json::check_writable(path)
+        .map_err(|why| chatsynth::Error::Config(format!("{flag} {}: {why}", path.display())))
+}
+
 /// A command's `--metrics-file`: its folder is checked before any work starts
 /// (exit 2), and the file is written when the command ends, whatever the outcome.
 struct MetricsOut {
@@ -67,7 +74,7 @@ struct MetricsOut {
 impl MetricsOut {
     fn new(command: &'static str, path: &Option<PathBuf>) -> Result<MetricsOut> {
         if let Some(p) = path {
-            metrics::check_writable("--metrics-file", p)?;
+            check_output("--metrics-file", p)?;
         }
         Ok(MetricsOut {
             command,
@@ -119,6 +126,20 @@ async fn resolve_target(t: &TargetArgs) -> Result<Target> {
     Target::from_url(&url, &t.schema, t.ssl_root_cert.as_deref())
 }
 
+/// [`resolve_target`] for `load` and `refresh`, which also need the private
+/// cluster's data directory when that is the target (the size preflight
+/// compares with its disk's free space).
+async fn resolve_load_target(t: &TargetArgs) -> Result<(Target, Option<std::path::PathBuf>)> {
+    let private = t.database_url.as_ref().is_none_or(|u| u.trim().is_empty());
+    let target = resolve_target(t).await?;
+    let dir = if private {
+        Some(embedded::data_dir()?)
+    } else {
+        None
+    };
+    Ok((target, dir))
+}
+
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => {
@@ -135,7 +156,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 .await;
             }
             if let Some(html) = &args.html {
-                chatsynth::html::check_destination("--html", html)?;
+                check_output("--html", html)?;
             }
             let m = MetricsOut::new("validate", &args.metrics.metrics_file)?;
             let gate = async {
@@ -148,7 +169,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Explain(args) => {
             if let Some(html) = &args.html {
-                chatsynth::html::check_destination("--html", html)?;
+                check_output("--html", html)?;
             }
             let opts = settings::explain(&args)?;
             let target = match opts.mode {
@@ -158,6 +179,9 @@ async fn run(cli: Cli) -> Result<u8> {
             explain::run(target.as_ref(), &opts).await
         }
         Command::Profile(args) => {
+            if let Some(html) = &args.html {
+                check_output("--html", html)?;
+            }
             let opts = profile::options(&args)?;
             match (&args.compare, &args.out) {
                 (Some(files), out) => {
@@ -165,7 +189,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 }
                 (None, Some(out)) => {
                     let target = resolve_target(&args.target).await?;
-                    profile::run(&target, &opts, out).await
+                    profile::run(&target, &opts, out, args.html.as_deref()).await
                 }
                 (None, None) => Err(chatsynth::Error::Config(
                     "profile needs --out FILE (or --compare OLD NEW)".into(),
@@ -188,14 +212,23 @@ async fn run(cli: Cli) -> Result<u8> {
             let done = async {
                 // Validate the arguments before starting anything (even the private cluster).
                 settings::dataset(&args.dataset)?;
-                let target = resolve_target(&args.target).await?;
-                let opts = settings::load(&args, target)?;
+                settings::load_mode(&args)?;
+                let (target, private_data_dir) = resolve_load_target(&args.target).await?;
+                let mut opts = settings::load(&args, target)?;
+                opts.private_data_dir = private_data_dir;
                 load::run(&opts, None).await
             }
             .await;
             let (report, path) = m.finish(done, |(r, _), prev| metrics::render_run(r, prev))?;
-            print!("{}", report.summary());
-            println!("report: {}", path.display());
+            if args.prepare {
+                // stdout carries the run id alone, for scripts: RUN=$(chatsynth load --prepare ...).
+                eprint!("{}", report.summary());
+                eprintln!("report: {}", path.display());
+                println!("{}", report.run_id.unwrap_or_default());
+            } else {
+                print!("{}", report.summary());
+                println!("report: {}", path.display());
+            }
             Ok(0)
         }
         Command::Generate(args) => {
@@ -209,8 +242,9 @@ async fn run(cli: Cli) -> Result<u8> {
             let m = MetricsOut::new("refresh", &args.metrics.metrics_file)?;
             let done = async {
                 settings::dataset(&args.dataset)?;
-                let target = resolve_target(&args.target).await?;
-                let opts = settings::refresh(&args, target)?;
+                let (target, private_data_dir) = resolve_load_target(&args.target).await?;
+                let mut opts = settings::refresh(&args, target)?;
+                opts.private_data_dir = private_data_dir;
                 refresh::run(&opts).await
             }
             .await;
@@ -238,8 +272,9 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Clean(args) => {
             let m = MetricsOut::new("clean", &args.metrics.metrics_file)?;
             let done = async {
+                let declared = settings::declared_tables(args.config.as_deref())?;
                 let target = resolve_target(&args.target).await?;
-                clean::run(&target).await
+                clean::run(&target, &declared).await
             }
             .await;
             m.finish(done, metrics::render_clean)?;

@@ -7,7 +7,8 @@
 //! `clean`, after the command's own report is written. Nothing here talks to
 //! the database. The file is written atomically (a temporary file in the same
 //! folder, then a rename), so the collector never reads half a file; the
-//! folder is checked before the command starts ([`check_writable`]).
+//! folder is checked before the command starts (`util::json::check_writable`,
+//! the same check as `--html`'s).
 //!
 //! Every series carries a `command` label, so the files of several commands can
 //! sit side by side in the collector's folder. All families are gauges: each
@@ -367,42 +368,6 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-/// Checks, before any work, that a file can be written at `path` (given with
-/// `flag`): its folder exists, is a folder, and takes a new file (a probe file
-/// is created and removed, which also catches read-only file systems and
-/// holds for root). Bad input: exit 2.
-pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    let bad = |why: String| Err(Error::Config(format!("{flag} {}: {why}", path.display())));
-    if path.file_name().is_none() || path.is_dir() {
-        return bad("is a folder, not a file name".into());
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return bad(format!(
-            "the folder {} does not exist (create it first)",
-            dir.display()
-        ));
-    }
-    let probe = dir.join(format!(".chatsynth-probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bad(format!(
-            "cannot write in the folder {} ({e})",
-            dir.display()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,22 +406,12 @@ mod tests {
         assert!(text
             .contains("chatsynth_last_success_timestamp_seconds{command=\"load\"} 1764000000.5"));
         // Only the metrics file is left in the folder: no temporary file, no probe.
-        check_writable("--metrics-file", &path).unwrap();
+        crate::util::json::check_writable(&path).unwrap();
         let names: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("load.prom")]);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn missing_folders_are_bad_input() {
-        let e = check_writable("--metrics-file", Path::new("/nonexistent-chatsynth/x.prom"))
-            .unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("does not exist"), "{e}");
-        let e = check_writable("--metrics-file", &std::env::temp_dir()).unwrap_err();
-        assert!(e.to_string().contains("is a folder"), "{e}");
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct Counters {
     pub(crate) rows: PerTable<AtomicU64>,
 }
 
-pub struct Progress {
+pub(crate) struct Progress {
     stop: Arc<tokio::sync::Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
     /// For the `phase_end` event of JSON logs.
@@ -34,7 +34,7 @@ pub struct Progress {
 
 /// Whether to draw bars: stderr is a terminal, the user did not opt out and
 /// the logs are not JSON.
-pub fn fancy(opt_out: bool) -> bool {
+pub(crate) fn fancy(opt_out: bool) -> bool {
     !opt_out && !json_logs() && std::io::stderr().is_terminal()
 }
 
@@ -46,7 +46,7 @@ pub fn set_json_logs(on: bool) {
     JSON_LOGS.store(on, Ordering::Relaxed);
 }
 
-pub fn json_logs() -> bool {
+pub(crate) fn json_logs() -> bool {
     JSON_LOGS.load(Ordering::Relaxed)
 }
 
@@ -66,7 +66,7 @@ fn emit(level: &str, event: &str, fields: serde_json::Value) {
 }
 
 /// A line of information on stderr.
-pub fn note(message: &str) {
+pub(crate) fn note(message: &str) {
     if json_logs() {
         emit("info", "message", serde_json::json!({ "message": message }));
     } else {
@@ -265,7 +265,7 @@ impl Drop for Progress {
 
 /// Progress of the post-load builds: a bar on a terminal, a line per slow or
 /// final build otherwise.
-pub struct Steps {
+pub(crate) struct Steps {
     bar: Option<ProgressBar>,
     total: usize,
     done: std::sync::atomic::AtomicUsize,

@@ -12,9 +12,10 @@ use crate::db::SessionSettings;
 use crate::error::{Error, Result};
 use crate::model::{Command, Outcome};
 use crate::util::calendar;
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::{group, per_sec};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -54,6 +55,11 @@ pub struct TableReport {
     pub streams_waiting_for_generators_ms: f64,
     /// Longest wait for the server's acknowledgement of a finished COPY.
     pub server_ack_ms: f64,
+    /// The rows this table received, summed per unit of work: independent
+    /// of the order of units, and [`Fingerprint::combine`]s across shards.
+    /// Equal for `generate` and `load` of the same config.
+    #[serde(default)]
+    pub fingerprint: Fingerprint,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,6 +88,21 @@ pub struct StepReport {
     pub detail: Option<String>,
 }
 
+impl StepReport {
+    /// A step that started at `started` and has just ended.
+    pub(crate) fn since(
+        step: impl Into<String>,
+        started: std::time::Instant,
+        detail: Option<String>,
+    ) -> StepReport {
+        StepReport {
+            step: step.into(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            detail,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Totals {
     pub rows: u64,
@@ -92,6 +113,25 @@ pub struct Totals {
     pub rows_per_sec: f64,
     pub mb_per_sec: f64,
     pub messages_rows_per_sec: f64,
+}
+
+/// The preflight's estimate of what the load puts on the server's disk
+/// (`load::size`), and what it was compared with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SizeEstimate {
+    /// Table data, TOAST and maps, from per-row averages.
+    pub heap_bytes: u64,
+    pub index_bytes: u64,
+    /// WAL the load writes (heap, plus the index builds above `wal_level = minimal`).
+    pub wal_bytes: u64,
+    /// Heap + indexes + the WAL kept at once (at most `max_wal_size`).
+    pub needed_on_disk_bytes: u64,
+    /// Private cluster: free space on its data directory's file system.
+    pub free_bytes: Option<u64>,
+    /// Any other server: `pg_database_size` before the load.
+    pub database_bytes: Option<u64>,
+    /// The estimate was compared with `free_bytes` (not with `--no-space-check`).
+    pub checked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +160,9 @@ pub struct RunReport {
     /// sessions set instead (`db::SESSION_SETTINGS`).
     #[serde(default)]
     pub session_settings: Option<SessionSettings>,
+    /// The preflight's size estimate (load and refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_estimate: Option<SizeEstimate>,
     pub started_at: String,
     pub finished_at: String,
     /// Order-of-work choices this run made (deferred indexes, session settings...).
@@ -136,6 +179,22 @@ pub struct RunReport {
     /// `completed`, `failed` or `interrupted`.
     pub outcome: Outcome,
     pub error: Option<String>,
+    /// Set when this run resumed a failed or killed one (`--resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<ResumeReport>,
+}
+
+/// What a resumed run found already committed in the stage and skipped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResumeReport {
+    /// The run continued (the ledger's run id, kept).
+    pub run_id: String,
+    /// Per table: rows already committed by the earlier attempt, not generated again.
+    pub skipped_rows: std::collections::BTreeMap<String, u64>,
+    /// Per table: units already committed.
+    pub skipped_units: std::collections::BTreeMap<String, u64>,
+    /// Indexes and constraints found already built in the stage.
+    pub skipped_builds: u64,
 }
 
 impl RunReport {
@@ -158,6 +217,7 @@ impl RunReport {
             pipeline,
             target: None,
             session_settings: None,
+            size_estimate: None,
             started_at: calendar::iso8601(calendar::now_ms()),
             finished_at: String::new(),
             choices: Vec::new(),
@@ -169,6 +229,7 @@ impl RunReport {
             peak_rss_mb: 0.0,
             outcome: Outcome::Running,
             error: None,
+            resumed: None,
         }
     }
 
@@ -212,7 +273,7 @@ impl RunReport {
     /// Ends a run: totals and outcome, then the report is written whatever the
     /// outcome (a refused or failed run's report says why). The run's error
     /// comes first; a report that cannot be written is the error otherwise.
-    pub fn conclude(
+    pub(crate) fn conclude(
         mut self,
         started: std::time::Instant,
         result: Result<()>,
@@ -228,7 +289,7 @@ impl RunReport {
         Ok((self, path))
     }
 
-    pub fn default_path(&self) -> PathBuf {
+    pub(crate) fn default_path(&self) -> PathBuf {
         let prefix = match self.command {
             Command::Load => String::new(),
             other => format!("{}-", other.as_str()),
@@ -309,7 +370,7 @@ impl RunReport {
 
 /// Writes a JSON file (pretty, atomically: see [`crate::util::json`]); the
 /// error names the file. Reports, explain's captures and comparisons use it.
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, v: &T) -> Result<()> {
     crate::util::json::write_atomic(path, v)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }

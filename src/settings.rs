@@ -11,12 +11,24 @@ use crate::db::Target;
 use crate::error::{Error, Result};
 use crate::explain::{ExplainMode, ExplainOptions};
 use crate::generate::GenerateOptions;
-use crate::load::LoadOptions;
+use crate::load::{LoadOptions, Mode};
 use crate::model::Command;
 use crate::validate::targets::Targets;
 use crate::validate::ValidateOptions;
 
 /// Band preset, then the config file, then flags; validated as a whole.
+/// The child tables declared in a config file (none without one), validated.
+pub fn declared_tables(
+    path: Option<&std::path::Path>,
+) -> Result<std::collections::BTreeMap<String, config::ChildTable>> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let cfg = config::merge_file(&config::Band::Dev.preset(), path)?;
+    cfg.validate()?;
+    Ok(cfg.tables)
+}
+
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     let band = Band::parse(&a.band)?;
     let mut cfg = band.preset();
@@ -51,7 +63,7 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     Ok(cfg)
 }
 
-pub fn pipeline(
+pub(crate) fn pipeline(
     a: &DatasetArgs,
     streams: usize,
     chunk_kib: usize,
@@ -75,7 +87,58 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         Command::Load,
         a.truncate,
         a.allow_non_synthetic,
+        load_mode(a)?,
     )
+}
+
+/// Which of load's runs: whole, resume, or a step of a sharded load.
+pub fn load_mode(a: &LoadArgs) -> Result<Mode> {
+    if let Some(run) = &a.run {
+        if run.is_empty() || !run.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(crate::Error::Config(format!(
+                "--run must be a run id printed by `load --prepare` (got {run:?})"
+            )));
+        }
+    }
+    Ok(match (&a.shard, a.finish, a.prepare, a.resume) {
+        (Some(s), ..) => {
+            let (index, count) = parse_shard(s)?;
+            Mode::Shard {
+                index,
+                count,
+                run: a.run.clone().unwrap_or_default(),
+            }
+        }
+        (None, true, ..) => Mode::Finish {
+            run: a.run.clone().unwrap_or_default(),
+        },
+        (None, false, true, _) => Mode::Prepare,
+        (None, false, false, true) => Mode::Resume,
+        _ if a.run.is_some() => {
+            return Err(crate::Error::Config(
+                "--run goes with --shard or --finish".into(),
+            ))
+        }
+        _ => Mode::Whole,
+    })
+}
+
+/// `i/n` with n >= 1 and 0 <= i < n.
+pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
+    let bad = || {
+        crate::Error::Config(format!(
+            "--shard must be i/n with 0 <= i < n, e.g. 0/3 (got {s:?})"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n || n > 10_000 {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 /// A refresh is a load that replaces the live dataset, validated before the swap.
@@ -87,6 +150,7 @@ pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
         Command::Refresh,
         true,
         a.allow_non_synthetic,
+        if a.resume { Mode::Resume } else { Mode::Whole },
     )
 }
 
@@ -97,6 +161,7 @@ fn load_options(
     command: Command,
     truncate: bool,
     allow_non_synthetic: bool,
+    mode: Mode,
 ) -> Result<LoadOptions> {
     if t.index_workers == 0 || t.index_workers > 32 {
         return Err(crate::Error::Config(format!(
@@ -115,6 +180,10 @@ fn load_options(
         index_workers: t.index_workers,
         maintenance_work_mem: t.maintenance_work_mem.clone(),
         command,
+        mode,
+        // Set by the caller that started the private cluster.
+        private_data_dir: None,
+        no_space_check: t.no_space_check,
     })
 }
 

@@ -46,7 +46,7 @@ impl SslMode {
     }
 
     /// What tokio-postgres enforces itself (TLS on or off); verification is ours.
-    pub fn transport(self) -> PgSslMode {
+    pub(crate) fn transport(self) -> PgSslMode {
         match self {
             SslMode::Disable => PgSslMode::Disable,
             SslMode::Prefer => PgSslMode::Prefer,
@@ -161,7 +161,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
 
 /// The connector for these settings (also used for `prefer`/`disable`, where
 /// tokio-postgres decides whether TLS happens at all).
-pub fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect> {
+pub(crate) fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect> {
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match s.mode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => {

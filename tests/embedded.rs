@@ -162,3 +162,78 @@ fn missing_server_binaries_say_how_to_fix() {
     assert_eq!(err.trim().lines().count(), 1, "one clear sentence: {err}");
     assert!(!home.0.join(".chatsynth").exists(), "nothing created");
 }
+
+/// The size preflight on the private cluster: a dataset larger than the
+/// disk is refused before anything is written (exit 2, no tables); with the
+/// free-space figure replaced by a tiny one, a tiny load is refused too, and
+/// `--no-space-check` lets the same load through, with the estimate in its
+/// report.
+#[tokio::test]
+async fn the_size_preflight_refuses_what_does_not_fit_unless_told_not_to_check() {
+    let home = Home::new("space");
+    let (url, _) = started_url(&home.run(&["db", "start"]));
+    // A billion messages: about 2 TB by the per-row averages.
+    let huge = home.run(&[
+        "load",
+        "--band",
+        "tiny",
+        "--users",
+        "10000",
+        "--conversations",
+        "20000",
+        "--messages",
+        "1000000000",
+    ]);
+    assert_eq!(huge.status.code(), Some(2), "stderr: {}", stderr(&huge));
+    let err = stderr(&huge);
+    assert!(err.contains("size estimate: about"), "{err}");
+    assert!(err.contains("--no-space-check"), "{err}");
+    let client = connect(&url).await;
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'messages')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "a refused load created tables");
+
+    let report = home.0.join("report.json");
+    let tiny = |extra: &[&str]| {
+        let mut args = vec!["load", "--band", "tiny", "--report"];
+        let r = report.to_string_lossy().into_owned();
+        args.push(&r);
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_chatsynth"))
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .env_remove("CHATSYNTH_PG_BIN")
+            .env("CHATSYNTH_HOME", &home.0)
+            .env("CHATSYNTH_TEST_FREE_BYTES", "1000")
+            .output()
+            .expect("run chatsynth")
+    };
+    let refused = tiny(&[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "stderr: {}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("has 1 MB free"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let loaded = tiny(&["--no-space-check"]);
+    ok(&loaded, "load --no-space-check");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let e = &r["size_estimate"];
+    assert_eq!(e["free_bytes"], 1000, "{e}");
+    assert_eq!(e["checked"], false, "{e}");
+    assert!(e["needed_on_disk_bytes"].as_u64().unwrap() > 1000, "{e}");
+    assert!(e["database_bytes"].is_null(), "{e}");
+}

@@ -1,5 +1,5 @@
-//! The HTML reports in a real browser: a tiny band is loaded, `validate --html`
-//! and `explain --compare --html` write their pages, headless Chromium (Debian's
+//! The HTML reports in a real browser: a tiny band is loaded, `validate --html`,
+//! `explain --compare --html` and `profile --html` write their pages, headless Chromium (Debian's
 //! `chromium` package) opens each one and takes a screenshot, and the test
 //! checks the PNG is not blank and the page logged nothing to the console. The
 //! browser checks are proven on pages that are blank or throw. Bad `--html`
@@ -188,6 +188,38 @@ fn assert_self_contained(html: &str) {
     }
 }
 
+/// The markup of chart `id` on a page.
+fn figure<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("<figure id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    &html[at..at + html[at..].find("</figure>").unwrap()]
+}
+
+/// Loads the tiny band into `db`, its report at `report`.
+fn load_tiny(db: &TestDb, report: &Path) {
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        &db.url,
+        "--report",
+        path_str(report),
+    ]);
+    assert!(o.status.success(), "load failed: {}", stderr(&o));
+}
+
+/// Runs chatsynth with `args` and asserts one error line naming `flag` and
+/// `why`, exit 2.
+fn refused(args: &[&str], flag: &str, why: &str) {
+    let o = chatsynth(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(flag) && err.contains(why), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
+}
+
 const GO_GREEN: [u8; 3] = [0x1e, 0x7b, 0x34];
 const NOGO_RED: [u8; 3] = [0xb3, 0x26, 0x1e];
 
@@ -226,16 +258,7 @@ async fn validate_and_explain_pages_render_in_chromium() {
     let db = TestDb::new("html").await;
     let dir = out_dir("pages");
     let load_report = dir.join("load.json");
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
-        &db.url,
-        "--report",
-        path_str(&load_report),
-    ]);
-    assert!(o.status.success(), "load failed: {}", stderr(&o));
+    load_tiny(&db, &load_report);
 
     // validate --html
     let page = dir.join("validate.html");
@@ -266,19 +289,19 @@ async fn validate_and_explain_pages_render_in_chromium() {
     assert_eq!(o.status.code(), Some(if go { 0 } else { 1 }));
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
-    for id in [
+    let drawn = [
         "rooms",
         "heatmap",
         "text-length",
         "types",
         "attachments",
         "read-delay",
-    ] {
-        let at = html
-            .find(&format!("<figure id=\"{id}\">"))
-            .unwrap_or_else(|| panic!("no chart {id}"));
-        let fig = &html[at..at + html[at..].find("</figure>").unwrap()];
-        assert!(fig.contains("<svg"), "chart {id} was not drawn: {fig}");
+    ];
+    for id in drawn {
+        assert!(
+            figure(&html, id).contains("<svg"),
+            "chart {id} was not drawn"
+        );
     }
     // Every check is a row, coloured by its result.
     let checks = result["checks"].as_array().unwrap();
@@ -386,22 +409,19 @@ fn bad_html_paths_are_refused_before_any_work() {
     // An unreachable database: the error must be about the path, not the connection.
     let url = "postgres://postgres@127.0.0.1:1/nowhere";
     let missing = dir.join("missing/report.html");
-    let o = chatsynth(&[
-        "validate",
-        "--database-url",
-        url,
-        "--out",
-        path_str(&json),
+    refused(
+        &[
+            "validate",
+            "--database-url",
+            url,
+            "--out",
+            path_str(&json),
+            "--html",
+            path_str(&missing),
+        ],
         "--html",
-        path_str(&missing),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("--html") && err.contains("does not exist"),
-        "{err}"
+        "does not exist",
     );
-    assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
     assert!(!json.exists() && !missing.exists());
 
     use std::os::unix::fs::PermissionsExt;
@@ -443,5 +463,99 @@ fn bad_html_paths_are_refused_before_any_work() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--compare"), "{}", stderr(&o));
+
+    // profile --html: refused before connecting, and not with --compare.
+    let out = dir.join("profile.json");
+    refused(
+        &[
+            "profile",
+            "--database-url",
+            url,
+            "--out",
+            path_str(&out),
+            "--html",
+            path_str(&missing),
+        ],
+        "--html",
+        "does not exist",
+    );
+    assert!(!out.exists());
+    // A usage error from the argument parser (several lines), exit 2.
+    let o = chatsynth(&[
+        "profile",
+        "--compare",
+        "a.json",
+        "b.json",
+        "--html",
+        path_str(&dir.join("x.html")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--compare"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const PROFILE_BLUE: [u8; 3] = [0x1f, 0x4e, 0x8c];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_page_renders_in_chromium() {
+    let db = TestDb::new("htmlprof").await;
+    let dir = out_dir("profile");
+    load_tiny(&db, &dir.join("load.json"));
+    let json = dir.join("profile.json");
+    let page = dir.join("profile.html");
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        &db.url,
+        "--out",
+        path_str(&json),
+        "--html",
+        path_str(&page),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("HTML report written to"),
+        "{}",
+        stdout(&o)
+    );
+    let profile: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    let drawn = [
+        "rooms",
+        "heatmap",
+        "text-length",
+        "types",
+        "conversation-types",
+        "attachments",
+        "attachments-per-message",
+        "read-delay",
+    ];
+    for id in drawn {
+        assert!(
+            figure(&html, id).contains("<svg"),
+            "chart {id} was not drawn"
+        );
+    }
+    // The summary table: a row per table with the profile's count, and every
+    // message type of the mix on the types chart.
+    for t in ["users", "conversations", "messages", "message_reads"] {
+        let n = profile["counts"][t].as_u64().unwrap();
+        assert!(
+            html.contains(&format!("<tr><td>{t}</td><td>{n}")),
+            "no summary row for {t} ({n})"
+        );
+    }
+    let fig = figure(&html, "types");
+    for kind in profile["messages"]["types"]["shares"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(fig.contains(kind.as_str()), "type {kind} not on the chart");
+    }
+    let shot = shoot(&page, &dir.join("profile.png"));
+    assert_quiet(&shot);
+    assert_not_blank(&shot, PROFILE_BLUE);
+    eprintln!("screenshot: {}", dir.join("profile.png").display());
 }

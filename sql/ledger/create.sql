@@ -12,3 +12,6 @@ CREATE TABLE IF NOT EXISTS "chatsynth_runs" (
     "rows_per_table" JSONB,
     "error" TEXT
 )
+;
+-- Per table: rows skipped (already committed by the run resumed) and rows written.
+ALTER TABLE "chatsynth_runs" ADD COLUMN IF NOT EXISTS "progress" JSONB

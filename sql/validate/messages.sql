@@ -16,7 +16,9 @@ SELECT
     count(*) FILTER (WHERE m."createdAt" < w.start_at OR m."createdAt" > w.end_at)::float8
                                                                                 AS messages_outside_window,
     count(*) FILTER (WHERE m."createdAt" > m."updatedAt")::float8               AS messages_created_after_updated,
-    (count(*) - count(DISTINCT m."idempotencyKey"))::float8                     AS messages_duplicate_idempotency_key,
+    -- COLLATE "C": byte order is enough to count distinct keys, and lets the sort
+    -- use abbreviated keys and memcmp (half the time at 2M messages)
+    (count(*) - count(DISTINCT m."idempotencyKey" COLLATE "C"))::float8         AS messages_duplicate_idempotency_key,
     count(*) FILTER (WHERE
            m."isDeleted" <> (m."deletedAt" IS NOT NULL)
         OR m."isEdited" <> (m."editedAt" IS NOT NULL)

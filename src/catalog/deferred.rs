@@ -4,7 +4,6 @@
 use tokio_postgres::Client;
 
 use super::stage::stage_schema;
-use super::table_names;
 use crate::db::quote_ident;
 use crate::error::{DbContext, Error, Result};
 
@@ -13,7 +12,7 @@ const CATALOG_FOREIGN_KEYS_SQL: &str = include_str!("../../sql/catalog/foreign_k
 
 /// An index (or a constraint backed by one) to build after the load.
 #[derive(Debug, Clone)]
-pub struct IndexDdl {
+pub(crate) struct IndexDdl {
     pub table: String,
     pub name: String,
     /// `CREATE ... INDEX` statement targeting the staging schema.
@@ -23,7 +22,7 @@ pub struct IndexDdl {
 }
 
 #[derive(Debug, Clone)]
-pub struct ForeignKeyDdl {
+pub(crate) struct ForeignKeyDdl {
     pub table: String,
     pub name: String,
     pub definition: String,
@@ -31,7 +30,7 @@ pub struct ForeignKeyDdl {
 
 /// Everything to rebuild on the staging tables, read from the target's catalog.
 #[derive(Debug, Clone, Default)]
-pub struct Deferred {
+pub(crate) struct Deferred {
     pub indexes: Vec<IndexDdl>,
     pub foreign_keys: Vec<ForeignKeyDdl>,
 }
@@ -54,11 +53,15 @@ fn retarget_index(def: &str, name: &str, stage: &str, table: &str) -> Option<Str
 /// Reads the target tables' indexes (and the constraints they back) and
 /// foreign keys; the index definitions are rewritten to build on the staging
 /// tables.
-pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
+pub(crate) async fn read_deferred(
+    client: &Client,
+    schema: &str,
+    tables: &[String],
+) -> Result<Deferred> {
     let stage = stage_schema(schema);
     let mut d = Deferred::default();
     for r in client
-        .query(CATALOG_INDEXES_SQL, &[&schema, &table_names()])
+        .query(CATALOG_INDEXES_SQL, &[&schema, &tables])
         .await
         .step("reading the target's indexes")?
     {
@@ -75,7 +78,7 @@ pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
         });
     }
     for r in client
-        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &table_names()])
+        .query(CATALOG_FOREIGN_KEYS_SQL, &[&schema, &tables])
         .await
         .step("reading the target's foreign keys")?
     {
@@ -89,7 +92,7 @@ pub async fn read_deferred(client: &Client, schema: &str) -> Result<Deferred> {
 }
 
 /// Turns built unique indexes into the constraints they back.
-pub fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String> {
+pub(crate) fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String> {
     let kind = match ix.constraint? {
         'p' => "PRIMARY KEY",
         'u' => "UNIQUE",
@@ -106,7 +109,7 @@ pub fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String> {
 
 /// The foreign key, on the staging table; unqualified references resolve to
 /// the staging tables first (search_path stage, target).
-pub fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
+pub(crate) fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
     format!(
         "ALTER TABLE {}.{} ADD CONSTRAINT {} {}",
         quote_ident(stage),

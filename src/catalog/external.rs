@@ -16,7 +16,7 @@ const EXTERNAL_FK_COLUMNS_SQL: &str = include_str!("../../sql/catalog/external_f
 
 /// A foreign key from a table that is not chatsynth's into one of its tables.
 #[derive(Debug, Clone)]
-pub struct ExternalKey {
+pub(crate) struct ExternalKey {
     /// The referencing table as `regclass` prints it (quoted, qualified when
     /// not on the search_path).
     pub table: String,
@@ -27,7 +27,7 @@ pub struct ExternalKey {
     pub ref_columns: Vec<String>,
 }
 
-pub async fn external_keys(
+pub(crate) async fn external_keys(
     client: &Client,
     schema: &str,
     chat_tables: &[String],
@@ -74,7 +74,7 @@ fn orphans_sql(key: &ExternalKey, stage: &str) -> String {
 
 /// Refuses the swap when rows of the application's tables reference rows the
 /// staged dataset does not have. Returns how many keys it checked.
-pub async fn check_against_stage(
+pub(crate) async fn check_against_stage(
     client: &Client,
     schema: &str,
     stage: &str,

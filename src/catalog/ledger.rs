@@ -11,6 +11,52 @@ const LEDGER_CREATE_SQL: &str = include_str!("../../sql/ledger/create.sql");
 const LEDGER_ABANDON_SQL: &str = include_str!("../../sql/ledger/abandon.sql");
 const LEDGER_START_SQL: &str = include_str!("../../sql/ledger/start.sql");
 const LEDGER_FINISH_SQL: &str = include_str!("../../sql/ledger/finish.sql");
+const LEDGER_RESUME_SQL: &str = include_str!("../../sql/ledger/resume.sql");
+const LEDGER_PROGRESS_SQL: &str = include_str!("../../sql/ledger/progress.sql");
+const LEDGER_LAST_SQL: &str = include_str!("../../sql/ledger/last.sql");
+
+/// The latest run recorded in the schema: (run id, status, config digest).
+/// `None` when there is no ledger or no run.
+pub async fn last_run(client: &Client) -> Result<Option<(String, String, String)>> {
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'chatsynth_runs'",
+            &[],
+        )
+        .await
+        .step("looking for the run ledger")?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(LEDGER_LAST_SQL, &[])
+        .await
+        .step("reading the last run from chatsynth_runs")?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// Marks a failed or killed run RUNNING again (its resume).
+pub async fn resume(client: &Client, run_id: &str) -> Result<()> {
+    client
+        .batch_execute(LEDGER_CREATE_SQL)
+        .await
+        .step("creating the run ledger chatsynth_runs")?;
+    client
+        .execute(LEDGER_RESUME_SQL, &[&run_id])
+        .await
+        .step("recording the resume in chatsynth_runs")?;
+    Ok(())
+}
+
+/// Records the run's progress per table (rows skipped and written).
+pub async fn progress(client: &Client, run_id: &str, progress: &serde_json::Value) -> Result<()> {
+    client
+        .execute(LEDGER_PROGRESS_SQL, &[&run_id, &progress.to_string()])
+        .await
+        .step("recording the run's progress in chatsynth_runs")?;
+    Ok(())
+}
 /// Creates the ledger if needed, marks runs left RUNNING by killed processes
 /// as FAILED (we hold the schema's lock, so none of them is alive), and
 /// records this run as RUNNING.

@@ -21,6 +21,7 @@
 //! killed load leaves it as it was, and the next run drops the leftovers.
 //! Statements live in `sql/catalog/` and `sql/ledger/`.
 
+pub mod children;
 pub mod deferred;
 pub mod external;
 pub mod ledger;
@@ -41,18 +42,26 @@ const CATALOG_TABLES_SQL: &str = include_str!("../../sql/catalog/tables.sql");
 const CATALOG_EXTERNAL_FKS_SQL: &str = include_str!("../../sql/catalog/external_fks.sql");
 
 /// The names of the seven tables, in load order.
-pub fn table_names() -> Vec<String> {
+pub(crate) fn table_names() -> Vec<String> {
     Table::ALL.iter().map(|t| t.name().to_string()).collect()
 }
 
+/// The seven tables, then the child tables declared in the config: every
+/// table a load stages, rebuilds and swaps.
+pub fn tables_with_children<'a>(declared: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut names = table_names();
+    names.extend(declared.into_iter().cloned());
+    names
+}
+
 /// Advisory lock key of a target schema: one chatsynth writer per schema.
-pub fn lock_key(target_schema: &str) -> String {
+pub(crate) fn lock_key(target_schema: &str) -> String {
     format!("chatsynth:{target_schema}")
 }
 
 /// Takes the schema's advisory lock for this session, or refuses when another
 /// chatsynth run holds it.
-pub async fn try_lock(client: &Client, schema: &str) -> Result<()> {
+pub(crate) async fn try_lock(client: &Client, schema: &str) -> Result<()> {
     let row = client
         .query_one(
             "SELECT pg_try_advisory_lock(hashtext($1))",
@@ -70,7 +79,7 @@ pub async fn try_lock(client: &Client, schema: &str) -> Result<()> {
 }
 
 /// Which of the seven tables exist in the schema.
-pub async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String>> {
+pub(crate) async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String>> {
     let rows = client
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -82,24 +91,28 @@ pub async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Tables of the seven that hold at least one row, and whether any user row is
+/// Tables of `tables` that hold at least one row, and whether any user row is
 /// not synthetic (email not starting with the literal `syn_`).
-pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i64)> {
+pub(crate) async fn occupancy(
+    client: &Client,
+    schema: &str,
+    tables: &[String],
+) -> Result<(Vec<String>, i64)> {
     let mut non_empty = Vec::new();
-    for t in Table::ALL {
+    for t in tables {
         let row = client
             .query_one(
                 &format!(
                     "SELECT EXISTS (SELECT 1 FROM {}.{})",
                     quote_ident(schema),
-                    quote_ident(t.name())
+                    quote_ident(t)
                 ),
                 &[],
             )
             .await
-            .step(format!("checking whether {} is empty", t.name()))?;
+            .step(format!("checking whether {t} is empty"))?;
         if row.get::<_, bool>(0) {
-            non_empty.push(t.name().to_string());
+            non_empty.push(t.clone());
         }
     }
     let foreign = non_synthetic_users(client, schema).await?;
@@ -107,7 +120,7 @@ pub async fn occupancy(client: &Client, schema: &str) -> Result<(Vec<String>, i6
 }
 
 /// Users whose email does not start with the literal `syn_` (the synthetic marker).
-pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
+pub(crate) async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
     Ok(client
         .query_one(
             &format!(
@@ -121,14 +134,16 @@ pub async fn non_synthetic_users(client: &Client, schema: &str) -> Result<i64> {
         .get(0))
 }
 
-/// Foreign keys of other tables into the chat tables: (referencing table as
-/// `regclass` prints it, constraint name, definition).
-pub async fn foreign_keys_into_chat(
+/// Foreign keys of tables other than `tables` (the chat tables and the
+/// declared child tables) into them: (referencing table as `regclass` prints
+/// it, constraint name, definition).
+pub(crate) async fn foreign_keys_into_chat(
     client: &impl tokio_postgres::GenericClient,
     schema: &str,
+    tables: &[String],
 ) -> Result<Vec<(String, String, String)>> {
     Ok(client
-        .query(CATALOG_EXTERNAL_FKS_SQL, &[&schema, &table_names()])
+        .query(CATALOG_EXTERNAL_FKS_SQL, &[&schema, &tables])
         .await
         .step("reading foreign keys into the chat tables")?
         .iter()
@@ -138,7 +153,11 @@ pub async fn foreign_keys_into_chat(
 
 /// Whether index `name` exists in `schema` and is valid (`Some(false)`: the
 /// leftover of an interrupted concurrent build).
-pub async fn index_validity(client: &Client, schema: &str, name: &str) -> Result<Option<bool>> {
+pub(crate) async fn index_validity(
+    client: &Client,
+    schema: &str,
+    name: &str,
+) -> Result<Option<bool>> {
     Ok(client
         .query_opt(
             "SELECT x.indisvalid FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid \
@@ -151,7 +170,7 @@ pub async fn index_validity(client: &Client, schema: &str, name: &str) -> Result
 }
 
 /// The on-disk size of an index, `qualified` as `"schema"."name"`.
-pub async fn index_size_bytes(client: &Client, qualified: &str, name: &str) -> Result<i64> {
+pub(crate) async fn index_size_bytes(client: &Client, qualified: &str, name: &str) -> Result<i64> {
     Ok(client
         .query_one("SELECT pg_relation_size($1::text::regclass)", &[&qualified])
         .await
@@ -161,7 +180,7 @@ pub async fn index_size_bytes(client: &Client, qualified: &str, name: &str) -> R
 
 /// Estimated rows and index names per chat table (from `pg_class`); an error
 /// naming the missing tables when the schema lacks any of them.
-pub async fn table_sizes_and_indexes(
+pub(crate) async fn table_sizes_and_indexes(
     client: &Client,
     schema: &str,
 ) -> Result<(BTreeMap<String, i64>, BTreeMap<String, Vec<String>>)> {

@@ -9,7 +9,7 @@ use crate::error::{DbContext, Result};
 const CATALOG_PRIVILEGES_SQL: &str = include_str!("../../sql/catalog/privileges.sql");
 
 /// What the connected role lacks to create the staging schema and replace the tables.
-pub async fn privilege_problems(client: &Client, schema: &str) -> Result<Vec<String>> {
+pub(crate) async fn privilege_problems(client: &Client, schema: &str) -> Result<Vec<String>> {
     let rows = client
         .query(CATALOG_PRIVILEGES_SQL, &[&schema, &table_names()])
         .await

@@ -15,7 +15,7 @@ const CATALOG_ENUMS_SQL: &str = include_str!("../../sql/catalog/enums.sql");
 
 /// Creates the schema (if missing) and the tables from `sql/schema.sql`, in
 /// one transaction.
-pub async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
+pub(crate) async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
     let tx = client.transaction().await.step("creating the tables")?;
     tx.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {s}; SET LOCAL search_path TO {s};",
@@ -33,7 +33,11 @@ pub async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
 /// mismatch at once: missing tables or columns, wrong types or nullability,
 /// missing enum labels, and NOT NULL columns without a default that the
 /// generator does not fill. Unknown nullable or defaulted columns are fine.
-pub async fn preflight(client: &Client, schema: &str) -> Result<()> {
+pub(crate) async fn preflight(
+    client: &Client,
+    schema: &str,
+    rules: &std::collections::BTreeMap<String, crate::rules::RuleSpec>,
+) -> Result<()> {
     let mut problems = Vec::new();
     let present = existing_tables(client, schema).await?;
     for t in Table::ALL {
@@ -113,7 +117,8 @@ pub async fn preflight(client: &Client, schema: &str) -> Result<()> {
             }
         }
         for x in &here {
-            let known = t.columns().iter().any(|c| c.name == x.1);
+            let known = t.columns().iter().any(|c| c.name == x.1)
+                || rules.contains_key(&format!("{}.{}", t.name(), x.1));
             if !known && x.3 && !x.4 {
                 problems.push(format!(
                     "column {}.\"{}\" is NOT NULL without a default, and chatsynth does not fill it",
@@ -123,6 +128,16 @@ pub async fn preflight(client: &Client, schema: &str) -> Result<()> {
             }
         }
     }
+    // Column rules: each names a column the target has, of a fitting type.
+    problems.extend(crate::rules::check_target(rules, |table, column| {
+        let c = cols.iter().find(|c| c.0 == table && c.1 == column)?;
+        let name = c.2.trim_matches('"');
+        let labels = enum_labels(name);
+        Some(crate::rules::TargetColumn {
+            ty: crate::rules::PgType::of_catalog(&c.2, labels.is_some(), name),
+            enum_labels: labels.unwrap_or_default(),
+        })
+    }));
     problems.extend(super::privileges::privilege_problems(client, schema).await?);
     if problems.is_empty() {
         Ok(())

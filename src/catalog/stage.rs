@@ -7,26 +7,48 @@ use tokio_postgres::Client;
 use super::ledger;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::model::{Outcome, Table};
+use crate::model::Outcome;
 
 const STAGE_SESSIONS_SQL: &str = include_str!("../../sql/catalog/stage_sessions.sql");
 
 /// The staging schema of a target schema (deterministic, so leftovers of a
 /// killed run are found and dropped by the next one).
-pub fn stage_schema(target_schema: &str) -> String {
+pub(crate) fn stage_schema(target_schema: &str) -> String {
     format!("cs_stage_{target_schema}")
 }
 
+/// The stage's own tables: which run it belongs to, and which units of each
+/// table are committed (written in the same transaction as their rows).
+const RUN_TABLE: &str = "cs_run";
+const PROGRESS_TABLE: &str = "cs_progress";
+/// The shards of a sharded run: one row per shard started, `done` once all its units are in.
+const SHARDS_TABLE: &str = "cs_shards";
+
 /// Drops leftovers of an earlier run and creates bare copies of the target
 /// tables (columns, defaults, NOT NULL and CHECK constraints; no indexes, no
-/// foreign keys) in the staging schema.
-pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
+/// foreign keys) in the staging schema, with its run and progress tables.
+pub(crate) async fn create_stage(
+    client: &Client,
+    target: &Target,
+    tables: &[String],
+    run_id: &str,
+    digest: &str,
+) -> Result<String> {
     drop_stage(client, &target.schema).await?;
     let stage = stage_schema(&target.schema);
     let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
-    let mut sql = format!("CREATE SCHEMA {s};");
-    for table in Table::ALL {
-        let q = quote_ident(table.name());
+    let mut sql = format!(
+        "CREATE SCHEMA {s}; \
+         CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL); \
+         INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}); \
+         CREATE TABLE {s}.{PROGRESS_TABLE} (tbl text NOT NULL, unit int4 NOT NULL, \
+         rows int8 NOT NULL, fingerprint text NOT NULL, PRIMARY KEY (tbl, unit)); \
+         CREATE TABLE {s}.{SHARDS_TABLE} (shard int4 PRIMARY KEY, shards int4 NOT NULL, done bool NOT NULL);",
+        crate::db::quote_literal(run_id),
+        crate::db::quote_literal(digest)
+    );
+    for table in tables {
+        let q = quote_ident(table);
         sql.push_str(&format!(
             "CREATE TABLE {s}.{q} (LIKE {t}.{q} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
              INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION);"
@@ -39,10 +61,205 @@ pub async fn create_stage(client: &Client, target: &Target) -> Result<String> {
     Ok(stage)
 }
 
+/// The statement that records a batch's units ($1 table, $2 units, $3 rows
+/// and $4 fingerprint per unit) in the stage's progress table.
+pub fn progress_insert_sql(stage: &str) -> String {
+    format!(
+        "INSERT INTO {}.{PROGRESS_TABLE} (tbl, unit, rows, fingerprint) \
+         SELECT $1, u, r, f FROM unnest($2::int4[], $3::int8[], $4::text[]) AS x(u, r, f)",
+        quote_ident(stage)
+    )
+}
+
+/// The run id and config digest of the stage a run left behind, if any.
+pub async fn stage_run(client: &Client, target_schema: &str) -> Result<Option<(String, String)>> {
+    let stage = stage_schema(target_schema);
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+            &[&stage, &RUN_TABLE],
+        )
+        .await
+        .step("looking for a stage to resume")?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT run_id, config_digest FROM {}.{RUN_TABLE}",
+                quote_ident(&stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the stage's run")?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records that shard `index` of `count` is running. Refused (nothing
+/// written) when other shards of the run were started with another count.
+pub async fn claim_shard(client: &Client, stage: &str, index: u32, count: u32) -> Result<()> {
+    let s = quote_ident(stage);
+    let other: Option<i32> = client
+        .query_opt(
+            &format!("SELECT shards FROM {s}.{SHARDS_TABLE} WHERE shards <> $1 LIMIT 1"),
+            &[&(count as i32)],
+        )
+        .await
+        .step("reading the run's shards")?
+        .map(|r| r.get(0));
+    if let Some(n) = other {
+        return Err(Error::Refused(format!(
+            "shard {index}/{count}: the run's other shards were started as n = {n}; nothing was written. Give every shard the same n"
+        )));
+    }
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {s}.{SHARDS_TABLE} VALUES ($1, $2, false) \
+                 ON CONFLICT (shard) DO UPDATE SET done = false"
+            ),
+            &[&(index as i32), &(count as i32)],
+        )
+        .await
+        .step("recording the shard")?;
+    Ok(())
+}
+
+/// Marks shard `index` done (every unit of its slice committed).
+pub async fn shard_done(client: &Client, stage: &str, index: u32) -> Result<()> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {}.{SHARDS_TABLE} SET done = true WHERE shard = $1",
+                quote_ident(stage)
+            ),
+            &[&(index as i32)],
+        )
+        .await
+        .step("recording the shard as done")?;
+    Ok(())
+}
+
+/// The run's shard count (0 when no shard has started) and the shards not done.
+pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<u32>)> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT shard, shards, done FROM {}.{SHARDS_TABLE}",
+                quote_ident(stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the run's shards")?;
+    let count = rows
+        .iter()
+        .map(|r| r.get::<_, i32>(1) as u32)
+        .max()
+        .unwrap_or(0);
+    let missing = (0..count)
+        .filter(|i| {
+            !rows
+                .iter()
+                .any(|r| r.get::<_, i32>(0) as u32 == *i && r.get::<_, bool>(2))
+        })
+        .collect();
+    Ok((count, missing))
+}
+
+/// Every committed unit of the stage: (table, unit, rows, fingerprint).
+pub async fn committed_units(
+    client: &Client,
+    stage: &str,
+) -> Result<Vec<(String, u32, u64, crate::util::fingerprint::Fingerprint)>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT tbl, unit, rows, fingerprint FROM {}.{PROGRESS_TABLE}",
+                quote_ident(stage)
+            ),
+            &[],
+        )
+        .await
+        .step("reading the stage's committed units")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, i32>(1) as u32,
+                r.get::<_, i64>(2) as u64,
+                r.get::<_, String>(3).parse().unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Terminates the sessions still working in the stage (a killed run's index
+/// builds) without dropping it.
+pub async fn stop_stage_sessions(client: &Client, target_schema: &str) -> Result<usize> {
+    let stage = stage_schema(target_schema);
+    let rows = client
+        .query(STAGE_SESSIONS_SQL, &[&stage])
+        .await
+        .step("stopping the sessions working in the stage")?;
+    let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    // Wait (up to 30 s) until they are gone: an index build that finished
+    // after we looked would otherwise appear under our feet.
+    for _ in 0..300 {
+        let alive = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&pids],
+            )
+            .await
+            .step("waiting for the stage's old sessions to end")?
+            .get::<_, i64>(0);
+        if alive == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(pids.len())
+}
+
+/// Names of the relations (indexes included) and of the constraints in the stage.
+pub async fn stage_objects(
+    client: &Client,
+    stage: &str,
+) -> Result<(
+    std::collections::HashSet<String>,
+    std::collections::HashSet<String>,
+)> {
+    let rows = client
+        .query(
+            "SELECT true, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 \
+             UNION ALL SELECT false, k.conname::text FROM pg_constraint k \
+             JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = $1",
+            &[&stage],
+        )
+        .await
+        .step("reading what the stage already holds")?;
+    let (mut relations, mut constraints) = Default::default();
+    for r in &rows {
+        let set: &mut std::collections::HashSet<String> = if r.get::<_, bool>(0) {
+            &mut relations
+        } else {
+            &mut constraints
+        };
+        set.insert(r.get(1));
+    }
+    Ok((relations, constraints))
+}
+
 /// Drops the staging schema, first terminating the sessions still working in
 /// it (a killed run's index builds, an interrupted run's in-flight queries),
 /// which would otherwise make the DROP wait for them.
-pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
+pub(crate) async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
     let stage = stage_schema(target_schema);
     match client.query(STAGE_SESSIONS_SQL, &[&stage]).await {
         Ok(rows) if !rows.is_empty() => {
@@ -79,13 +296,13 @@ pub async fn drop_stage(client: &Client, target_schema: &str) -> Result<()> {
 /// and retrying, never by the reader getting a deadlock error; and no reader
 /// ever waits longer than that behind the swap. (Longer waits were tried: a
 /// reader then lost the deadlock check.)
-pub fn swap_lock_wait(deadlock_timeout_ms: i64) -> std::time::Duration {
+pub(crate) fn swap_lock_wait(deadlock_timeout_ms: i64) -> std::time::Duration {
     std::time::Duration::from_millis(
         (deadlock_timeout_ms.saturating_mul(4) / 5).clamp(100, 5_000) as u64,
     )
 }
 /// How long the swap keeps retrying before the run fails (target untouched).
-pub const SWAP_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const SWAP_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Replaces the target's tables with the staging tables in one transaction:
 /// readers see the whole old dataset or the whole new one. Returns how many
@@ -95,13 +312,14 @@ pub async fn swap(
     target_schema: &str,
     run_id: &str,
     rows: &serde_json::Value,
+    tables: &[String],
 ) -> Result<u32> {
-    let external = super::foreign_keys_into_chat(&*client, target_schema).await?;
+    let external = super::foreign_keys_into_chat(&*client, target_schema, tables).await?;
     let stage = stage_schema(target_schema);
     let (s, t) = (quote_ident(&stage), quote_ident(target_schema));
-    let olds: Vec<String> = Table::ALL
+    let olds: Vec<String> = tables
         .iter()
-        .map(|x| format!("{t}.{}", quote_ident(x.name())))
+        .map(|x| format!("{t}.{}", quote_ident(x)))
         .collect();
     // The locks are taken by one LOCK statement bounded by a statement_timeout
     // (swap_lock_wait), and retried: the swap never holds a lock long while
@@ -133,13 +351,15 @@ pub async fn swap(
         ));
     }
     sql.push_str(&format!("DROP TABLE {};", olds.join(", ")));
-    for x in Table::ALL {
+    for x in tables {
         sql.push_str(&format!(
             "ALTER TABLE {s}.{} SET SCHEMA {t};",
-            quote_ident(x.name())
+            quote_ident(x)
         ));
     }
-    sql.push_str(&format!("DROP SCHEMA {s};"));
+    sql.push_str(&format!(
+        "DROP TABLE {s}.{RUN_TABLE}, {s}.{PROGRESS_TABLE}, {s}.{SHARDS_TABLE}; DROP SCHEMA {s};"
+    ));
     for (table, name, def) in &external {
         sql.push_str(&format!(
             "ALTER TABLE {table} ADD CONSTRAINT {} {def};",

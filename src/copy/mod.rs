@@ -14,4 +14,5 @@ mod encode;
 mod stream;
 
 pub use encode::*;
-pub use stream::{FileWriter, Rows, SinkWriter};
+pub use stream::SinkWriter;
+pub(crate) use stream::{FileWriter, Rows};

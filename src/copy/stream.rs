@@ -12,7 +12,7 @@ const TRAILER: &[u8] = &[0xff, 0xff];
 const FRAMING_BYTES: u64 = (HEADER.len() + TRAILER.len()) as u64;
 
 /// A chunk of whole rows of one table, each of `fields` fields.
-pub struct Rows {
+pub(crate) struct Rows {
     buf: BytesMut,
     rows: u64,
     fields: i16,
@@ -35,7 +35,7 @@ impl Rows {
     /// Starts a row: writes its field count and returns the buffer the
     /// `encode` functions append its fields to. Ends with [`Rows::end_row`].
     #[inline]
-    pub fn begin_row(&mut self) -> &mut BytesMut {
+    pub(crate) fn begin_row(&mut self) -> &mut BytesMut {
         #[cfg(debug_assertions)]
         {
             self.row_at = self.buf.len();
@@ -46,7 +46,7 @@ impl Rows {
 
     /// Ends the row begun last; returns the chunk's size in bytes.
     #[inline]
-    pub fn end_row(&mut self) -> usize {
+    pub(crate) fn end_row(&mut self) -> usize {
         #[cfg(debug_assertions)]
         {
             let written = fields_in_row(&self.buf[self.row_at..]);
@@ -63,6 +63,11 @@ impl Rows {
 
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// Bytes in the chunk so far.
+    pub fn len_bytes(&self) -> usize {
+        self.buf.len()
     }
 
     /// Hands over the rows so far (bytes and count) and starts an empty chunk.
@@ -98,7 +103,7 @@ fn fields_in_row(mut row: &[u8]) -> Option<i16> {
 
 /// Writes one PGCOPY stream into `W` (a file): the header on creation, then
 /// chunks of whole rows, then the trailer on [`FileWriter::finish`].
-pub struct FileWriter<W: std::io::Write> {
+pub(crate) struct FileWriter<W: std::io::Write> {
     out: W,
     bytes: u64,
 }

@@ -17,20 +17,20 @@ use super::queries::{self, Param, QueryDef, QUERIES};
 use crate::db::Target;
 use crate::error::{DbContext, Error, Result};
 
-pub const CAPTURE_KIND: &str = "chatsynth.explain.capture";
-pub const CAPTURE_VERSION: u32 = 1;
+pub(crate) const CAPTURE_KIND: &str = "chatsynth.explain.capture";
+pub(crate) const CAPTURE_VERSION: u32 = 1;
 /// Warm-up executions per query and case before measuring (not recorded).
-pub const WARMUP_RUNS: usize = 2;
+pub(crate) const WARMUP_RUNS: usize = 2;
 /// A table is "large" when its estimated rows exceed this, or it is one of
 /// [`ALWAYS_LARGE`] (they grow with traffic even when a small band is loaded).
-pub const LARGE_TABLE_MIN_ROWS: i64 = 10_000;
-pub const ALWAYS_LARGE: [&str; 3] = ["messages", "message_reads", "message_receipts"];
+pub(crate) const LARGE_TABLE_MIN_ROWS: i64 = 10_000;
+pub(crate) const ALWAYS_LARGE: [&str; 3] = ["messages", "message_reads", "message_receipts"];
 /// Rows Q1 and Q3 ask for (docs/spec.md: 20-100, usually 50; 20-50).
-pub const HISTORY_LIMIT: i64 = 50;
-pub const CONVERSATION_LIST_LIMIT: i64 = 30;
+pub(crate) const HISTORY_LIMIT: i64 = 50;
+pub(crate) const CONVERSATION_LIST_LIMIT: i64 = 30;
 /// Read-receipt batch sizes (docs/spec.md: 10-50).
-pub const RECEIPT_BATCH_HEAVY: i64 = 50;
-pub const RECEIPT_BATCH_TYPICAL: i64 = 20;
+pub(crate) const RECEIPT_BATCH_HEAVY: i64 = 50;
+pub(crate) const RECEIPT_BATCH_TYPICAL: i64 = 20;
 
 const SAMPLE_ROOMS: &str = include_str!("../../sql/queries/sample/rooms.sql");
 const SAMPLE_USERS: &str = include_str!("../../sql/queries/sample/users.sql");
@@ -167,24 +167,10 @@ impl Capture {
         })?;
         Ok(cap)
     }
-
-    /// The stored parameters, per (query, case), for `--params-from`.
-    pub fn params(&self) -> BTreeMap<(String, String), (String, Vec<Param>)> {
-        let mut m = BTreeMap::new();
-        for q in &self.queries {
-            for c in &q.cases {
-                m.insert(
-                    (q.id.clone(), c.case.clone()),
-                    (c.description.clone(), c.params.clone()),
-                );
-            }
-        }
-        m
-    }
 }
 
 /// The cases of each query: (query id, case, description, params).
-pub type CaseParams = Vec<(String, String, String, Vec<Param>)>;
+pub(crate) type CaseParams = Vec<(String, String, String, Vec<Param>)>;
 
 /// EXPLAIN's JSON column, read as its text (json's binary form is the text).
 struct RawJson(String);
@@ -202,7 +188,7 @@ impl<'a> FromSql<'a> for RawJson {
 }
 
 /// Samples every query's cases from the loaded data (see `sql/queries/sample/`).
-pub async fn sample_params(client: &Client) -> Result<CaseParams> {
+pub(crate) async fn sample_params(client: &Client) -> Result<CaseParams> {
     let rooms = client
         .query(SAMPLE_ROOMS, &[])
         .await
@@ -328,7 +314,7 @@ pub async fn sample_params(client: &Client) -> Result<CaseParams> {
 }
 
 /// The baseline's cases, checked to cover every query.
-pub fn params_from(baseline: &Capture) -> Result<CaseParams> {
+pub(crate) fn params_from(baseline: &Capture) -> Result<CaseParams> {
     let mut out = CaseParams::new();
     for q in QUERIES.iter() {
         let Some(bq) = baseline.query(q.id) else {
@@ -457,7 +443,7 @@ async fn capture_case(
 }
 
 /// Captures every query and case on the target.
-pub async fn capture(
+pub(crate) async fn capture(
     target: &Target,
     runs: usize,
     baseline: Option<(&Capture, String)>,

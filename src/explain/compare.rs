@@ -14,28 +14,28 @@ use serde::{Deserialize, Serialize};
 use super::capture::{Capture, CaseCapture};
 use crate::model::Verdict;
 
-pub const COMPARISON_KIND: &str = "chatsynth.explain.comparison";
-pub const COMPARISON_VERSION: u32 = 1;
+pub(crate) const COMPARISON_KIND: &str = "chatsynth.explain.comparison";
+pub(crate) const COMPARISON_VERSION: u32 = 1;
 /// Required average improvement of mean and of p95 latency, percent.
-pub const MIN_IMPROVEMENT_PCT: f64 = 30.0;
+pub(crate) const MIN_IMPROVEMENT_PCT: f64 = 30.0;
 /// Required share of the Sort nodes present before that are gone.
-pub const MIN_SORTS_ELIMINATED: f64 = 0.60;
+pub(crate) const MIN_SORTS_ELIMINATED: f64 = 0.60;
 /// A query is "slower" when its latency grew by more than this, percent.
-pub const SLOWER_PCT: f64 = 10.0;
+pub(crate) const SLOWER_PCT: f64 = 10.0;
 /// At most this many queries may be slower.
-pub const MAX_SLOWER_QUERIES: usize = 1;
+pub(crate) const MAX_SLOWER_QUERIES: usize = 1;
 /// Changes smaller than this, percent, are reported as no measurable change.
-pub const NOISE_PCT: f64 = 10.0;
+pub(crate) const NOISE_PCT: f64 = 10.0;
 /// Changes smaller than this, in ms, are noise whatever their percentage (this
 /// floor also applies to the "slower" rule).
-pub const NOISE_MS: f64 = 0.05;
+pub(crate) const NOISE_MS: f64 = 0.05;
 /// Shared blocks (hit + read) per execution above which heap access is "high".
-pub const HIGH_HEAP_BLOCKS: i64 = 1_000;
+pub(crate) const HIGH_HEAP_BLOCKS: i64 = 1_000;
 
-pub const MITIGATION_SORT: &str =
+pub(crate) const MITIGATION_SORT: &str =
     "a Sort is still present: the index direction (or its columns) does not match the ORDER BY";
-pub const MITIGATION_HEAP: &str = "high heap reads: make the index covering with INCLUDE";
-pub const MITIGATION_NOT_USED: &str =
+pub(crate) const MITIGATION_HEAP: &str = "high heap reads: make the index covering with INCLUDE";
+pub(crate) const MITIGATION_NOT_USED: &str =
     "index not used: check selectivity and statistics (ANALYZE), consider a partial index";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

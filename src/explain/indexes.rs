@@ -12,10 +12,10 @@ use crate::catalog;
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
 
-pub const PHASE_2: &str = include_str!("../../sql/indexes/phase-2.sql");
+pub(crate) const PHASE_2: &str = include_str!("../../sql/indexes/phase-2.sql");
 
 /// The SQL of a named index set.
-pub fn set_sql(name: &str) -> Result<&'static str> {
+pub(crate) fn set_sql(name: &str) -> Result<&'static str> {
     match name {
         "phase-2" | "phase2" => Ok(PHASE_2),
         other => Err(Error::Config(format!(
@@ -26,7 +26,7 @@ pub fn set_sql(name: &str) -> Result<&'static str> {
 
 /// Splits a SQL file into statements: `--` comments dropped, split on `;`.
 /// (The index files hold no string literals or bodies with semicolons.)
-pub fn statements(sql: &str) -> Vec<String> {
+pub(crate) fn statements(sql: &str) -> Vec<String> {
     let without_comments: String = sql
         .lines()
         .map(|l| match l.find("--") {
@@ -43,7 +43,7 @@ pub fn statements(sql: &str) -> Vec<String> {
 }
 
 /// The index a `CREATE INDEX ... IF NOT EXISTS "name"` statement builds.
-pub fn created_index(stmt: &str) -> Option<String> {
+pub(crate) fn created_index(stmt: &str) -> Option<String> {
     let upper = stmt.to_ascii_uppercase();
     if !upper.starts_with("CREATE INDEX") && !upper.starts_with("CREATE UNIQUE INDEX") {
         return None;
@@ -58,7 +58,7 @@ pub fn created_index(stmt: &str) -> Option<String> {
 }
 
 /// The table an `ANALYZE "t"` statement analyzes.
-pub fn analyzed_table(stmt: &str) -> Option<String> {
+pub(crate) fn analyzed_table(stmt: &str) -> Option<String> {
     let rest = stmt.strip_prefix("ANALYZE")?.trim();
     Some(rest.trim_matches('"').to_string())
 }
@@ -87,7 +87,7 @@ pub struct ApplyReport {
 }
 
 /// Applies an index set to the target; idempotent.
-pub async fn apply(target: &Target, set: &str, applied_at: String) -> Result<ApplyReport> {
+pub(crate) async fn apply(target: &Target, set: &str, applied_at: String) -> Result<ApplyReport> {
     let sql = set_sql(set)?;
     let client = target.connect().await?;
     // Building an index on a large table takes long: no lock timeout waits here
@@ -177,7 +177,7 @@ pub fn render(r: &ApplyReport) -> String {
     s
 }
 
-pub fn human_bytes(b: i64) -> String {
+pub(crate) fn human_bytes(b: i64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = b as f64;
     let mut u = 0;

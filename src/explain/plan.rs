@@ -42,29 +42,17 @@ pub struct PlanFacts {
 }
 
 impl PlanFacts {
-    pub fn has_sort(&self) -> bool {
+    pub(crate) fn has_sort(&self) -> bool {
         self.sort_nodes > 0
     }
 
     /// Sequential scans touching one of the `large` relations.
-    pub fn seq_scans_large(&self, is_large: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(crate) fn seq_scans_large(&self, is_large: impl Fn(&str) -> bool) -> Vec<String> {
         self.seq_scans
             .iter()
             .filter(|r| is_large(r))
             .cloned()
             .collect()
-    }
-
-    /// True when some scan visits heap pages (plain or bitmap index scans,
-    /// sequential scans, index-only scans with heap fetches).
-    pub fn visits_heap(&self) -> bool {
-        self.heap_fetches > 0
-            || self.scans.iter().any(|s| {
-                matches!(
-                    s.node.as_str(),
-                    "Index Scan" | "Bitmap Heap Scan" | "Seq Scan" | "Parallel Seq Scan"
-                )
-            })
     }
 }
 
@@ -220,7 +208,6 @@ mod tests {
         assert_eq!(f.seq_scans_large(|t| t == "messages"), vec!["messages"]);
         assert!(f.seq_scans_large(|t| t == "users").is_empty());
         assert!(f.indexes_used.is_empty());
-        assert!(f.visits_heap());
         assert_eq!(f.shared_read_blocks, 4000);
     }
 
@@ -252,7 +239,6 @@ mod tests {
         assert_eq!(f.scans.len(), 2);
         assert_eq!(f.scans[0].relation.as_deref(), Some("messages"));
         assert_eq!(f.scans[0].index, None);
-        assert!(f.visits_heap());
     }
 
     #[test]
@@ -329,7 +315,6 @@ mod tests {
         let f = analyze(&plan).unwrap();
         assert_eq!(f.node_types, vec!["ModifyTable", "Result"]);
         assert!(f.scans.is_empty());
-        assert!(!f.visits_heap());
     }
 
     #[test]

@@ -24,11 +24,11 @@ pub struct QueryDef {
     pub writes_to: Option<&'static str>,
 }
 
-pub const IDX_MESSAGES_DESC: &str = "idx_messages_conversation_created_desc";
-pub const IDX_CU_USER_ACTIVE: &str = "idx_conversation_users_user_active";
-pub const IDX_CONVERSATIONS_UPDATED: &str = "idx_conversations_updated_desc";
+pub(crate) const IDX_MESSAGES_DESC: &str = "idx_messages_conversation_created_desc";
+pub(crate) const IDX_CU_USER_ACTIVE: &str = "idx_conversation_users_user_active";
+pub(crate) const IDX_CONVERSATIONS_UPDATED: &str = "idx_conversations_updated_desc";
 
-pub const QUERIES: [QueryDef; 6] = [
+pub(crate) const QUERIES: [QueryDef; 6] = [
     QueryDef {
         id: "Q1",
         name: "message history",
@@ -132,7 +132,7 @@ impl Param {
             value: ParamValue::TimestampMs(v),
         }
     }
-    pub fn text_array(name: &str, v: Vec<String>) -> Param {
+    pub(crate) fn text_array(name: &str, v: Vec<String>) -> Param {
         Param {
             name: name.into(),
             value: ParamValue::TextArray(v),
@@ -143,7 +143,7 @@ impl Param {
 /// Why a stored parameter cannot be bound to the prepared statement's type.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("parameter ${position} ({name}) is {have} but the query expects {want}")]
-pub struct BindError {
+pub(crate) struct BindError {
     pub position: usize,
     pub name: String,
     pub have: &'static str,
@@ -153,7 +153,7 @@ pub struct BindError {
 /// Converts stored parameters into values for the statement's declared
 /// types (ints follow the server's choice of int2/int4/int8). Not a hot path:
 /// boxing per parameter is fine here.
-pub fn bind(
+pub(crate) fn bind(
     params: &[Param],
     types: &[Type],
 ) -> Result<Vec<Box<dyn ToSql + Sync + Send>>, BindError> {
@@ -210,7 +210,7 @@ fn system_time(ms: i64) -> SystemTime {
 
 /// A cuid-shaped id (25 characters, `c` + lower-case base36) from a counter
 /// and a salt, for rows the write queries insert (always rolled back).
-pub fn cuid_like(salt: u64, n: u64) -> String {
+pub(crate) fn cuid_like(salt: u64, n: u64) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut s = String::with_capacity(25);
     s.push('c');

@@ -3,6 +3,7 @@
 //! (`pipeline`: generator threads, units, chunks, and the one phase runner
 //! that feeds a consumer: `load`'s COPY streams or `generate`'s files).
 
+pub mod children;
 pub mod dist;
 pub mod ids;
 pub(crate) mod pipeline;

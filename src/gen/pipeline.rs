@@ -9,6 +9,7 @@
 //! chunks in order and ends it with [`Message::EndOfUnit`], so a consumer that
 //! needs the canonical order (`generate` writing files) can restore it.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,12 +17,15 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::children::Child;
 use super::tables::{ChunkSink, Gen, Out, Scratch};
 use super::{pools::Pools, Plan};
+use crate::config::tables::Parent;
 use crate::config::PipelineConfig;
 use crate::error::{Error, Result};
 use crate::model::{PerTable, Table};
 use crate::report::{GeneratorReport, PhaseReport, TableReport};
+use crate::util::fingerprint::{Fingerprint, UnitHasher};
 
 /// The generation passes, in foreign-key order. Memberships come with their
 /// conversations. Messages get a phase to themselves, so the largest table has
@@ -65,7 +69,21 @@ impl Pass {
         }
     }
 
-    fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
+    /// The declared child tables generated in this pass (indexes into
+    /// `plan.children`): each in the pass of its parent.
+    pub(crate) fn children(self, plan: &Plan) -> Vec<usize> {
+        let parent = match self {
+            Pass::Users => Parent::Users,
+            Pass::Conversations => Parent::Conversations,
+            Pass::MessageChildren => Parent::Messages,
+            Pass::Messages => return Vec::new(),
+        };
+        (0..plan.children.len())
+            .filter(|&i| plan.children[i].decl.parent == parent)
+            .collect()
+    }
+
+    pub(crate) fn units(self, plan: &Plan) -> &[std::ops::Range<u64>] {
         match self {
             Pass::Users => &plan.user_units,
             Pass::Conversations => &plan.conversation_units,
@@ -87,15 +105,21 @@ pub(crate) enum Message {
     /// Every chunk of this unit has been sent.
     EndOfUnit {
         unit: u32,
+        /// The fingerprint of the unit's rows of this table (kept with the
+        /// unit's progress, so resumed runs and shards combine into the
+        /// whole run's).
+        fingerprint: Fingerprint,
     },
 }
 
-/// What one generator thread spent its time on.
+/// What one generator thread spent its time on, and the fingerprints of the
+/// units it sent.
 #[derive(Debug, Default, Clone, Copy)]
 struct GenStats {
     busy_ns: u64,
     blocked_ns: u64,
     units: u64,
+    fingerprints: PerTable<Fingerprint>,
 }
 
 impl std::ops::AddAssign for GenStats {
@@ -103,13 +127,27 @@ impl std::ops::AddAssign for GenStats {
         self.busy_ns += o.busy_ns;
         self.blocked_ns += o.blocked_ns;
         self.units += o.units;
+        for t in Table::ALL {
+            self.fingerprints[t] += o.fingerprints[t];
+        }
     }
 }
 
 /// The consumer side of a phase: takes each table's chunks from its channel.
 pub(crate) trait Consumer {
+    /// How many channels (lanes) `table` gets; `start` is called once per
+    /// lane. A unit's chunks all go to lane `unit % lanes`, so a lane sees
+    /// every chunk of its units (a consumer can commit whole units).
+    fn lanes(&self, _table: Table) -> usize {
+        1
+    }
+
     /// Starts taking the chunks of `table` from `rx` (before any is sent).
     fn start(&mut self, table: Table, rx: flume::Receiver<Message>);
+
+    /// Starts taking the chunks of the declared child table `child` (the
+    /// `i`-th of `plan.children`) from `rx`.
+    fn start_child(&mut self, i: usize, child: &Child, rx: flume::Receiver<Message>);
 
     /// Waits until every channel is drained and returns one report per
     /// table, in the order started. On the first failure it sets `cancel`
@@ -121,8 +159,28 @@ pub(crate) trait Consumer {
     ) -> impl Future<Output = Result<Vec<TableReport>>> + Send;
 }
 
-/// Runs one phase: starts `consumer` on a bounded channel per table of
-/// `pass`, then the generator threads; waits for both.
+/// The units of each table already durably in place (a resumed load's): the
+/// generators skip a unit that every table of its pass holds, and send no
+/// rows of a unit to a table that holds it.
+pub(crate) type Committed = PerTable<HashSet<u32>>;
+
+/// The units of every pass that belong to the other shards: shard `index`
+/// of `count` takes unit `u` of each pass when `u % count == index` (a
+/// disjoint, deterministic slice; the shards together take every unit).
+pub(crate) fn other_shards(plan: &Plan, index: u32, count: u32) -> Committed {
+    let mut c = Committed::default();
+    for pass in Pass::ALL {
+        let n = pass.units(plan).len() as u32;
+        for &t in pass.tables() {
+            c[t].extend((0..n).filter(|u| u % count != index));
+        }
+    }
+    c
+}
+
+/// Runs one phase: starts `consumer` on bounded channels (its lanes) per
+/// table of `pass`, then the generator threads; waits for both. Units in
+/// `committed` are not generated again.
 pub(crate) async fn run_phase<C: Consumer>(
     pass: Pass,
     plan: &Arc<Plan>,
@@ -130,19 +188,45 @@ pub(crate) async fn run_phase<C: Consumer>(
     p: &PipelineConfig,
     consumer: &mut C,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
     let started = Instant::now();
-    let mut senders: PerTable<Option<flume::Sender<Message>>> = PerTable::default();
+    let mut senders: PerTable<Vec<flume::Sender<Message>>> = PerTable::default();
     for &t in pass.tables() {
-        let (tx, rx) = flume::bounded(p.channel_chunks);
-        senders[t] = Some(tx);
-        consumer.start(t, rx);
+        for _ in 0..consumer.lanes(t).max(1) {
+            let (tx, rx) = flume::bounded(p.channel_chunks);
+            senders[t].push(tx);
+            consumer.start(t, rx);
+        }
     }
-    let gens = spawn_generators(pass, plan, pools, p, senders, cancel.clone());
+    let children = pass.children(plan);
+    let mut child_senders = vec![None; plan.children.len()];
+    for &i in &children {
+        let (tx, rx) = flume::bounded(p.channel_chunks);
+        child_senders[i] = Some(tx);
+        consumer.start_child(i, &plan.children[i], rx);
+    }
+    let gens = spawn_generators(
+        pass,
+        plan,
+        pools,
+        p,
+        (senders, child_senders),
+        cancel.clone(),
+        committed,
+    );
     let consumed = consumer.finish(&cancel).await;
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
         .await
         .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
+    // The consumer reports its tables in the order started: the pass's.
+    let tables = consumed.map(|mut tables| {
+        for (report, &t) in tables.iter_mut().zip(pass.tables()) {
+            debug_assert_eq!(report.table, t.name());
+            report.fingerprint = gen.fingerprints[t];
+        }
+        tables
+    });
     Ok(PhaseReport {
         phase: pass.name().into(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -152,35 +236,69 @@ pub(crate) async fn run_phase<C: Consumer>(
             blocked_on_channel_ms: gen.blocked_ns as f64 / 1e6,
             units: gen.units,
         },
-        tables: consumed?,
+        tables: tables?,
     })
 }
 
-/// The generators' end of the channels.
+/// The senders of a phase's channels: per built-in table, and per declared
+/// child table (`plan.children`), when the phase makes it.
+type Senders = (
+    PerTable<Vec<flume::Sender<Message>>>,
+    Vec<Option<flume::Sender<Message>>>,
+);
+
+/// The generators' end of the channels. It hashes each unit's row bytes per
+/// table on the way (chunks never span units, and this thread sends a unit's
+/// chunks in order), so the fingerprint costs one pass over bytes already in
+/// cache.
 struct ChannelSink {
-    senders: PerTable<Option<flume::Sender<Message>>>,
+    senders: PerTable<Vec<flume::Sender<Message>>>,
+    committed: Arc<Committed>,
+    /// Per declared child table (`plan.children`), when this pass makes it.
+    child_senders: Vec<Option<flume::Sender<Message>>>,
     unit: u32,
     cancel: Arc<AtomicBool>,
     blocked_ns: u64,
+    hashers: PerTable<UnitHasher>,
+    fingerprints: PerTable<Fingerprint>,
 }
 
 impl ChannelSink {
-    /// Tells the consumers of `tables` that the current unit is complete.
-    fn end_unit(&self, tables: &[Table]) {
+    /// Tells the consumers of `tables` that the current unit is complete,
+    /// and adds the unit's hashes to the tables' fingerprints.
+    fn end_unit(&mut self, tables: &[Table]) {
         for &t in tables {
-            if let Some(tx) = &self.senders[t] {
-                let _ = tx.send(Message::EndOfUnit { unit: self.unit });
+            if self.committed[t].contains(&self.unit) {
+                continue;
+            }
+            let fingerprint = self.hashers[t].finish_unit();
+            if let Some(tx) = self.lane(t) {
+                let _ = tx.send(Message::EndOfUnit {
+                    unit: self.unit,
+                    fingerprint,
+                });
+                self.fingerprints[t] += fingerprint;
             }
         }
+        for tx in self.child_senders.iter().flatten() {
+            let _ = tx.send(Message::EndOfUnit {
+                unit: self.unit,
+                fingerprint: Fingerprint::EMPTY,
+            });
+        }
     }
-}
 
-impl ChunkSink for ChannelSink {
-    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
+    /// The channel of the current unit's lane of `table`.
+    fn lane(&self, table: Table) -> Option<&flume::Sender<Message>> {
+        let lanes = &self.senders[table];
+        (!lanes.is_empty()).then(|| &lanes[self.unit as usize % lanes.len()])
+    }
+
+    fn send_to(&mut self, tx: Option<flume::Sender<Message>>, chunk: BytesMut, rows: u64) -> bool {
         if self.cancel.load(Ordering::Relaxed) {
             return false;
         }
-        let Some(tx) = &self.senders[table] else {
+        let Some(tx) = tx else {
             return true;
         };
         let t0 = Instant::now();
@@ -196,6 +314,25 @@ impl ChunkSink for ChannelSink {
     }
 }
 
+impl ChunkSink for ChannelSink {
+    fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool {
+        if self.committed[table].contains(&self.unit) {
+            // Committed by an earlier attempt (resume) or another shard.
+            return !self.cancel.load(Ordering::Relaxed);
+        }
+        let tx = self.lane(table).cloned();
+        if tx.is_some() {
+            self.hashers[table].update(&chunk);
+        }
+        self.send_to(tx, chunk, rows)
+    }
+
+    fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        let tx = self.child_senders.get(i).cloned().flatten();
+        self.send_to(tx, chunk, rows)
+    }
+}
+
 /// Starts `p.workers` generator threads for `pass`. Each sends to the channel
 /// of each table of the pass; threads end when the units run out, the cancel
 /// flag is set, or a channel closes.
@@ -204,17 +341,22 @@ fn spawn_generators(
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
     p: &PipelineConfig,
-    senders: PerTable<Option<flume::Sender<Message>>>,
+    (senders, child_senders): Senders,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Vec<std::thread::JoinHandle<GenStats>> {
     let next = Arc::new(AtomicUsize::new(0));
     (0..p.workers)
         .map(|w| {
             let sink = ChannelSink {
                 senders: senders.clone(),
+                committed: committed.clone(),
+                child_senders: child_senders.clone(),
                 unit: 0,
                 cancel: cancel.clone(),
                 blocked_ns: 0,
+                hashers: PerTable::default(),
+                fingerprints: PerTable::default(),
             };
             let (plan, pools, next, chunk_bytes) =
                 (plan.clone(), pools.clone(), next.clone(), p.chunk_bytes);
@@ -240,6 +382,7 @@ fn generate_units(
     let mut scratch = Scratch::default();
     let mut stats = GenStats::default();
     let units = pass.units(plan);
+    let children = pass.children(plan);
     let started = Instant::now();
     loop {
         let u = next.fetch_add(1, Ordering::Relaxed);
@@ -247,7 +390,15 @@ fn generate_units(
             break;
         }
         sink.unit = u as u32;
-        let mut out = Out::new(&mut sink, chunk_bytes, pass.tables());
+        if pass
+            .tables()
+            .iter()
+            .all(|t| sink.committed[*t].contains(&sink.unit))
+        {
+            continue;
+        }
+        let mut out = Out::with_rules(&mut sink, chunk_bytes, pass.tables(), &plan.rules)
+            .with_children(&plan.children, &children);
         let unit = units[u].clone();
         match pass {
             Pass::Users => gen.users(unit, &mut out),
@@ -262,6 +413,7 @@ fn generate_units(
         stats.units += 1;
     }
     stats.blocked_ns = sink.blocked_ns;
+    stats.fingerprints = sink.fingerprints;
     stats.busy_ns = (started.elapsed().as_nanos() as u64).saturating_sub(sink.blocked_ns);
     stats
 }

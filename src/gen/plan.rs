@@ -142,6 +142,10 @@ pub struct Plan {
     pub user_units: Vec<Range<u64>>,
     pub conversation_units: Vec<Range<u64>>,
     pub message_units: Vec<Range<u64>>,
+    /// The child tables declared in the config, in name order.
+    pub children: Vec<super::children::Child>,
+    /// The config's column rules, compiled (empty without rules).
+    pub rules: crate::rules::Rules,
 }
 
 impl Plan {
@@ -349,6 +353,13 @@ impl Plan {
             user_units,
             conversation_units,
             message_units,
+            children: cfg
+                .tables
+                .iter()
+                .map(|(name, t)| super::children::Child::new(cfg.seed, name, t))
+                .collect(),
+            rules: crate::rules::Rules::compile(cfg.seed, &cfg.columns)
+                .expect("column rules are checked by DatasetConfig::validate"),
         }
     }
 

@@ -10,19 +10,27 @@
 use bytes::{BufMut, BytesMut};
 use rand::RngCore;
 
+use super::children::{Child, ChildParent};
 use super::dist::{beta, chance, exponential, lognormal, normal, pick_cdf, range, uniform};
 use super::ids::{uuid_for, ID_LEN};
 use super::plan::{Class, FitTables, Plan, CONVERSATION_TYPES, FIT_MESSAGE_KINDS};
 use super::pools::{pick, Pools};
 use super::rng::{family, keyed_unit, mix64, stream, tag};
 use super::time::timeline;
+use crate::config::tables::Parent;
 use crate::copy::{self, put_decimal};
 use crate::model::{PerTable, Table};
+use crate::rules::{ParentRow, RowCtx, Rules, TableRules};
 
 /// The consumer of finished chunks: `(table, chunk, rows)`. Returns false when
 /// the pipeline is shutting down, so generators stop promptly.
 pub trait ChunkSink {
     fn send(&mut self, table: Table, chunk: BytesMut, rows: u64) -> bool;
+    /// A chunk of the `i`-th declared child table (`Plan::children`).
+    fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        let _ = (i, chunk, rows);
+        true
+    }
 }
 
 /// Per-table chunks of one generator task.
@@ -31,6 +39,8 @@ pub struct Out<'s, S: ChunkSink> {
     /// The tables this task produces; generators skip encoding the others.
     wanted: PerTable<bool>,
     chunk_bytes: usize,
+    /// Per declared child table: its chunk, when this task produces it.
+    children: Vec<Option<copy::Rows>>,
     sink: &'s mut S,
     pub stopped: bool,
 }
@@ -38,15 +48,72 @@ pub struct Out<'s, S: ChunkSink> {
 impl<'s, S: ChunkSink> Out<'s, S> {
     /// Buffers for `tables`; rows of other tables are not encoded at all.
     pub fn new(sink: &'s mut S, chunk_bytes: usize, tables: &[Table]) -> Self {
+        Out::with_rules(sink, chunk_bytes, tables, &Rules::none())
+    }
+
+    /// As [`Out::new`], with each table's rows widened by its column rules.
+    pub fn with_rules(
+        sink: &'s mut S,
+        chunk_bytes: usize,
+        tables: &[Table],
+        rules: &Rules,
+    ) -> Self {
         let wanted = PerTable::from_fn(|t| tables.contains(&t));
         Out {
             chunks: PerTable::from_fn(|t| {
-                copy::Rows::with_capacity(t.width(), if wanted[t] { chunk_bytes + 8192 } else { 0 })
+                let width = t.width() + rules.for_table(t.name()).len() as i16;
+                copy::Rows::with_capacity(width, if wanted[t] { chunk_bytes + 8192 } else { 0 })
             }),
             wanted,
             chunk_bytes,
+            children: Vec::new(),
             sink,
             stopped: false,
+        }
+    }
+
+    /// Also produces the child tables `which` (indexes into `children`).
+    pub fn with_children(mut self, children: &[Child], which: &[usize]) -> Self {
+        self.children = (0..children.len())
+            .map(|i| {
+                which.contains(&i).then(|| {
+                    copy::Rows::with_capacity(children[i].width(), self.chunk_bytes + 8192)
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// Rows of the `i`-th child table of the generators' `children`, for
+    /// the parent `p`.
+    #[inline]
+    fn child_rows(
+        &mut self,
+        i: usize,
+        child: &Child,
+        p: &ChildParent,
+        user_ids: &[[u8; ID_LEN]],
+        end_ms: i64,
+    ) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        child.parent_rows(p, user_ids, end_ms, rows);
+        if rows.len_bytes() >= self.chunk_bytes {
+            self.flush_child(i);
+        }
+    }
+
+    fn flush_child(&mut self, i: usize) {
+        let Some(Some(rows)) = self.children.get_mut(i) else {
+            return;
+        };
+        if rows.rows() == 0 {
+            return;
+        }
+        let (full, n) = rows.take(self.chunk_bytes + 8192);
+        if !self.sink.send_child(i, full, n) {
+            self.stopped = true;
         }
     }
 
@@ -83,6 +150,9 @@ impl<'s, S: ChunkSink> Out<'s, S> {
         for t in Table::ALL {
             self.flush_one(t);
         }
+        for i in 0..self.children.len() {
+            self.flush_child(i);
+        }
     }
 }
 
@@ -97,6 +167,10 @@ pub struct Gen<'a> {
     pub pools: &'a Pools,
     /// Key of the read-receipt draws, computed once.
     pair_family: u64,
+    /// The declared child tables off each parent (indexes into `plan.children`).
+    children_of: [Vec<usize>; 3],
+    /// Each table's column rules (most often none).
+    rules: PerTable<&'a TableRules>,
 }
 
 /// Scratch buffers reused across units by one generator task.
@@ -121,6 +195,31 @@ impl<'a> Gen<'a> {
             plan,
             pools,
             pair_family: family(plan.cfg.seed, tag::PAIR),
+            children_of: [Parent::Messages, Parent::Conversations, Parent::Users].map(|p| {
+                (0..plan.children.len())
+                    .filter(|&i| plan.children[i].decl.parent == p)
+                    .collect()
+            }),
+            rules: PerTable::from_fn(|t| plan.rules.for_table(t.name())),
+        }
+    }
+
+    /// The declared child tables off `parent` (indexes into `plan.children`).
+    pub fn children_of(&self, parent: Parent) -> &[usize] {
+        &self.children_of[parent as usize]
+    }
+
+    /// The rows of every child table off `parent` for one parent row.
+    #[inline]
+    fn child_rows<S: ChunkSink>(&self, parent: Parent, p: &ChildParent, out: &mut Out<S>) {
+        for &i in self.children_of(parent) {
+            out.child_rows(
+                i,
+                &self.plan.children[i],
+                p,
+                &self.plan.user_ids,
+                self.end_ms(),
+            );
         }
     }
 
@@ -130,6 +229,17 @@ impl<'a> Gen<'a> {
 
     fn end_ms(&self) -> i64 {
         self.plan.cfg.window.end_ms
+    }
+
+    /// User `u` as the parent of a row with column rules.
+    #[inline]
+    fn user_row(&self, u: u32) -> ParentRow<'static> {
+        ParentRow {
+            table: "users",
+            key: u as u64,
+            created_ms: self.plan.user_created_ms(u as u64),
+            parents: &[],
+        }
     }
 
     // ---------------------------------------------------------------- users
@@ -240,7 +350,24 @@ impl<'a> Gen<'a> {
             copy::opt_timestamp_ms(b, seen.map(|t| (t - 60_000).max(created)));
             copy::timestamp_ms(b, created);
             copy::timestamp_ms(b, seen.unwrap_or(created).max(created));
+            let rules = self.rules[Table::Users];
+            if !rules.is_empty() {
+                let ctx = RowCtx {
+                    key: u,
+                    created_ms: created,
+                    parents: &[],
+                };
+                rules.encode_row(&ctx, b);
+            }
             out.end_row(Table::Users);
+            let parent = ChildParent {
+                key: u,
+                id: &plan.user_ids[u as usize],
+                created_ms: created,
+                actors: &[],
+                excluded: None,
+            };
+            self.child_rows(Parent::Users, &parent, out);
         }
     }
 
@@ -374,6 +501,18 @@ impl<'a> Gen<'a> {
             id(b, &plan.user_ids[members[0] as usize]);
             copy::timestamp_ms(b, created);
             copy::timestamp_ms(b, last_at);
+            let creator = self.user_row(members[0]);
+            let creators = [creator];
+            let conv_row = ParentRow {
+                table: "conversations",
+                key: c,
+                created_ms: created,
+                parents: &creators,
+            };
+            let rules = self.rules[Table::Conversations];
+            if !rules.is_empty() {
+                rules.encode_row(&conv_row.ctx(), b);
+            }
             out.end_row(Table::Conversations);
 
             // Memberships, with each member's last read found by walking back
@@ -445,8 +584,26 @@ impl<'a> Gen<'a> {
                 id(b, &plan.conv_ids[ci]);
                 copy::timestamp_ms(b, joined);
                 copy::timestamp_ms(b, last_read.map_or(joined, |(at, _)| at.max(joined)));
+                let rules = self.rules[Table::ConversationUsers];
+                if !rules.is_empty() {
+                    let parents = [conv_row, self.user_row(user)];
+                    let ctx = RowCtx {
+                        key: plan.member_off[ci] + slot as u64,
+                        created_ms: joined,
+                        parents: &parents,
+                    };
+                    rules.encode_row(&ctx, b);
+                }
                 out.end_row(Table::ConversationUsers);
             }
+            let parent = ChildParent {
+                key: c,
+                id: &plan.conv_ids[ci],
+                created_ms: created,
+                actors: members,
+                excluded: None,
+            };
+            self.child_rows(Parent::Conversations, &parent, out);
             if out.stopped {
                 return;
             }
@@ -478,11 +635,25 @@ impl<'a> Gen<'a> {
             self.sender_cdf(ci, &mut scratch.sender_cdf);
             let members = plan.members_of(ci);
             let receipts = self.has_receipts(ci);
+            let creators = [self.user_row(members[0])];
+            let conv_row = ParentRow {
+                table: "conversations",
+                key: c,
+                created_ms: plan.conv_created_ms[ci],
+                parents: &creators,
+            };
             for k in 0..n_msgs {
                 let g = plan.msg_off[ci] + k as u64;
                 let t = scratch.times[k];
                 let (mut r, sender_slot) = self.sender_of(g, &scratch.sender_cdf);
+                let msg_parents = [conv_row, self.user_row(members[sender_slot])];
                 let m = Msg {
+                    row: ParentRow {
+                        table: "messages",
+                        key: g,
+                        created_ms: t,
+                        parents: &msg_parents,
+                    },
                     g,
                     k,
                     t,
@@ -511,10 +682,20 @@ impl<'a> Gen<'a> {
                 if out.wants(Table::Attachments) {
                     let mut ar = stream(seed, tag::ATTACHMENT, g);
                     for (j, &kind) in m.attachments.iter().enumerate() {
-                        self.attachment(&mut ar, g * 8 + j as u64, kind, m.sender, &m.id, t, out);
+                        self.attachment(&mut ar, g * 8 + j as u64, kind, &m, out);
                     }
                 }
                 self.receipts_and_reads(&m, members, &scratch.outcomes, out);
+                if !self.children_of(Parent::Messages).is_empty() {
+                    let parent = ChildParent {
+                        key: g,
+                        id: &m.id,
+                        created_ms: t,
+                        actors: members,
+                        excluded: Some(sender_slot),
+                    };
+                    self.child_rows(Parent::Messages, &parent, out);
+                }
             }
             if out.stopped {
                 return;
@@ -684,6 +865,10 @@ impl<'a> Gen<'a> {
             b,
             t.max(edited_at.unwrap_or(t)).max(deleted_at.unwrap_or(t)),
         );
+        let rules = self.rules[Table::Messages];
+        if !rules.is_empty() {
+            rules.encode_row(&m.row.ctx(), b);
+        }
         out.end_row(Table::Messages);
     }
 
@@ -703,6 +888,13 @@ impl<'a> Gen<'a> {
         for &(slot, delivered_at, read_at) in outcomes {
             let user_id = &plan.user_ids[members[slot] as usize];
             let key = m.g * 64 + slot as u64 * 2;
+            let parents = [m.row, self.user_row(members[slot])];
+            let rules = self.rules[Table::MessageReceipts];
+            let ctx = |key, created_ms| RowCtx {
+                key,
+                created_ms,
+                parents: &parents,
+            };
             if let (Some(at), true) = (delivered_at, receipts_wanted) {
                 receipt(
                     out,
@@ -711,6 +903,8 @@ impl<'a> Gen<'a> {
                     at,
                     &m.id,
                     user_id,
+                    rules,
+                    &ctx(key, at),
                 );
             }
             let Some(at) = read_at else { continue };
@@ -722,32 +916,37 @@ impl<'a> Gen<'a> {
                     at,
                     &m.id,
                     user_id,
+                    rules,
+                    &ctx(key + 1, at),
                 );
             }
             if reads_wanted {
+                let read_key = m.g * 32 + slot as u64;
                 let b = out.buf(Table::MessageReads);
-                id(b, &plan.ids.read.id(at, m.g * 32 + slot as u64));
+                id(b, &plan.ids.read.id(at, read_key));
                 copy::timestamp_ms(b, at);
                 id(b, user_id);
                 id(b, &m.id);
                 copy::timestamp_ms(b, at);
                 copy::timestamp_ms(b, at);
+                let rules = self.rules[Table::MessageReads];
+                if !rules.is_empty() {
+                    rules.encode_row(&ctx(read_key, at), b);
+                }
                 out.end_row(Table::MessageReads);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attachment<S: ChunkSink>(
         &self,
         r: &mut rand_pcg::Pcg64Mcg,
         key: u64,
         kind: AttachmentKind,
-        uploader: &[u8; ID_LEN],
-        message: &[u8; ID_LEN],
-        t: i64,
+        m: &Msg,
         out: &mut Out<S>,
     ) {
+        let (uploader, message, t) = (m.sender, &m.id, m.t);
         let MediaKind {
             label,
             kb_mu: mu,
@@ -828,6 +1027,16 @@ impl<'a> Gen<'a> {
         id(b, message);
         copy::timestamp_ms(b, t);
         copy::timestamp_ms(b, t);
+        let rules = self.rules[Table::Attachments];
+        if !rules.is_empty() {
+            let parents = [m.row, m.row.parents[1]];
+            let ctx = RowCtx {
+                key,
+                created_ms: t,
+                parents: &parents,
+            };
+            rules.encode_row(&ctx, b);
+        }
         out.end_row(Table::Attachments);
     }
 }
@@ -908,6 +1117,8 @@ impl Attachments {
 
 /// What the rows of one message share.
 struct Msg<'p> {
+    /// The message as the parent of its children's column rules.
+    row: ParentRow<'p>,
     /// Global message index, and index within its conversation.
     g: u64,
     k: usize,
@@ -1034,6 +1245,7 @@ const MEDIA: [MediaKind; 4] = [
     },
 ];
 
+#[allow(clippy::too_many_arguments)]
 fn receipt<S: ChunkSink>(
     out: &mut Out<S>,
     rid: [u8; ID_LEN],
@@ -1041,6 +1253,8 @@ fn receipt<S: ChunkSink>(
     at: i64,
     msg: &[u8; ID_LEN],
     user: &[u8; ID_LEN],
+    rules: &TableRules,
+    ctx: &RowCtx,
 ) {
     let b = out.buf(Table::MessageReceipts);
     id(b, &rid);
@@ -1050,6 +1264,9 @@ fn receipt<S: ChunkSink>(
     id(b, user);
     copy::timestamp_ms(b, at);
     copy::timestamp_ms(b, at);
+    if !rules.is_empty() {
+        rules.encode_row(ctx, b);
+    }
     out.end_row(Table::MessageReceipts);
 }
 

@@ -9,15 +9,15 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// An SVG document, or why it could not be drawn.
-pub type Svg = std::result::Result<String, String>;
+pub(crate) type Svg = std::result::Result<String, String>;
 type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
 
-pub const DATASET: RGBColor = RGBColor(31, 119, 180);
-pub const TARGET: RGBColor = RGBColor(214, 39, 40);
-pub const BEFORE: RGBColor = RGBColor(150, 150, 150);
-pub const AFTER: RGBColor = RGBColor(31, 119, 180);
-pub const BEFORE_P95: RGBColor = RGBColor(205, 205, 205);
-pub const AFTER_P95: RGBColor = RGBColor(158, 202, 225);
+pub(crate) const DATASET: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const TARGET: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const BEFORE: RGBColor = RGBColor(150, 150, 150);
+pub(crate) const AFTER: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const BEFORE_P95: RGBColor = RGBColor(205, 205, 205);
+pub(crate) const AFTER_P95: RGBColor = RGBColor(158, 202, 225);
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 360;
@@ -40,7 +40,7 @@ fn draw(
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
@@ -70,7 +70,7 @@ fn positive_bounds(series: &[Series], pick: impl Fn(&(f64, f64)) -> f64) -> Opti
 }
 
 /// `1`, `10`, `100`, `1k`, `10k`, `1M`: labels for log axes of counts.
-pub fn fmt_count(v: f64) -> String {
+pub(crate) fn fmt_count(v: f64) -> String {
     let a = v.abs();
     let (x, unit) = if a >= 1e6 {
         (v / 1e6, "M")
@@ -89,7 +89,7 @@ pub fn fmt_count(v: f64) -> String {
 }
 
 /// `500ms`, `30s`, `5m`, `2h`, `3d`: labels for a log axis of seconds.
-pub fn fmt_seconds(s: f64) -> String {
+pub(crate) fn fmt_seconds(s: f64) -> String {
     let (x, unit) = if s >= 86_400.0 {
         (s / 86_400.0, "d")
     } else if s >= 3_600.0 {
@@ -109,7 +109,7 @@ pub fn fmt_seconds(s: f64) -> String {
 }
 
 /// Lines on log-log axes (zeros and negatives are left out).
-pub fn log_log_lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Svg {
+pub(crate) fn log_log_lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Svg {
     let (x0, x1) = positive_bounds(series, |p| p.0).ok_or("no positive values to plot")?;
     let (y0, y1) = positive_bounds(series, |p| p.1).ok_or("no positive values to plot")?;
     draw(WIDTH, HEIGHT, |root| {
@@ -172,7 +172,7 @@ const TIME_TICKS_S: [f64; 12] = [
 ];
 
 /// Cumulative shares (y in 0..1) over a log x axis of seconds.
-pub fn cdf_lines(title: &str, x_desc: &str, series: &[Series]) -> Svg {
+pub(crate) fn cdf_lines(title: &str, x_desc: &str, series: &[Series]) -> Svg {
     let (x0, x1) = positive_bounds(series, |p| p.0).ok_or("no positive values to plot")?;
     draw(WIDTH, HEIGHT, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -224,7 +224,7 @@ pub fn cdf_lines(title: &str, x_desc: &str, series: &[Series]) -> Svg {
 /// One bin of a histogram over a log x axis: `[lo, hi)`, the measured share
 /// and, when known, the target share.
 #[derive(Debug, Clone, Copy)]
-pub struct Bin {
+pub(crate) struct Bin {
     pub lo: f64,
     pub hi: f64,
     pub measured: f64,
@@ -232,7 +232,7 @@ pub struct Bin {
 }
 
 /// A histogram over a log x axis: measured bars, the target as a step line.
-pub fn log_histogram(title: &str, x_desc: &str, y_desc: &str, bins: &[Bin]) -> Svg {
+pub(crate) fn log_histogram(title: &str, x_desc: &str, y_desc: &str, bins: &[Bin]) -> Svg {
     let first = bins.first().ok_or("no bins")?;
     let last = bins.last().ok_or("no bins")?;
     let ymax = bins
@@ -292,7 +292,7 @@ pub fn log_histogram(title: &str, x_desc: &str, y_desc: &str, bins: &[Bin]) -> S
 
 /// Shares by category: a bar per category, the target (when known) as a red
 /// tick across it, the measured share printed above.
-pub fn category_bars(title: &str, y_desc: &str, cats: &[(String, f64, Option<f64>)]) -> Svg {
+pub(crate) fn category_bars(title: &str, y_desc: &str, cats: &[(String, f64, Option<f64>)]) -> Svg {
     if cats.is_empty() {
         return Err("no categories".into());
     }
@@ -383,7 +383,7 @@ pub fn category_bars(title: &str, y_desc: &str, cats: &[(String, f64, Option<f64
 }
 
 /// Weekday names, ISO order (index 0 = Monday).
-pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+pub(crate) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Colour of a heat-map cell at `t` in 0..1 (the minimum to the maximum): pale
 /// to dark blue.
@@ -394,7 +394,7 @@ fn heat(t: f64) -> RGBColor {
 }
 
 /// Hour of day (columns) x weekday (rows, Monday on top) heat map of counts.
-pub fn heatmap(title: &str, cells: &[[u64; 24]; 7]) -> Svg {
+pub(crate) fn heatmap(title: &str, cells: &[[u64; 24]; 7]) -> Svg {
     let max = cells.iter().flatten().copied().max().unwrap_or(0);
     let min = cells.iter().flatten().copied().min().unwrap_or(0);
     if max == 0 {
@@ -471,7 +471,7 @@ pub fn heatmap(title: &str, cells: &[[u64; 24]; 7]) -> Svg {
 
 /// One row of the latency chart: a query case, before and after, in ms.
 #[derive(Debug, Clone)]
-pub struct LatencyRow {
+pub(crate) struct LatencyRow {
     pub label: String,
     pub p50_before: f64,
     pub p50_after: f64,
@@ -484,7 +484,7 @@ type Pick = fn(&LatencyRow) -> f64;
 
 /// Horizontal bars on a log axis of milliseconds: for each row, p50 and p95
 /// before and after.
-pub fn latency_bars(title: &str, rows: &[LatencyRow]) -> Svg {
+pub(crate) fn latency_bars(title: &str, rows: &[LatencyRow]) -> Svg {
     if rows.is_empty() {
         return Err("no queries".into());
     }
@@ -583,7 +583,7 @@ pub fn latency_bars(title: &str, rows: &[LatencyRow]) -> Svg {
 }
 
 /// `0.042 ms`, `1.3 ms`, `250 ms`.
-pub fn fmt_ms(v: f64) -> String {
+pub(crate) fn fmt_ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0} ms")
     } else if v >= 1.0 {

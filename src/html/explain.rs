@@ -90,7 +90,7 @@ impl CaptureView {
 
 /// One line of a plan tree: the node and what it reads, indented by depth.
 /// Timings and row counts are left out: they differ on every run.
-pub fn plan_lines(explain: &serde_json::Value) -> Vec<String> {
+pub(crate) fn plan_lines(explain: &serde_json::Value) -> Vec<String> {
     let top = match explain {
         serde_json::Value::Array(items) => items.first().unwrap_or(explain),
         other => other,
@@ -131,13 +131,13 @@ fn walk(node: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
 
 /// A line of a diff: unchanged (`same`), only before (`del`), only after (`add`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiffLine {
+pub(crate) struct DiffLine {
     pub op: &'static str,
     pub text: String,
 }
 
 /// Line diff by longest common subsequence (plans are a few dozen lines).
-pub fn diff(before: &[String], after: &[String]) -> Vec<DiffLine> {
+pub(crate) fn diff(before: &[String], after: &[String]) -> Vec<DiffLine> {
     let (n, m) = (before.len(), after.len());
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {

@@ -7,17 +7,18 @@
 //! (`templates/*.html`, compiled in), styles inline and no script at all, so the
 //! file opens offline and from anywhere.
 //!
-//! - [`check_destination`] runs before any work: a missing or read-only folder
-//!   is one clear `Config` error (exit 2).
+//! - The page's path is checked before any work, with the metrics file's
+//!   (`util::json::check_writable`, called by `main`).
 //! - [`write_atomically`] writes a temporary file beside the target and renames
 //!   it, so a reader never sees half a page.
-//! - [`validate`] and [`explain`] build the two pages.
+//! - [`validate`], [`explain`] and [`profile`] build the three pages.
 
 pub mod charts;
 pub mod explain;
+pub mod profile;
 pub mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
@@ -26,70 +27,11 @@ use crate::error::{Error, Result};
 const BASE: &str = include_str!("../../templates/base.html");
 const VALIDATE: &str = include_str!("../../templates/validate.html");
 const EXPLAIN: &str = include_str!("../../templates/explain.html");
-
-/// The folder a report path lives in (`.` for a bare file name).
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Checks, before any work starts, that an `--html` report can be written to
-/// `path`: its folder exists, is a folder, is not read-only, and a file can be
-/// created in it; the path itself is not a folder. One sentence on failure.
-pub fn check_destination(flag: &str, path: &Path) -> Result<()> {
-    let bad = |why: String| Err(Error::Config(format!("{flag} {}: {why}", path.display())));
-    if path.as_os_str().is_empty() || path.file_name().is_none() {
-        return bad("not a file name".into());
-    }
-    if path.is_dir() {
-        return bad("is a folder; give a file name such as report.html".into());
-    }
-    let dir = folder_of(path);
-    let meta = match std::fs::metadata(&dir) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return bad(format!(
-                "the folder {} does not exist (create it first)",
-                dir.display()
-            ))
-        }
-        Err(e) => return bad(format!("cannot read the folder {}: {e}", dir.display())),
-    };
-    if !meta.is_dir() {
-        return bad(format!("{} is not a folder", dir.display()));
-    }
-    if meta.permissions().readonly() {
-        return bad(format!("the folder {} is read-only", dir.display()));
-    }
-    // The permission bits do not tell everything (a read-only mount, another
-    // owner): create and remove a probe file, as the real write will.
-    let probe = temp_path(path, "probe");
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bad(format!("cannot write in the folder {}: {e}", dir.display())),
-    }
-}
-
-/// A hidden sibling of `path`, unique to this process.
-fn temp_path(path: &Path, what: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    folder_of(path).join(format!(".{name}.{what}-{}", std::process::id()))
-}
+const PROFILE: &str = include_str!("../../templates/profile.html");
+const CHARTS: &str = include_str!("../../templates/charts.html");
 
 /// Writes `contents` to `path` atomically (the crate's one file writer).
-pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &str) -> Result<()> {
     crate::util::json::write_text_atomic(path, contents)
         .map_err(|e| Error::io(format!("writing the HTML report {}", path.display()), e))
 }
@@ -102,8 +44,10 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     for (name, src) in [
         ("base.html", BASE),
+        ("charts.html", CHARTS),
         ("validate.html", VALIDATE),
         ("explain.html", EXPLAIN),
+        ("profile.html", PROFILE),
     ] {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("built-in template {name} does not parse: {e}"));
@@ -119,6 +63,21 @@ fn render(name: &str, ctx: Value) -> Result<String> {
         .map_err(|e| Error::Other(format!("rendering the HTML report ({name}): {e:#}")))
 }
 
+/// One chart of a page: its anchor, title, caption and drawing.
+pub(crate) struct Chart {
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) caption: String,
+    pub(crate) svg: Value,
+}
+
+impl Chart {
+    /// The chart as the templates read it (`c.id`, `c.svg`, ...).
+    fn into_value(self) -> Value {
+        minijinja::context! { id => self.id, title => self.title, caption => self.caption, svg => self.svg }
+    }
+}
+
 /// An SVG chart (trusted markup made by [`charts`]) for a template, or the
 /// reason it could not be drawn, as escaped text.
 fn svg_value(svg: std::result::Result<String, String>) -> Value {
@@ -132,42 +91,11 @@ fn svg_value(svg: std::result::Result<String, String>) -> Value {
 mod tests {
     use super::*;
 
-    fn dir(tag: &str) -> PathBuf {
+    fn dir(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("chatsynth-html-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
-    }
-
-    #[test]
-    fn destinations_in_missing_or_read_only_folders_are_refused() {
-        let d = dir("dest");
-        assert!(check_destination("--html", &d.join("r.html")).is_ok());
-        assert!(
-            !d.join("r.html").exists(),
-            "the check leaves nothing behind"
-        );
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
-
-        let e = check_destination("--html", &d.join("missing/r.html")).unwrap_err();
-        assert!(matches!(e, Error::Config(_)));
-        assert!(e.to_string().contains("does not exist"), "{e}");
-
-        let e = check_destination("--html", &d).unwrap_err();
-        assert!(e.to_string().contains("is a folder"), "{e}");
-
-        std::fs::write(d.join("file"), "x").unwrap();
-        let e = check_destination("--html", &d.join("file/r.html")).unwrap_err();
-        assert!(e.to_string().contains("not a folder"), "{e}");
-
-        use std::os::unix::fs::PermissionsExt;
-        let ro = d.join("ro");
-        std::fs::create_dir(&ro).unwrap();
-        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-        let e = check_destination("--html", &ro.join("r.html")).unwrap_err();
-        assert!(e.to_string().contains("read-only"), "{e}");
-        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -10,6 +10,7 @@ use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, Bin, Series, DATASET, TARGET};
+use super::Chart;
 use crate::config::{DatasetConfig, Shape};
 use crate::error::{Error, Result};
 
@@ -78,14 +79,6 @@ struct Row {
     note: String,
 }
 
-#[derive(Serialize)]
-struct Chart {
-    id: &'static str,
-    title: &'static str,
-    caption: String,
-    svg: Value,
-}
-
 /// Same rule as the terminal table: integers as integers, else 4 decimals.
 fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -141,7 +134,7 @@ fn rows(checks: &[CheckView]) -> Vec<Row> {
 
 /// Complementary CDF of a (value, count) table: for each value v >= 1, the
 /// share of all items whose value is at least v.
-pub fn ccdf(table: &[(u64, u64)]) -> Vec<(f64, f64)> {
+pub(crate) fn ccdf(table: &[(u64, u64)]) -> Vec<(f64, f64)> {
     let mut t: Vec<(u64, u64)> = table.to_vec();
     t.sort_unstable();
     let total: u64 = t.iter().map(|x| x.1).sum();
@@ -161,7 +154,7 @@ pub fn ccdf(table: &[(u64, u64)]) -> Vec<(f64, f64)> {
 
 /// Standard normal CDF (complementary error function, Numerical Recipes'
 /// Chebyshev fit, relative error below 1.2e-7).
-pub fn normal_cdf(x: f64) -> f64 {
+pub(crate) fn normal_cdf(x: f64) -> f64 {
     let z = x.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.265_512_23
@@ -181,13 +174,13 @@ pub fn normal_cdf(x: f64) -> f64 {
 }
 
 /// The length bin of a text of `len` characters: floor(4 log2 len).
-pub fn text_len_bin(len: u64) -> i32 {
+pub(crate) fn text_len_bin(len: u64) -> i32 {
     (4.0 * (len.max(1) as f64).log2() + 1e-9).floor() as i32
 }
 
 /// The generator's text lengths: log-normal(mu, sigma) rounded and clamped to
 /// [1, max]; the share falling in each length bin.
-pub fn text_len_target(shape: &Shape) -> BTreeMap<i32, f64> {
+pub(crate) fn text_len_target(shape: &Shape) -> BTreeMap<i32, f64> {
     let max = shape.text_len_max_chars.max(1) as u64;
     let cdf = |x: f64| normal_cdf((x.ln() - shape.text_len_mu) / shape.text_len_sigma);
     let mut out = BTreeMap::new();
@@ -206,7 +199,7 @@ pub fn text_len_target(shape: &Shape) -> BTreeMap<i32, f64> {
 /// The generator's read-delay model at `s` seconds: a mix of uniform(0.5 s,
 /// 30 s), exponential and log-normal delays (before a read is moved after its
 /// delivery and before reads past the window's end are dropped).
-pub fn read_delay_model_cdf(shape: &Shape, s: f64) -> f64 {
+pub(crate) fn read_delay_model_cdf(shape: &Shape, s: f64) -> f64 {
     let w = shape.read_within_30s_share + shape.read_exponential_share + shape.read_lognormal_share;
     if w <= 0.0 {
         return 0.0;
@@ -459,7 +452,7 @@ pub fn page(report: &serde_json::Value, data: &ValidateCharts) -> Result<String>
     let count = |class: &str| rows.iter().filter(|x| x.class == class).count();
     let charts: Vec<Value> = charts(&r, data)
         .into_iter()
-        .map(|c| minijinja::context! { id => c.id, title => c.title, caption => c.caption, svg => c.svg })
+        .map(Chart::into_value)
         .collect();
     let ctx = minijinja::context! {
         title => format!("chatsynth validate: {} ({})", if r.decision.go { "GO" } else { "NO-GO" }, r.dataset.band.name()),

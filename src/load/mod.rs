@@ -19,6 +19,7 @@
 //!    staging schema is dropped, and a killed run's leftovers are dropped by
 //!    the next run.
 
+mod size;
 mod streams;
 
 use std::path::PathBuf;
@@ -33,11 +34,12 @@ use crate::catalog::{self, deferred, external, ledger, stage as staging};
 use crate::config::{DatasetConfig, PipelineConfig};
 use crate::db::{quote_ident, Target};
 use crate::error::{DbContext, Error, Result};
-use crate::gen::pipeline::{run_phase, Pass};
+use crate::gen::pipeline::{run_phase, Committed, Pass};
 use crate::gen::{pools::Pools, Plan};
 use crate::model::{Command, Outcome, PerTable, Table};
 use crate::progress::{Counters, Progress};
 use crate::report::{PhaseReport, RunReport, StepReport, TargetInfo};
+use crate::util::fingerprint::Fingerprint;
 
 /// Everything a load needs, validated.
 #[derive(Debug, Clone)]
@@ -56,6 +58,29 @@ pub struct LoadOptions {
     pub maintenance_work_mem: String,
     /// `load` or `refresh` (recorded in the report and the ledger).
     pub command: Command,
+    /// The private cluster's data directory, when that is the target: the
+    /// preflight compares the size estimate with its disk's free space.
+    pub private_data_dir: Option<PathBuf>,
+    /// `--no-space-check`: report the estimate, but do not refuse.
+    pub no_space_check: bool,
+    /// A whole run, a resume, or one of the three steps of a sharded load.
+    pub mode: Mode,
+}
+
+/// What a `load` (or `refresh`) run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Stage, load every unit, build, check, swap.
+    Whole,
+    /// Continue the failed or killed run whose stage is left in the schema.
+    Resume,
+    /// `--prepare`: preflight and create the stage of a sharded run, then stop.
+    Prepare,
+    /// `--shard index/count --run RUN`: stream this shard's units into the
+    /// prepared stage (no lock, no builds); a rerun skips its committed units.
+    Shard { index: u32, count: u32, run: String },
+    /// `--finish --run RUN`: once every shard is done, build, check, swap.
+    Finish { run: String },
 }
 
 /// A check of the staged dataset that must pass before the swap may replace
@@ -113,9 +138,43 @@ async fn run_inner(
         schema: schema.clone(),
         server_version,
     });
+    let digest = config_digest(&opts.dataset);
+    if let Mode::Shard { index, count, run } = &opts.mode {
+        // Shards run side by side: no schema lock; they only add units to
+        // the prepared stage.
+        return run_shard(
+            opts, plan, pools, report, control, &digest, *index, *count, run,
+        )
+        .await;
+    }
     catalog::try_lock(&control, &schema).await?;
+    // A --resume or --finish is checked before anything is written.
+    let resumed = match &opts.mode {
+        Mode::Resume => Some(resumable(&control, &schema, &digest, None).await?),
+        Mode::Finish { run } => {
+            let id = resumable(&control, &schema, &digest, Some(run)).await?;
+            let (count, missing) =
+                staging::shards_missing(&control, &staging::stage_schema(&schema)).await?;
+            if count == 0 || !missing.is_empty() {
+                return Err(Error::Refused(format!(
+                    "cannot finish run {run}: {}; nothing was written. Run the missing shards (load --shard i/n --run {run}) first",
+                    if count == 0 {
+                        "no shard has run".to_string()
+                    } else {
+                        format!(
+                            "shard(s) {} not done",
+                            missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                )));
+            }
+            Some(id)
+        }
+        _ => None,
+    };
 
     // Preflight: nothing is written until every check has passed.
+    report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
         crate::progress::note(&format!(
@@ -126,8 +185,10 @@ async fn run_inner(
             .choices
             .push("created the tables from sql/schema.sql".into());
     }
-    catalog::schema::preflight(&control, &schema).await?;
-    let (non_empty, foreign) = catalog::occupancy(&control, &schema).await?;
+    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
+    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
+    let tables = catalog::tables_with_children(opts.dataset.tables.keys());
+    let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
         return Err(Error::Refused(format!(
             "the target tables already hold rows ({}); nothing was written. Pass --truncate to replace them",
@@ -139,27 +200,38 @@ async fn run_inner(
             "{foreign} users in {schema:?} are not synthetic (their email does not start with 'syn_'): this looks like a real database; nothing was written. Pass --allow-non-synthetic to replace them anyway"
         )));
     }
-    let deferred = deferred::read_deferred(&control, &schema).await?;
-    let run_id = format!(
-        "{}-{}",
-        crate::util::calendar::compact(crate::util::calendar::now_ms()),
-        std::process::id()
-    );
+    let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
+    if !opts.dataset.tables.is_empty() && opts.mode != Mode::Whole {
+        return Err(Error::Refused(
+            "--resume, --prepare, --shard and --finish do not support declared child tables yet; nothing was written".into(),
+        ));
+    }
+    let run_id = resumed.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            crate::util::calendar::compact(crate::util::calendar::now_ms()),
+            std::process::id()
+        )
+    });
     report.run_id = Some(run_id.clone());
     let ds = &opts.dataset;
     // From the first write on, SIGINT/SIGTERM are caught (a signal arriving
     // before the work starts is delivered at the select below), so the run
     // always ends through the cleanup: stage dropped, ledger FAILED.
     let mut shutdown = Shutdown::install()?;
-    ledger::start(
-        &control,
-        &run_id,
-        opts.command,
-        ds.band.name(),
-        ds.seed,
-        &config_digest(ds),
-    )
-    .await?;
+    if resumed.is_some() {
+        ledger::resume(&control, &run_id).await?;
+    } else {
+        ledger::start(
+            &control,
+            &run_id,
+            opts.command,
+            ds.band.name(),
+            ds.seed,
+            &digest,
+        )
+        .await?;
+    }
     report.choices.push(format!(
         "loaded into bare staging tables, then built {} indexes and {} foreign keys read from the target's catalog, then swapped them in",
         deferred.indexes.len(),
@@ -168,26 +240,77 @@ async fn run_inner(
     report
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
-    let stage = staging::create_stage(&control, target).await?;
+    let mut committed = Committed::default();
+    let mut skipped = PerTable::<u64>::default();
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    let stage = if resumed.is_some() {
+        let stopped = staging::stop_stage_sessions(&control, &schema).await?;
+        if stopped > 0 {
+            crate::progress::note(&format!(
+                "terminated {stopped} session(s) of the earlier attempt still working in the stage"
+            ));
+        }
+        let stage = staging::stage_schema(&schema);
+        let mut r = crate::report::ResumeReport {
+            run_id: run_id.clone(),
+            ..Default::default()
+        };
+        for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
+            if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+                committed[*t].insert(unit);
+                skipped[*t] += rows;
+                skipped_fp[*t] += fp;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+        crate::progress::note(&format!(
+            "resuming run {run_id}: {} rows in {} units already committed are skipped",
+            r.skipped_rows.values().sum::<u64>(),
+            r.skipped_units.values().sum::<u64>()
+        ));
+        report.resumed = Some(r);
+        stage
+    } else {
+        staging::create_stage(&control, target, &tables, &run_id, &digest).await?
+    };
+    if opts.mode == Mode::Prepare {
+        crate::progress::note(&format!(
+            "prepared run {run_id}: now run `load --shard i/n --run {run_id}` for i = 0..n-1 (same dataset options), then `load --finish --run {run_id}`"
+        ));
+        return Ok(());
+    }
+    let committed = Arc::new(committed);
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
     // included (a signal that went unnoticed there let the swap go ahead).
     let work = async {
-        load_and_build(opts, plan, pools, &stage, &deferred, report, cancel.clone()).await?;
+        load_and_build(
+            opts,
+            plan,
+            pools,
+            &stage,
+            &deferred,
+            report,
+            cancel.clone(),
+            committed,
+            &skipped,
+        )
+        .await?;
+        add_fingerprints(report, &skipped_fp);
+        ledger::progress(&control, &run_id, &progress_per_table(report, &skipped)).await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
         let t = Instant::now();
-        let keys =
-            external::check_against_stage(&control, &schema, &stage, &catalog::table_names())
-                .await?;
+        let keys = external::check_against_stage(&control, &schema, &stage, &tables).await?;
         if keys > 0 {
-            report.post_load.push(StepReport {
-                step: "rows of other tables checked against the new data".into(),
-                elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-                detail: Some(format!("{keys} foreign keys into the chat tables")),
-            });
+            report.post_load.push(StepReport::since(
+                "rows of other tables checked against the new data",
+                t,
+                Some(format!("{keys} foreign keys into the chat tables")),
+            ));
         }
         Ok(())
     };
@@ -197,26 +320,77 @@ async fn run_inner(
     };
     if let Err(e) = outcome {
         cancel.store(true, Ordering::Relaxed);
-        cleanup(target, &control, &run_id, &e).await;
+        if let Mode::Finish { .. } = opts.mode {
+            // The shards' work stays in the stage: --finish can be run again.
+            let _ = ledger::finish(
+                &control,
+                &run_id,
+                Outcome::Failed,
+                &serde_json::Value::Null,
+                Some(&e.to_string()),
+            )
+            .await;
+        } else {
+            cleanup(target, &control, &run_id, &e).await;
+        }
         return Err(e);
     }
+
     let t = Instant::now();
-    let rows = rows_per_table(report);
+    let rows = rows_per_table(report, &skipped);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
-    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows).await {
+    let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
             cleanup(target, &control, &run_id, &e).await;
             return Err(e);
         }
     };
-    report.post_load.push(StepReport {
-        step: "swap into the target schema".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
-    });
+    report.post_load.push(StepReport::since(
+        "swap into the target schema",
+        t,
+        (attempts > 1).then(|| format!("locked the live tables at attempt {attempts}")),
+    ));
     Ok(())
+}
+
+/// Estimates the bytes the load puts on disk; on the private cluster, refuses
+/// when they do not fit its disk's free space (unless `--no-space-check`).
+async fn size_preflight(
+    opts: &LoadOptions,
+    control: &tokio_postgres::Client,
+    plan: &Plan,
+) -> Result<crate::report::SizeEstimate> {
+    let row = control
+        .query_one(
+            "SELECT current_setting('wal_level') <> 'minimal', \
+             pg_size_bytes(current_setting('max_wal_size')), \
+             pg_database_size(current_database())",
+            &[],
+        )
+        .await
+        .step("reading wal_level, max_wal_size and the database size")?;
+    let (wal_logs_indexes, max_wal, db_bytes): (bool, i64, i64) =
+        (row.get(0), row.get(1), row.get(2));
+    let rows = size::rows(&expected_rows(plan));
+    let mut e = size::estimate(&rows, wal_logs_indexes, max_wal.max(0) as u64);
+    match &opts.private_data_dir {
+        Some(dir) => {
+            let free = size::free_bytes(dir)?;
+            e.free_bytes = Some(free);
+            e.checked = !opts.no_space_check;
+            crate::progress::note(&size::describe(&e));
+            if e.checked {
+                size::check_fits(&e, free, dir)?;
+            }
+        }
+        None => {
+            e.database_bytes = Some(db_bytes.max(0) as u64);
+            crate::progress::note(&size::describe(&e));
+        }
+    }
+    Ok(e)
 }
 
 /// After a failure: drops the staging schema and marks the run FAILED in the
@@ -260,7 +434,7 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
-pub fn config_digest(cfg: &DatasetConfig) -> String {
+fn config_digest(cfg: &DatasetConfig) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_vec(cfg).expect("config serializes");
     Sha256::digest(json)
@@ -269,12 +443,92 @@ pub fn config_digest(cfg: &DatasetConfig) -> String {
         .collect()
 }
 
-fn rows_per_table(report: &RunReport) -> serde_json::Value {
+/// Rows per table in the stage: written by this run plus skipped (committed
+/// by the attempt it resumed).
+fn rows_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        m.insert(t.table.clone(), t.rows.into());
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(t.table.clone(), (t.rows + before).into());
     }
     serde_json::Value::Object(m)
+}
+
+/// Adds the fingerprints of the units skipped (committed earlier) to the
+/// report's per-table fingerprints, which then cover every unit of the run
+/// (or of the shard).
+fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
+    for t in report.phases.iter_mut().flat_map(|p| p.tables.iter_mut()) {
+        if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
+            t.fingerprint += skipped[*x];
+        }
+    }
+}
+
+/// The ledger's progress per table: rows skipped and rows written.
+fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for t in report.phases.iter().flat_map(|p| &p.tables) {
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        m.insert(
+            t.table.clone(),
+            serde_json::json!({
+                "skipped_rows": before,
+                "written_rows": t.rows,
+                "fingerprint": t.fingerprint.to_string(),
+            }),
+        );
+    }
+    serde_json::Value::Object(m)
+}
+
+/// The run a `--resume` continues: the stage left in `schema` by a failed or
+/// killed run, made with the same configuration. Refused otherwise, before
+/// anything is written.
+async fn resumable(
+    control: &tokio_postgres::Client,
+    schema: &str,
+    digest: &str,
+    expect: Option<&str>,
+) -> Result<String> {
+    let Some((run_id, was)) = staging::stage_run(control, schema).await? else {
+        return Err(Error::Refused(match expect {
+            None => format!(
+                "nothing to resume: no stage of a failed or killed run is left in schema {schema:?}; nothing was written. Run without --resume"
+            ),
+            Some(run) => format!(
+                "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+            ),
+        }));
+    };
+    if let Some(run) = expect {
+        if run != run_id {
+            return Err(Error::Refused(format!(
+                "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+            )));
+        }
+    }
+    if let Some((last, status, _)) = ledger::last_run(control).await? {
+        if last == run_id && status == "COMPLETED" {
+            return Err(Error::Refused(format!(
+                "nothing to resume: run {run_id} completed; nothing was written"
+            )));
+        }
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "cannot continue run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Give the same dataset options",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    Ok(run_id)
 }
 
 /// The staged dataset must pass `check` before it may replace the live one.
@@ -287,11 +541,11 @@ async fn pre_swap_check(
 ) -> Result<()> {
     let t = Instant::now();
     let failures = check.failures(&target.with_schema(stage), ds).await?;
-    report.post_load.push(StepReport {
-        step: check.name().into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!("{} failures", failures.len())),
-    });
+    report.post_load.push(StepReport::since(
+        check.name(),
+        t,
+        Some(format!("{} failures", failures.len())),
+    ));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -304,7 +558,7 @@ async fn pre_swap_check(
 
 /// SIGINT and SIGTERM, caught from `install` on (a signal that arrives before
 /// `recv` is polled is kept and delivered by it).
-pub struct Shutdown {
+struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
@@ -320,7 +574,7 @@ impl Shutdown {
     }
 
     /// Resolves on SIGINT or SIGTERM with the signal's name and exit code.
-    pub async fn recv(&mut self) -> (&'static str, u8) {
+    pub(crate) async fn recv(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -339,6 +593,26 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
     e
 }
 
+/// Connections the load needs at once: every COPY stream of a phase holds
+/// one for the whole phase, so the pool must hold the busiest phase's streams,
+/// the declared child tables' (one each) included, or a stream waits for a
+/// connection while the generators wait for it; and the index builds.
+fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
+    Pass::ALL
+        .iter()
+        .map(|pass| {
+            pass.tables()
+                .iter()
+                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
+                .sum::<usize>()
+                + pass.children(plan).len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(index_workers)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn load_and_build(
     opts: &LoadOptions,
     plan: Arc<Plan>,
@@ -347,59 +621,72 @@ async fn load_and_build(
     deferred: &deferred::Deferred,
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
-    let max_streams: usize = Pass::ALL
-        .iter()
-        .map(|pass| {
-            pass.tables()
-                .iter()
-                .map(|t| streams::streams_for(*t, p.streams_per_large_table))
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(1);
-    let pool = stage_target.pool(max_streams.max(opts.index_workers))?;
+    let pool = stage_target.pool(pool_size(&plan, p, opts.index_workers))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
+    let rows_by_table = load_passes(&st, &plan, &pools, report, cancel, committed, skipped).await?;
+    build_deferred(&st, deferred, &rows_by_table, report).await
+}
+
+/// Every pass into the stage, skipping the units in `committed`; returns the
+/// rows per table in the stage (`skipped` included).
+async fn load_passes(
+    st: &Staging<'_>,
+    plan: &Arc<Plan>,
+    pools: &Arc<Pools>,
+    report: &mut RunReport,
+    cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
+    skipped: &PerTable<u64>,
+) -> Result<PerTable<u64>> {
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
-        let phase = copy_phase(
-            pass,
-            opts,
-            &plan,
-            &pools,
-            &stage_target,
-            &pool,
-            cancel.clone(),
-        )
-        .await?;
+        let phase = copy_phase(pass, st, plan, pools, cancel.clone(), committed.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[*x] = t.rows;
+                rows_by_table[*x] = t.rows + skipped[*x];
             }
         }
         report.phases.push(phase);
     }
-    build_deferred(opts, &stage_target, &pool, deferred, &rows_by_table, report).await
+    Ok(rows_by_table)
+}
+
+/// Where the rows of a load go before the swap: the options, the staging
+/// schema's target and the pool of its connections (the COPY phases and the
+/// deferred builds share them).
+struct Staging<'a> {
+    opts: &'a LoadOptions,
+    target: Target,
+    pool: deadpool_postgres::Pool,
 }
 
 /// One phase into the staging tables, with the live progress display.
 async fn copy_phase(
     pass: Pass,
-    opts: &LoadOptions,
+    st: &Staging<'_>,
     plan: &Arc<Plan>,
     pools: &Arc<Pools>,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
     cancel: Arc<AtomicBool>,
+    committed: Arc<Committed>,
 ) -> Result<PhaseReport> {
+    let opts = st.opts;
     let counters = Arc::new(Counters::default());
     let ctx = streams::StreamCtx {
-        target: stage_target.clone(),
-        pool: pool.clone(),
+        target: st.target.clone(),
+        pool: st.pool.clone(),
         phase: pass.name(),
         counters: counters.clone(),
         cancel: cancel.clone(),
+        plan: plan.clone(),
     };
     let mut consumer = streams::CopyStreams::new(ctx, opts.pipeline.streams_per_large_table);
     let progress = Progress::start(
@@ -409,54 +696,177 @@ async fn copy_phase(
         counters,
         opts.fancy_progress,
     );
-    let phase = run_phase(pass, plan, pools, &opts.pipeline, &mut consumer, cancel).await;
+    let phase = run_phase(
+        pass,
+        plan,
+        pools,
+        &opts.pipeline,
+        &mut consumer,
+        cancel,
+        committed,
+    )
+    .await;
     progress.finish().await;
     phase
+}
+
+/// `load --shard index/count --run RUN`: this shard's units (unit `u` of
+/// every pass when `u % count == index`) into the prepared stage, skipping
+/// those a killed attempt of this shard committed; then marks the shard done.
+#[allow(clippy::too_many_arguments)]
+async fn run_shard(
+    opts: &LoadOptions,
+    plan: Arc<Plan>,
+    pools: Arc<Pools>,
+    report: &mut RunReport,
+    control: tokio_postgres::Client,
+    digest: &str,
+    index: u32,
+    count: u32,
+    run: &str,
+) -> Result<()> {
+    let schema = &opts.target.schema;
+    let Some((run_id, was)) = staging::stage_run(&control, schema).await? else {
+        return Err(Error::Refused(format!(
+            "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
+        )));
+    };
+    if run_id != run {
+        return Err(Error::Refused(format!(
+            "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
+        )));
+    }
+    if was != digest {
+        return Err(Error::Refused(format!(
+            "shard {index}/{count} of run {run} has a different configuration from the prepared run (seed, band or overrides; config digest {} here, {} there); nothing was written. Give every shard the same dataset options",
+            &digest[..12.min(digest.len())],
+            &was[..12.min(was.len())]
+        )));
+    }
+    let stage = staging::stage_schema(schema);
+    staging::claim_shard(&control, &stage, index, count).await?;
+    report.run_id = Some(run.to_string());
+    report.choices.push(format!(
+        "shard {index}/{count}: units u with u % {count} == {index}"
+    ));
+    let mut committed = crate::gen::pipeline::other_shards(&plan, index, count);
+    let mut skipped = PerTable::<u64>::default();
+    let mut r = crate::report::ResumeReport {
+        run_id: run.to_string(),
+        ..Default::default()
+    };
+    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
+        if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+            if committed[*t].insert(unit) {
+                skipped[*t] += rows;
+                skipped_fp[*t] += fp;
+                *r.skipped_rows.entry(name.clone()).or_default() += rows;
+                *r.skipped_units.entry(name).or_default() += 1;
+            }
+        }
+    }
+    if !r.skipped_units.is_empty() {
+        report.resumed = Some(r);
+    }
+    let mut shutdown = Shutdown::install()?;
+    let stage_target = opts.target.with_schema(&stage);
+    let pool = stage_target.pool(pool_size(&plan, &opts.pipeline, 1))?;
+    let st = Staging {
+        opts,
+        target: stage_target,
+        pool,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let work = load_passes(
+        &st,
+        &plan,
+        &pools,
+        report,
+        cancel.clone(),
+        Arc::new(committed),
+        &skipped,
+    );
+    let outcome = tokio::select! {
+        r = work => r,
+        (name, code) = shutdown.recv() => Err(Error::Interrupted { name, exit_code: code }),
+    };
+    if let Err(e) = outcome {
+        // The stage is the run's: its committed units stay for a rerun of this shard.
+        cancel.store(true, Ordering::Relaxed);
+        return Err(e);
+    }
+    add_fingerprints(report, &skipped_fp);
+    staging::shard_done(&control, &stage, index).await
 }
 
 /// Builds the indexes, then attaches primary/unique constraints, adds
 /// foreign keys, and analyses: each step timed into the report.
 async fn build_deferred(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     crate::progress::note(&format!(
         "building {} indexes on {} connections, then {} foreign keys, then ANALYZE",
         deferred.indexes.len(),
         opts.index_workers,
         deferred.foreign_keys.len()
     ));
-    build_indexes(opts, stage_target, pool, deferred, rows_by_table, report).await?;
-    let stage = &stage_target.schema;
-    let client = stage_target.pooled(pool).await?;
+    let stage = &st.target.schema;
+    let client = st.target.pooled(&st.pool).await?;
+    // A resumed run finds what the earlier attempt built (an index build cut
+    // off mid-way left nothing: CREATE INDEX is one transaction).
+    let (relations, constraints) = staging::stage_objects(&client, stage).await?;
+    let mut deferred = deferred.clone();
+    let before = deferred.indexes.len() + deferred.foreign_keys.len();
+    let attach: Vec<deferred::IndexDdl> = deferred
+        .indexes
+        .iter()
+        .filter(|ix| !constraints.contains(&ix.name))
+        .cloned()
+        .collect();
+    deferred.indexes.retain(|ix| !relations.contains(&ix.name));
+    deferred
+        .foreign_keys
+        .retain(|fk| !constraints.contains(&fk.name));
+    let found = before - deferred.indexes.len() - deferred.foreign_keys.len();
+    if let Some(r) = report.resumed.as_mut() {
+        r.skipped_builds = found as u64;
+    }
+    build_indexes(st, &deferred, rows_by_table, report).await?;
+    deferred.indexes = attach;
+    let deferred = &deferred;
+    // Validating a foreign key is an anti join of the child against the
+    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
+    // the hash of 2M message ids splits into batches and every batch rereads
+    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
+    // so this session gives it the index builds' memory.
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {}",
+            "SET search_path TO {}, {}; SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
             quote_ident(stage),
             quote_ident(&opts.target.schema),
-            crate::db::quote_literal(&opts.maintenance_work_mem)
+            mem = crate::db::quote_literal(&opts.maintenance_work_mem)
         ))
         .await
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
     add_foreign_keys(&client, stage, deferred, report).await?;
-    analyze(&client, stage, report).await
+    analyze(&client, stage, &opts.dataset, report).await
 }
 
 /// One index build job per worker connection at a time, biggest tables first;
 /// `index_workers` at once.
 async fn build_indexes(
-    opts: &LoadOptions,
-    stage_target: &Target,
-    pool: &deadpool_postgres::Pool,
+    st: &Staging<'_>,
     deferred: &deferred::Deferred,
     rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let opts = st.opts;
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
@@ -476,8 +886,8 @@ async fn build_indexes(
     for _ in 0..opts.index_workers.max(1) {
         workers.spawn(index_worker(
             queue.clone(),
-            pool.clone(),
-            stage_target.clone(),
+            st.pool.clone(),
+            st.target.clone(),
             opts.maintenance_work_mem.clone(),
             progress.clone(),
         ));
@@ -494,15 +904,15 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
-    report.post_load.push(StepReport {
-        step: "indexes (all)".into(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        detail: Some(format!(
+    report.post_load.push(StepReport::since(
+        "indexes (all)",
+        started,
+        Some(format!(
             "{} indexes, {} at once",
             steps.len(),
             opts.index_workers
         )),
-    });
+    ));
     report.builds.extend(steps);
     Ok(())
 }
@@ -536,11 +946,16 @@ async fn index_worker(
             &format!("index {} on {}", job.name, job.table),
             t.elapsed().as_secs_f64(),
         );
-        done.push(StepReport {
-            step: format!("index {}", job.name),
-            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(job.table.clone()),
-        });
+        if std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "indexes") {
+            // Test hook: stop here after the first index, for a kill -9.
+            crate::progress::note("test hook: holding the index builds");
+            std::future::pending::<()>().await;
+        }
+        done.push(StepReport::since(
+            format!("index {}", job.name),
+            t,
+            Some(job.table.clone()),
+        ));
     }
     Ok(done)
 }
@@ -562,11 +977,9 @@ async fn attach_constraints(
                 .step(format!("adding constraint {} on {}", ix.name, ix.table))?;
         }
     }
-    report.post_load.push(StepReport {
-        step: "primary and unique constraints".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("primary and unique constraints", t, None));
     Ok(())
 }
 
@@ -583,38 +996,61 @@ async fn add_foreign_keys(
             .batch_execute(&deferred::foreign_key_sql(stage, fk))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport {
-            step: format!("foreign key {}", fk.name),
-            elapsed_ms: t1.elapsed().as_secs_f64() * 1000.0,
-            detail: Some(fk.table.clone()),
-        });
+        report.builds.push(StepReport::since(
+            format!("foreign key {}", fk.name),
+            t1,
+            Some(fk.table.clone()),
+        ));
     }
-    report.post_load.push(StepReport {
-        step: "foreign keys (all)".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report
+        .post_load
+        .push(StepReport::since("foreign keys (all)", t, None));
     Ok(())
 }
 
 async fn analyze(
     client: &deadpool_postgres::Object,
     stage: &str,
+    ds: &DatasetConfig,
     report: &mut RunReport,
 ) -> Result<()> {
     let t = Instant::now();
-    let names: Vec<String> = Table::ALL
+    let names: Vec<String> = catalog::tables_with_children(ds.tables.keys())
         .iter()
-        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x.name())))
+        .map(|x| format!("{}.{}", quote_ident(stage), quote_ident(x)))
         .collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
         .step("analysing the new tables")?;
-    report.post_load.push(StepReport {
-        step: "ANALYZE".into(),
-        elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
-        detail: None,
-    });
+    report.post_load.push(StepReport::since("ANALYZE", t, None));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_holds_every_stream_of_the_busiest_phase() {
+        let mut cfg = crate::config::Band::Tiny.preset();
+        let p = PipelineConfig {
+            workers: 2,
+            streams_per_large_table: 2,
+            chunk_bytes: 256 << 10,
+            channel_chunks: 8,
+        };
+        let plan = Plan::build(&cfg);
+        let base = pool_size(&plan, &p, 1);
+        // attachments, reads, and receipts on `streams`.
+        assert_eq!(base, 2 + p.streams_per_large_table);
+        for name in ["a", "b"] {
+            cfg.tables.insert(
+                name.into(),
+                toml::from_str("parent = \"messages\"\nrate = 0.1").unwrap(),
+            );
+        }
+        assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
+        assert_eq!(pool_size(&plan, &p, 64), 64);
+    }
 }

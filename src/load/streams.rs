@@ -12,12 +12,15 @@ use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 
 use crate::copy::SinkWriter;
+use crate::db::quote_ident;
 use crate::db::Target;
 use crate::error::{pg_message, Error, Result};
+use crate::gen::children::Child;
 use crate::gen::pipeline::{Consumer, Message};
 use crate::model::Table;
 use crate::progress::Counters;
 use crate::report::{Percentiles, TableReport};
+use crate::util::fingerprint::Fingerprint;
 use crate::util::num::per_sec;
 
 /// What one COPY stream measured.
@@ -29,8 +32,10 @@ struct StreamStats {
     send_us: Histogram<u64>,
     /// Time spent waiting for the generators (channel empty).
     starved_ns: u64,
-    /// Time from the last chunk to the server's acknowledgement of the COPY.
+    /// Time from the last chunk of each batch to its commit.
     finish_ns: u64,
+    /// Transactions committed (batches of whole units).
+    commits: u64,
     elapsed_ns: u64,
 }
 
@@ -43,6 +48,7 @@ impl StreamStats {
             send_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             starved_ns: 0,
             finish_ns: 0,
+            commits: 0,
             elapsed_ns: 0,
         }
     }
@@ -54,6 +60,7 @@ impl StreamStats {
         let _ = self.send_us.add(&o.send_us);
         self.starved_ns += o.starved_ns;
         self.finish_ns = self.finish_ns.max(o.finish_ns);
+        self.commits += o.commits;
         self.elapsed_ns = self.elapsed_ns.max(o.elapsed_ns);
     }
 }
@@ -72,13 +79,87 @@ pub(crate) struct StreamCtx {
     pub(crate) phase: &'static str,
     pub(crate) counters: Arc<Counters>,
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The plan, for the columns its rules add to each table's COPY.
+    pub(crate) plan: Arc<crate::gen::Plan>,
 }
 
-/// One COPY stream: takes chunks from `rx` until every generator is done,
-/// then finishes the COPY and checks the server's row count.
+/// What a COPY stream fills: a built-in table, or a declared child table
+/// (its name and the columns chatsynth writes).
+#[derive(Clone)]
+pub(crate) enum Dest {
+    Table(Table),
+    Child { name: String, columns: Vec<String> },
+}
+
+impl Dest {
+    fn name(&self) -> &str {
+        match self {
+            Dest::Table(t) => t.name(),
+            Dest::Child { name, .. } => name,
+        }
+    }
+
+    /// The COPY statement; a built-in table's columns are widened by its
+    /// column rules.
+    fn copy_sql(&self, schema: &str, plan: &crate::gen::Plan) -> String {
+        match self {
+            Dest::Table(t) => {
+                t.copy_sql_with(schema, plan.rules.for_table(t.name()).extra_columns())
+            }
+            Dest::Child { name, columns } => {
+                let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                format!(
+                    "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
+                    quote_ident(schema),
+                    quote_ident(name),
+                    cols.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// A COPY stream commits once the units completed in its open transaction
+/// hold at least this many bytes (and no unit is half sent).
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// The batch size: `BATCH_BYTES`, or `CHATSYNTH_TEST_COMMIT_BYTES` (a test
+/// hook: 1 commits after every unit).
+fn batch_bytes() -> u64 {
+    std::env::var("CHATSYNTH_TEST_COMMIT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH_BYTES)
+}
+
+/// Test hook `CHATSYNTH_TEST_HOLD=children`: the message_receipts stream
+/// stops (holds forever) after its first commit, so a test can kill -9 the
+/// process in the children phase with some units durable.
+fn hold_after_commit(dest: &Dest) -> bool {
+    matches!(dest, Dest::Table(Table::MessageReceipts))
+        && std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "children")
+}
+
+/// The units of one open transaction: rows per unit still being sent, and
+/// the units complete in it.
+#[derive(Default)]
+struct Batch {
+    open: std::collections::HashMap<u32, u64>,
+    done: Vec<(u32, u64, String)>,
+    done_bytes: u64,
+    bytes: u64,
+    rows: u64,
+}
+
+/// One COPY stream: takes its lane's chunks from `rx` until every generator
+/// is done. Rows go in transactions of whole units: when the completed units
+/// reach the batch size, chunks of units not yet begun are held back, the
+/// units in flight are finished, and the COPY ends and commits together with
+/// the ids of its units in the stage's progress table. A killed run thus
+/// leaves exactly the committed units.
 async fn copy_stream(
     ctx: StreamCtx,
-    table: Table,
+    dest: Dest,
     rx: flume::Receiver<Message>,
 ) -> Result<StreamStats> {
     let StreamCtx {
@@ -87,9 +168,10 @@ async fn copy_stream(
         phase,
         counters,
         cancel,
+        plan,
     } = ctx;
     let fail = |message: String| Error::Copy {
-        table: table.name().to_string(),
+        table: dest.name().to_string(),
         phase: phase.to_string(),
         message,
     };
@@ -99,57 +181,127 @@ async fn copy_stream(
         .batch_execute("SET synchronous_commit = off")
         .await
         .map_err(|e| fail(pg_message(&e)))?;
-    let sink = client
-        .copy_in::<_, Bytes>(&table.copy_sql(&target.schema))
-        .await
-        .map_err(|e| fail(pg_message(&e)))?;
-    futures::pin_mut!(sink);
+    let progress_sql = crate::catalog::stage::progress_insert_sql(&target.schema);
+    let limit = batch_bytes();
     let mut stats = StreamStats::new();
-    let mut writer = SinkWriter::start(sink.as_mut())
-        .await
-        .map_err(|e| fail(pg_message(&e)))?;
-    loop {
-        let t0 = Instant::now();
-        let chunk = match rx.recv_async().await {
-            Ok(c) => c,
-            Err(_) => break,
-        };
-        stats.starved_ns += t0.elapsed().as_nanos() as u64;
-        if cancel.load(Ordering::Relaxed) {
-            return Err(fail("cancelled".into()));
-        }
-        let Message::Rows(chunk) = chunk else {
-            continue;
-        };
-        let (rows, len) = (chunk.rows, chunk.data.len() as u64);
-        let t1 = Instant::now();
-        writer
-            .send(chunk.data)
+    let mut held: std::collections::VecDeque<Message> = std::collections::VecDeque::new();
+    let mut ended = false;
+    let mut commits = 0u64;
+    while !(ended && held.is_empty()) {
+        client
+            .batch_execute("BEGIN")
             .await
             .map_err(|e| fail(pg_message(&e)))?;
-        let _ = stats
-            .send_us
-            .record((t1.elapsed().as_micros() as u64).max(1));
-        stats.rows += rows;
-        stats.bytes += len;
-        stats.chunks += 1;
-        counters.rows[table].fetch_add(rows, Ordering::Relaxed);
+        let sink = client
+            .copy_in::<_, Bytes>(&dest.copy_sql(&target.schema, &plan))
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        futures::pin_mut!(sink);
+        let mut writer = SinkWriter::start(sink.as_mut())
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        let mut batch = Batch::default();
+        let mut again = std::mem::take(&mut held);
+        loop {
+            let draining = batch.done_bytes >= limit;
+            if draining && batch.open.is_empty() {
+                break;
+            }
+            let msg = match again.pop_front() {
+                Some(m) => m,
+                None if ended => break,
+                None => {
+                    let t0 = Instant::now();
+                    match rx.recv_async().await {
+                        Ok(m) => {
+                            stats.starved_ns += t0.elapsed().as_nanos() as u64;
+                            m
+                        }
+                        Err(_) => {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+            };
+            if cancel.load(Ordering::Relaxed) {
+                return Err(fail("cancelled".into()));
+            }
+            let unit = match &msg {
+                Message::Rows(c) => c.unit,
+                Message::EndOfUnit { unit, .. } => *unit,
+            };
+            // A unit not begun in this transaction waits for the next one
+            // once this one is closing.
+            if draining && !batch.open.contains_key(&unit) {
+                held.push_back(msg);
+                continue;
+            }
+            match msg {
+                Message::Rows(chunk) => {
+                    let (rows, len) = (chunk.rows, chunk.data.len() as u64);
+                    let t1 = Instant::now();
+                    writer
+                        .send(chunk.data)
+                        .await
+                        .map_err(|e| fail(pg_message(&e)))?;
+                    let _ = stats
+                        .send_us
+                        .record((t1.elapsed().as_micros() as u64).max(1));
+                    *batch.open.entry(unit).or_default() += rows;
+                    batch.rows += rows;
+                    batch.bytes += len;
+                    stats.chunks += 1;
+                    if let Dest::Table(t) = dest {
+                        counters.rows[t].fetch_add(rows, Ordering::Relaxed);
+                    }
+                }
+                Message::EndOfUnit { unit, fingerprint } => {
+                    let rows = batch.open.remove(&unit).unwrap_or(0);
+                    batch.done.push((unit, rows, fingerprint.to_string()));
+                    batch.done_bytes = batch.bytes;
+                }
+            }
+        }
+        held.extend(again);
+        // Units still open here were cut off by the end of the channel (a
+        // generator stopped): they are not recorded, so a resume redoes them.
+        let (_, framed) = writer.finish().await.map_err(|e| fail(pg_message(&e)))?;
+        let t2 = Instant::now();
+        let copied = sink
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        if copied != batch.rows {
+            return Err(fail(format!(
+                "the server copied {copied} rows but {} were sent",
+                batch.rows
+            )));
+        }
+        if !batch.done.is_empty() {
+            let units: Vec<i32> = batch.done.iter().map(|u| u.0 as i32).collect();
+            let rows: Vec<i64> = batch.done.iter().map(|u| u.1 as i64).collect();
+            let fps: Vec<&str> = batch.done.iter().map(|u| u.2.as_str()).collect();
+            client
+                .execute(&progress_sql, &[&dest.name(), &units, &rows, &fps])
+                .await
+                .map_err(|e| fail(pg_message(&e)))?;
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| fail(pg_message(&e)))?;
+        stats.finish_ns += t2.elapsed().as_nanos() as u64;
+        stats.rows += batch.rows;
+        stats.bytes += framed;
+        commits += 1;
+        if hold_after_commit(&dest) && !batch.done.is_empty() {
+            crate::progress::note("test hook: holding the message_receipts stream");
+            std::future::pending::<()>().await;
+        }
     }
-    let (_, bytes) = writer.finish().await.map_err(|e| fail(pg_message(&e)))?;
-    stats.bytes = bytes;
-    let t2 = Instant::now();
-    let copied = sink
-        .as_mut()
-        .finish()
-        .await
-        .map_err(|e| fail(pg_message(&e)))?;
-    stats.finish_ns = t2.elapsed().as_nanos() as u64;
-    if copied != stats.rows {
-        return Err(fail(format!(
-            "the server copied {copied} rows but {} were sent",
-            stats.rows
-        )));
-    }
+    stats.commits = commits;
     stats.elapsed_ns = started.elapsed().as_nanos() as u64;
     Ok(stats)
 }
@@ -167,8 +319,8 @@ pub(crate) fn streams_for(table: Table, streams: usize) -> usize {
 pub(crate) struct CopyStreams {
     ctx: StreamCtx,
     streams_per_large_table: usize,
-    tables: Vec<Table>,
-    tasks: JoinSet<(Table, Result<StreamStats>)>,
+    tables: Vec<String>,
+    tasks: JoinSet<(String, Result<StreamStats>)>,
 }
 
 impl CopyStreams {
@@ -182,18 +334,40 @@ impl CopyStreams {
     }
 }
 
-impl Consumer for CopyStreams {
-    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
-        self.tables.push(table);
-        for _ in 0..streams_for(table, self.streams_per_large_table) {
-            let (ctx, rx) = (self.ctx.clone(), rx.clone());
-            self.tasks
-                .spawn(async move { (table, copy_stream(ctx, table, rx).await) });
+impl CopyStreams {
+    fn spawn(&mut self, dest: Dest, streams: usize, rx: flume::Receiver<Message>) {
+        let name = dest.name().to_string();
+        if !self.tables.contains(&name) {
+            self.tables.push(name.clone());
         }
+        for _ in 0..streams {
+            let (ctx, rx, dest, name) = (self.ctx.clone(), rx.clone(), dest.clone(), name.clone());
+            self.tasks
+                .spawn(async move { (name, copy_stream(ctx, dest, rx).await) });
+        }
+    }
+}
+
+impl Consumer for CopyStreams {
+    fn lanes(&self, table: Table) -> usize {
+        streams_for(table, self.streams_per_large_table)
+    }
+
+    /// One stream per lane.
+    fn start(&mut self, table: Table, rx: flume::Receiver<Message>) {
+        self.spawn(Dest::Table(table), 1, rx);
+    }
+
+    fn start_child(&mut self, _i: usize, child: &Child, rx: flume::Receiver<Message>) {
+        let dest = Dest::Child {
+            name: child.name.clone(),
+            columns: child.columns.clone(),
+        };
+        self.spawn(dest, 1, rx);
     }
 
     async fn finish(&mut self, cancel: &AtomicBool) -> Result<Vec<TableReport>> {
-        let mut per_table: Vec<(Table, StreamStats, usize)> = Vec::new();
+        let mut per_table: Vec<(String, StreamStats, usize)> = Vec::new();
         let mut first_error = None;
         while let Some(joined) = self.tasks.join_next().await {
             let failed = match joined {
@@ -228,16 +402,16 @@ impl Consumer for CopyStreams {
             .into_iter()
             .filter_map(|t| {
                 let (_, s, n) = per_table.iter().find(|x| x.0 == t)?;
-                Some(table_report(t, s, *n))
+                Some(table_report(&t, s, *n))
             })
             .collect())
     }
 }
 
-fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
+fn table_report(t: &str, s: &StreamStats, streams: usize) -> TableReport {
     let ms = s.elapsed_ns as f64 / 1e6;
     TableReport {
-        table: t.name().into(),
+        table: t.into(),
         rows: s.rows,
         bytes: s.bytes,
         elapsed_ms: ms,
@@ -248,5 +422,7 @@ fn table_report(t: Table, s: &StreamStats, streams: usize) -> TableReport {
         chunk_send_latency_us: Percentiles::of(&s.send_us),
         streams_waiting_for_generators_ms: s.starved_ns as f64 / 1e6,
         server_ack_ms: s.finish_ns as f64 / 1e6,
+        // Filled by the phase runner from the generators' unit hashes.
+        fingerprint: Fingerprint::EMPTY,
     }
 }

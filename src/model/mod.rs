@@ -69,23 +69,24 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
 
 use ColType::*;
 
-pub const CONVERSATION_TYPE: ColType = Enum(
+pub(crate) const CONVERSATION_TYPE: ColType = Enum(
     "ConversationType",
     &["DIRECT_MESSAGE", "GROUP_CHAT", "CHANNEL"],
 );
-pub const CONVERSATION_ROLE: ColType = Enum("ConversationRole", &["MEMBER", "ADMIN", "OWNER"]);
-pub const MESSAGE_TYPE: ColType = Enum(
+pub(crate) const CONVERSATION_ROLE: ColType =
+    Enum("ConversationRole", &["MEMBER", "ADMIN", "OWNER"]);
+pub(crate) const MESSAGE_TYPE: ColType = Enum(
     "MessageType",
     &[
         "TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO", "LOCATION", "SYSTEM",
     ],
 );
-pub const MESSAGE_STATUS: ColType =
+pub(crate) const MESSAGE_STATUS: ColType =
     Enum("MessageStatus", &["SENT", "DELIVERED", "READ", "DELETED"]);
-pub const RECEIPT_STATE: ColType = Enum("MessageReceiptState", &["DELIVERED", "READ"]);
-pub const ATTACHMENT_TYPE: ColType =
+pub(crate) const RECEIPT_STATE: ColType = Enum("MessageReceiptState", &["DELIVERED", "READ"]);
+pub(crate) const ATTACHMENT_TYPE: ColType =
     Enum("AttachmentType", &["IMAGE", "VIDEO", "AUDIO", "DOCUMENT"]);
-pub const VISIBILITY: ColType = Enum(
+pub(crate) const VISIBILITY: ColType = Enum(
     "VisibilityType",
     &[
         "PUBLIC",
@@ -245,16 +246,24 @@ impl Table {
     }
 
     /// Number of fields in a row, as the PGCOPY row header wants it.
-    pub fn width(self) -> i16 {
+    pub(crate) fn width(self) -> i16 {
         self.columns().len() as i16
     }
 
     /// `COPY "schema"."table" ("col", ...) FROM STDIN (FORMAT binary)`.
     pub fn copy_sql(self, schema: &str) -> String {
+        self.copy_sql_with(schema, &[])
+    }
+
+    /// As [`Table::copy_sql`], with `extra` columns (the config's column
+    /// rules) after the built-in ones.
+    pub fn copy_sql_with(self, schema: &str, extra: &[String]) -> String {
         let cols: Vec<String> = self
             .columns()
             .iter()
-            .map(|c| crate::db::quote_ident(c.name))
+            .map(|c| c.name)
+            .chain(extra.iter().map(|s| s.as_str()))
+            .map(crate::db::quote_ident)
             .collect();
         format!(
             "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
@@ -273,6 +282,11 @@ impl<T> PerTable<T> {
     /// Each table's value from `f(table)`.
     pub(crate) fn from_fn(mut f: impl FnMut(Table) -> T) -> Self {
         PerTable(std::array::from_fn(|i| f(Table::ALL[i])))
+    }
+
+    /// The values in [`Table::ALL`]'s order (for constant tables).
+    pub(crate) const fn from_array(values: [T; 7]) -> Self {
+        PerTable(values)
     }
 }
 

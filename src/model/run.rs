@@ -57,7 +57,7 @@ impl Outcome {
     }
 
     /// The ledger's `status`: an interrupted run is `FAILED` there.
-    pub fn ledger_status(self) -> &'static str {
+    pub(crate) fn ledger_status(self) -> &'static str {
         match self {
             Outcome::Running => "RUNNING",
             Outcome::Completed => "COMPLETED",
@@ -78,7 +78,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// GO when nothing stands in the way.
-    pub fn go_if(ok: bool) -> Verdict {
+    pub(crate) fn go_if(ok: bool) -> Verdict {
         if ok {
             Verdict::Go
         } else {
@@ -86,7 +86,7 @@ impl Verdict {
         }
     }
 
-    pub fn is_go(self) -> bool {
+    pub(crate) fn is_go(self) -> bool {
         self == Verdict::Go
     }
 
@@ -108,25 +108,17 @@ impl Verdict {
 }
 
 /// Serde glue, with `#[serde(flatten, with = "...")]`: a verdict written as
-/// `"go": bool` then `"verdict": "GO"` (validate's decision).
+/// `"go": bool` then `"verdict": "GO"` (validate's decision; written only).
 pub mod go_then_verdict {
     use super::Verdict;
     use serde::ser::SerializeStruct;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Verdict", 2)?;
         st.serialize_field("go", &v.is_go())?;
         st.serialize_field("verdict", v)?;
         st.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
-        #[derive(Deserialize)]
-        struct Fields {
-            verdict: Verdict,
-        }
-        Ok(Fields::deserialize(d)?.verdict)
     }
 }
 
@@ -137,14 +129,14 @@ pub mod decision_then_go {
     use serde::ser::SerializeStruct;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Verdict", 2)?;
         st.serialize_field("decision", v)?;
         st.serialize_field("go", &v.is_go())?;
         st.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
         #[derive(Deserialize)]
         struct Fields {
             decision: Verdict,
@@ -159,7 +151,7 @@ mod tests {
 
     #[test]
     fn serialized_as_the_strings_reports_always_had() {
-        #[derive(Serialize, Deserialize)]
+        #[derive(Serialize)]
         struct D {
             #[serde(flatten, with = "go_then_verdict")]
             verdict: Verdict,

@@ -305,7 +305,7 @@ fn points(q: &Quantiles) -> Vec<(f64, f64)> {
 
 /// Kolmogorov-Smirnov distance between two quantile tables, evaluated at every
 /// value either table holds.
-pub fn ks(a: &Quantiles, b: &Quantiles) -> f64 {
+pub(crate) fn ks(a: &Quantiles, b: &Quantiles) -> f64 {
     let (pa, pb) = (points(a), points(b));
     pa.iter()
         .chain(pb.iter())

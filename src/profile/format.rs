@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// The format this chatsynth writes and reads. Bump it on any change a reader
 /// could misread.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// The whole profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,7 +172,7 @@ pub struct Delivery {
 
 /// The quantile levels of every table: p1..p99 then p99.1..p99.9, as
 /// (key, probability).
-pub fn levels() -> Vec<(String, f64)> {
+pub(crate) fn levels() -> Vec<(String, f64)> {
     let mut v: Vec<(String, f64)> = (1..=99)
         .map(|p| (format!("p{p:02}"), p as f64 / 100.0))
         .collect();
@@ -181,13 +181,13 @@ pub fn levels() -> Vec<(String, f64)> {
 }
 
 /// The probability of a level key (`p07` -> 0.07, `p99.5` -> 0.995).
-pub fn level_of(key: &str) -> Option<f64> {
+pub(crate) fn level_of(key: &str) -> Option<f64> {
     let v: f64 = key.strip_prefix('p')?.parse().ok()?;
     (v > 0.0 && v < 100.0).then_some(v / 100.0)
 }
 
 /// Rounds to `digits` significant digits (0 stays 0).
-pub fn round_sig(v: f64, digits: i32) -> f64 {
+pub(crate) fn round_sig(v: f64, digits: i32) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }
@@ -197,7 +197,7 @@ pub fn round_sig(v: f64, digits: i32) -> f64 {
 }
 
 /// Rounds a share (or any ratio) to six decimals.
-pub fn round_share(v: f64) -> f64 {
+pub(crate) fn round_share(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 

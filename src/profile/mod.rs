@@ -30,7 +30,7 @@ use compare::Comparison;
 use format::Profile;
 
 /// Checks `--tolerance` for profile comparisons.
-pub fn check_tolerance(t: f64) -> Result<()> {
+pub(crate) fn check_tolerance(t: f64) -> Result<()> {
     if t > 0.0 && t <= 1.0 {
         Ok(())
     } else {
@@ -69,7 +69,13 @@ fn could_not_run(e: Error) -> Error {
 }
 
 /// `chatsynth profile --out FILE`: measures `target` and writes the profile.
-pub async fn run(target: &Target, opts: &measure::Options, out: &Path) -> Result<u8> {
+/// With `html`, also the page of its charts and summary table.
+pub async fn run(
+    target: &Target,
+    opts: &measure::Options,
+    out: &Path,
+    html: Option<&Path>,
+) -> Result<u8> {
     let started = Instant::now();
     let client = target.connect().await?;
     let profile = measure::profile(&client, &target.schema, opts, false)
@@ -84,6 +90,11 @@ pub async fn run(target: &Target, opts: &measure::Options, out: &Path) -> Result
         out.display(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(page) = html {
+        let source = format!("{} schema {}", target.display, target.schema);
+        write_page(page, &profile, &source)?;
+        println!("HTML report written to {}", page.display());
+    }
     Ok(0)
 }
 
@@ -203,9 +214,32 @@ fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
         .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The profile's headline figures, for the terminal.
-pub fn summary(p: &Profile) -> String {
-    let mut s = String::new();
+/// The rows per table, as (table, rows), "(estimated)" where sampled.
+fn count_rows(p: &Profile) -> Vec<(String, String)> {
+    let c = &p.counts;
+    [
+        ("users", c.users),
+        ("conversations", c.conversations),
+        ("conversation_users", c.conversation_users),
+        ("messages", c.messages),
+        ("attachments", c.attachments),
+        ("message_reads", c.message_reads),
+        ("message_receipts", c.message_receipts),
+    ]
+    .into_iter()
+    .map(|(t, n)| {
+        let est = if c.estimated_from_sample.iter().any(|e| e == t) {
+            " (estimated)"
+        } else {
+            ""
+        };
+        (t.to_string(), format!("{n}{est}"))
+    })
+    .collect()
+}
+
+/// The profile's headline figures as (what, value).
+fn headline_rows(p: &Profile) -> Vec<(String, String)> {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
     let q =
         |t: &format::Quantiles, k: &str| t.at.get(k).map_or("-".to_string(), |v| format!("{v}"));
@@ -216,100 +250,131 @@ pub fn summary(p: &Profile) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let c = &p.counts;
-    let _ = writeln!(s, "table               rows");
-    for (t, n) in [
-        ("users", c.users),
-        ("conversations", c.conversations),
-        ("conversation_users", c.conversation_users),
-        ("messages", c.messages),
-        ("attachments", c.attachments),
-        ("message_reads", c.message_reads),
-        ("message_receipts", c.message_receipts),
-    ] {
-        let est = if c.estimated_from_sample.iter().any(|e| e == t) {
-            " (estimated)"
-        } else {
-            ""
-        };
-        let _ = writeln!(s, "{t:<18}  {n:>12}{est}");
-    }
-    let _ = writeln!(
-        s,
-        "\nsample {}% ({}): {} messages seen; window {} .. {} ({} days)",
-        p.sample.percent,
-        p.sample.chosen_by,
-        p.sample.messages_seen,
-        p.window.first_day.as_deref().unwrap_or("-"),
-        p.window.last_day.as_deref().unwrap_or("-"),
-        p.window.days
+    let (r, m, a, d) = (
+        &p.messages_per_conversation,
+        &p.messages,
+        &p.attachments,
+        &p.delivery,
     );
-    let _ = writeln!(s, "conversation types   {}", mix(&p.conversations.types));
-    let r = &p.messages_per_conversation;
-    let _ = writeln!(
-        s,
-        "messages per room    p50 {}  p90 {}  p99 {}  top 2% rooms hold {}",
-        q(&r.per_conversation, "p50"),
-        q(&r.per_conversation, "p90"),
-        q(&r.per_conversation, "p99"),
-        opt(r.top_2pct_rooms_message_share)
-    );
-    let m = &p.messages;
-    let _ = writeln!(s, "message types        {}", mix(&m.types));
-    let _ = writeln!(
-        s,
-        "text length          p50 {}  p90 {}  p99 {}",
-        q(&m.text_length, "p50"),
-        q(&m.text_length, "p90"),
-        q(&m.text_length, "p99")
-    );
-    let _ = writeln!(
-        s,
-        "replies {}  edited {}  deleted {}  system {}",
-        opt(m.reply_share),
-        opt(m.edited_share),
-        opt(m.deleted_share),
-        opt(m.system_share)
-    );
-    let peak = m
+    let by_hour = m
         .hour_by_weekday
         .counts
         .iter()
         .fold(vec![0u64; 24], |mut acc, row| {
-            for (h, c) in row.iter().enumerate() {
+            for (h, c) in row.iter().enumerate().take(24) {
                 acc[h] += c.unwrap_or(0);
             }
             acc
         });
-    let peak_hour = (0..24).max_by_key(|&h| peak[h]).unwrap_or(0);
-    let _ = writeln!(s, "busiest UTC hour     {peak_hour:02}:00");
-    let a = &p.attachments;
-    let _ = writeln!(
-        s,
-        "attachments/message  {}  types {}",
-        a.mean_per_message
-            .map_or("-".to_string(), |v| format!("{v:.3}")),
-        mix(&a.types)
-    );
-    let _ = writeln!(
-        s,
-        "top 10% users send {} of messages, hold {} of memberships",
-        opt(p.activity.top_users_message_share),
-        opt(p.activity.top_users_membership_share)
-    );
-    let d = &p.delivery;
-    let _ = writeln!(
-        s,
-        "delivered {}  read {}  read delay p50 {} s",
-        opt(d.delivered_share),
-        opt(d.read_share),
-        q(&d.read_delay_seconds, "p50")
-    );
-    let _ = writeln!(
-        s,
-        "privacy: k = {}, {} values suppressed",
-        p.privacy.min_bucket,
-        p.privacy.suppressed.len()
-    );
+    let peak_hour = (0..24).max_by_key(|&h| by_hour[h]).unwrap_or(0);
+    [
+        (
+            "sample",
+            format!(
+                "{}% ({}): {} messages seen",
+                p.sample.percent, p.sample.chosen_by, p.sample.messages_seen
+            ),
+        ),
+        (
+            "window",
+            format!(
+                "{} .. {} ({} days)",
+                p.window.first_day.as_deref().unwrap_or("-"),
+                p.window.last_day.as_deref().unwrap_or("-"),
+                p.window.days
+            ),
+        ),
+        ("conversation types", mix(&p.conversations.types)),
+        (
+            "messages per room",
+            format!(
+                "p50 {}  p90 {}  p99 {}  top 2% rooms hold {}",
+                q(&r.per_conversation, "p50"),
+                q(&r.per_conversation, "p90"),
+                q(&r.per_conversation, "p99"),
+                opt(r.top_2pct_rooms_message_share)
+            ),
+        ),
+        ("message types", mix(&m.types)),
+        (
+            "text length",
+            format!(
+                "p50 {}  p90 {}  p99 {}",
+                q(&m.text_length, "p50"),
+                q(&m.text_length, "p90"),
+                q(&m.text_length, "p99")
+            ),
+        ),
+        (
+            "replies, edited",
+            format!(
+                "replies {}  edited {}  deleted {}  system {}",
+                opt(m.reply_share),
+                opt(m.edited_share),
+                opt(m.deleted_share),
+                opt(m.system_share)
+            ),
+        ),
+        ("busiest UTC hour", format!("{peak_hour:02}:00")),
+        (
+            "attachments/message",
+            format!(
+                "{}  types {}",
+                a.mean_per_message
+                    .map_or("-".to_string(), |v| format!("{v:.3}")),
+                mix(&a.types)
+            ),
+        ),
+        (
+            "top 10% users",
+            format!(
+                "send {} of messages, hold {} of memberships",
+                opt(p.activity.top_users_message_share),
+                opt(p.activity.top_users_membership_share)
+            ),
+        ),
+        (
+            "delivery",
+            format!(
+                "delivered {}  read {}  read delay p50 {} s",
+                opt(d.delivered_share),
+                opt(d.read_share),
+                q(&d.read_delay_seconds, "p50")
+            ),
+        ),
+        (
+            "privacy",
+            format!(
+                "k = {}, {} values suppressed",
+                p.privacy.min_bucket,
+                p.privacy.suppressed.len()
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The profile's summary table, for the terminal: rows per table, then the
+/// headline figures (the HTML page shows the same rows).
+pub fn summary(p: &Profile) -> String {
+    let mut s = String::from("table               rows\n");
+    for (t, n) in count_rows(p) {
+        let _ = writeln!(s, "{t:<18}  {n:>12}");
+    }
+    s.push('\n');
+    for (what, v) in headline_rows(p) {
+        let _ = writeln!(s, "{what:<21}{v}");
+    }
     s
+}
+
+/// Writes the `--html` page of profile `p` of `source`.
+fn write_page(path: &Path, p: &Profile, source: &str) -> Result<()> {
+    let value =
+        serde_json::to_value(p).map_err(|e| Error::Other(format!("the profile as JSON: {e}")))?;
+    let mut rows = count_rows(p);
+    rows.extend(headline_rows(p));
+    crate::html::write_atomically(path, &crate::html::profile::page(&value, source, &rows)?)
 }

@@ -2,24 +2,24 @@
 //! PostgreSQL epoch, civil dates for report names and timestamps, hour of day,
 //! day of week. The one home of the civil-date algorithm.
 
-pub const MS_PER_HOUR: i64 = 3_600_000;
-pub const MS_PER_DAY: i64 = 86_400_000;
+pub(crate) const MS_PER_HOUR: i64 = 3_600_000;
+pub(crate) const MS_PER_DAY: i64 = 86_400_000;
 /// 2000-01-01T00:00:00Z in Unix ms: PostgreSQL's timestamp epoch.
-pub const PG_EPOCH_MS: i64 = 946_684_800_000;
+pub(crate) const PG_EPOCH_MS: i64 = 946_684_800_000;
 
 /// Day of week, Monday = 0 .. Sunday = 6.
 #[inline]
-pub fn weekday(ms: i64) -> u32 {
+pub(crate) fn weekday(ms: i64) -> u32 {
     ((ms.div_euclid(MS_PER_DAY) + 3).rem_euclid(7)) as u32
 }
 
 #[inline]
-pub fn hour_of_day(ms: i64) -> u32 {
+pub(crate) fn hour_of_day(ms: i64) -> u32 {
     (ms.rem_euclid(MS_PER_DAY) / MS_PER_HOUR) as u32
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -33,7 +33,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// `2026-11-25T14:35:11Z`
-pub fn iso8601(ms: i64) -> String {
+pub(crate) fn iso8601(ms: i64) -> String {
     let (y, mo, d) = civil_from_days(ms.div_euclid(MS_PER_DAY));
     let s = ms.rem_euclid(MS_PER_DAY) / 1000;
     format!(

@@ -14,7 +14,7 @@ pub fn group(v: u64) -> String {
 }
 
 /// Compact number: integers as integers, small values with 4 decimals.
-pub fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else if v.abs() >= 100.0 {
@@ -25,7 +25,7 @@ pub fn fmt_num(v: f64) -> String {
 }
 
 /// `amount` per second over `ms` milliseconds (0 when no time passed).
-pub fn per_sec(amount: f64, ms: f64) -> f64 {
+pub(crate) fn per_sec(amount: f64, ms: f64) -> f64 {
     if ms <= 0.0 {
         0.0
     } else {

@@ -17,7 +17,7 @@ const MESSAGES: &str = include_str!("../../sql/validate/charts/messages.sql");
 const READ_DELAYS: &str = include_str!("../../sql/validate/charts/read_delays.sql");
 
 /// Measures the chart data; call inside the validation transaction.
-pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<ValidateCharts> {
+pub(crate) async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<ValidateCharts> {
     let mut out = ValidateCharts::default();
     for row in client
         .query(ROOMS, &[])
@@ -68,7 +68,7 @@ pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Validat
 
 /// (messages in a conversation, conversations with that many) as the plan of
 /// `dataset` has them (the plan is a pure function of the configuration).
-pub fn planned_rooms(dataset: &DatasetConfig) -> Vec<(u64, u64)> {
+pub(crate) fn planned_rooms(dataset: &DatasetConfig) -> Vec<(u64, u64)> {
     let plan = crate::gen::Plan::build(dataset);
     let mut by_count: BTreeMap<u64, u64> = BTreeMap::new();
     for c in 0..plan.class.len() {

@@ -13,7 +13,7 @@ use crate::util::num::fmt_num;
 
 /// The aggregates measured in SQL, by column name. `None` is SQL NULL (e.g. an
 /// average over no rows).
-pub type Metrics = BTreeMap<String, Option<f64>>;
+pub(crate) type Metrics = BTreeMap<String, Option<f64>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +64,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(
+    pub(super) fn new(
         name: &str,
         category: Category,
         kind: Kind,
@@ -92,7 +92,7 @@ impl Check {
         }
     }
 
-    fn skipped(name: &str, kind: Kind, expect: Expect, reason: &str) -> Check {
+    pub(super) fn skipped(name: &str, kind: Kind, expect: Expect, reason: &str) -> Check {
         Check {
             name: name.to_string(),
             category: Category::Fidelity,
@@ -104,7 +104,7 @@ impl Check {
         }
     }
 
-    fn with_note(mut self, note: impl Into<String>) -> Check {
+    pub(super) fn with_note(mut self, note: impl Into<String>) -> Check {
         let note = note.into();
         if self.note.is_empty() {
             self.note = note;
@@ -116,7 +116,7 @@ impl Check {
 }
 
 impl Expect {
-    pub fn holds(&self, m: f64) -> bool {
+    pub(crate) fn holds(&self, m: f64) -> bool {
         if !m.is_finite() {
             return false;
         }
@@ -143,7 +143,7 @@ impl Expect {
 /// to 3 standard errors of a binomial proportion when the sample is too small to
 /// resolve the relative tolerance (a tiny band has 300 conversations: 5% large
 /// groups is 15 +/- 3.8 of them).
-pub fn share_tolerance(target: f64, n: f64, rel: f64) -> f64 {
+pub(crate) fn share_tolerance(target: f64, n: f64, rel: f64) -> f64 {
     let rel_tol = rel * target.abs();
     if n <= 0.0 {
         return rel_tol;
@@ -157,7 +157,7 @@ pub fn share_tolerance(target: f64, n: f64, rel: f64) -> f64 {
 /// sampling noise that would otherwise inflate max/min on small datasets; a
 /// generator curve with peak and trough plateaus of 3 hours or more keeps its
 /// ratio (a 1-hour spike would read lower).
-pub fn peak_to_trough(hourly: &[i64]) -> Option<f64> {
+pub(crate) fn peak_to_trough(hourly: &[i64]) -> Option<f64> {
     let (max, min) = smoothed_extremes(hourly)?;
     (min > 0.0).then(|| max / min)
 }
@@ -182,7 +182,7 @@ fn smoothed_extremes(hourly: &[i64]) -> Option<(f64, f64)> {
 /// a sum of bursts; `cluster` = `E[burst^2] / E[burst]`, 2m - 1 for geometric bursts
 /// of mean m): the relative tolerance, widened to 3 standard errors of the
 /// ratio when the counts are too small to resolve it.
-pub fn ratio_tolerance(target: f64, rel: f64, a: f64, b: f64, cluster: f64) -> f64 {
+pub(crate) fn ratio_tolerance(target: f64, rel: f64, a: f64, b: f64, cluster: f64) -> f64 {
     let rel_tol = rel * target.abs();
     if a <= 0.0 || b <= 0.0 {
         return rel_tol;
@@ -973,7 +973,7 @@ fn fidelity(checks: &mut Vec<Check>, m: &Metrics, hourly: Option<&[i64]>, t: &Ta
 /// The verdict: GO when every critical check passed and at most
 /// `MAX_WARNING_FAILURES` warnings failed. A skipped critical check blocks GO
 /// (it was not verified); a skipped warning does not count as a failure.
-pub const MAX_WARNING_FAILURES: usize = 3;
+pub(crate) const MAX_WARNING_FAILURES: usize = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
@@ -987,7 +987,7 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
-pub fn decide(checks: &[Check]) -> Decision {
+pub(crate) fn decide(checks: &[Check]) -> Decision {
     let names = |pred: &dyn Fn(&Check) -> bool| -> Vec<String> {
         checks
             .iter()

@@ -16,6 +16,7 @@
 
 pub mod charts;
 pub mod checks;
+pub mod children;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -103,6 +104,17 @@ const QUERIES: &[(&str, &str, Params)] = &[
 /// The fraction of users whose share of messages the skew check measures.
 const TOP_USER_FRACTION: f64 = 0.10;
 
+/// `work_mem` of validate's own session. At the server's default (4 MB) the
+/// queries' hash joins on memberships and on per-message attachment counts
+/// split into batches from 4x dev on, and every batch writes the whole wide
+/// probe side (2M messages) to temp files and reads it back; the sorts of
+/// `count(DISTINCT "idempotencyKey")` and `percentile_cont` spill too. That
+/// made the messages and attachments queries grow 5-8x for 4x the rows.
+/// With 256 MB (hash nodes get `hash_mem_multiplier` times that) the hashes
+/// stay in memory to well beyond the perf band's memberships, and a sort
+/// that still spills merges in one pass (docs/scale.md, "validate").
+const VALIDATE_WORK_MEM: &str = "256MB";
+
 /// Everything measured: scalar aggregates and histograms, by column name.
 #[derive(Debug, Default)]
 pub struct Measured {
@@ -183,6 +195,7 @@ async fn measure_and_decide(
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(client, &targets.dataset).await?;
+    let child_measured = children::measure(client, &targets.dataset).await?;
     let chart_data = match &opts.html {
         Some(_) => Some(charts::measure(client, &targets.dataset).await?),
         None => None,
@@ -193,7 +206,8 @@ async fn measure_and_decide(
         .step("ending the validation transaction")?;
 
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
-    let checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    let mut checks = checks::build(&measured.metrics, hourly, &targets, opts.tolerance);
+    checks.extend(child_checks(&targets.dataset, &child_measured, opts.tolerance).await?);
     let decision = checks::decide(&checks);
 
     print_table(&checks, &decision, &targets, target);
@@ -247,6 +261,24 @@ async fn measure_and_decide(
     })
 }
 
+/// The checks of the declared child tables; their expected rows per parent
+/// come from the plan of `dataset` (built only when tables are declared).
+async fn child_checks(
+    dataset: &DatasetConfig,
+    measured: &BTreeMap<String, children::Measured>,
+    rel: f64,
+) -> Result<Vec<Check>> {
+    if measured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (plan, _, _) = crate::gen::prepare(dataset).await?;
+    let expected = children::expected(&plan);
+    Ok(measured
+        .iter()
+        .flat_map(|(name, m)| children::checks(name, m, expected.get(name), rel))
+        .collect())
+}
+
 async fn check_tables(client: &Client, schema: &str) -> Result<()> {
     let present = crate::catalog::existing_tables(client, schema).await?;
     let missing: Vec<&str> = crate::model::Table::ALL
@@ -282,11 +314,15 @@ async fn count_rows(client: &Client) -> Result<Counts> {
 }
 
 /// Runs every query file; each returns one row of named aggregates.
-pub async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
+pub(crate) async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<Measured> {
     let start_ms = dataset.window.start_ms();
     let end_ms = dataset.window.end_ms;
     let heavy = dataset.shape.heavy_room_fraction;
     let room_limit = dataset.shape.receipts_max_room_members as i64;
+    client
+        .batch_execute(&format!("SET work_mem = '{VALIDATE_WORK_MEM}'"))
+        .await
+        .step("setting work_mem for validate's queries")?;
     let mut out = Measured::default();
     for (name, sql, params) in QUERIES {
         let p: Vec<&(dyn ToSql + Sync)> = match params {
@@ -477,7 +513,10 @@ fn print_table(checks: &[Check], decision: &Decision, targets: &Targets, target:
 /// The critical integrity checks that fail on the dataset in `target`'s schema
 /// (one sentence each), measured in one read-only snapshot. `refresh` runs this
 /// on the staged dataset before it may replace the live one.
-pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Result<Vec<String>> {
+pub(crate) async fn integrity_failures(
+    target: &Target,
+    dataset: &DatasetConfig,
+) -> Result<Vec<String>> {
     let client = target.connect().await?;
     check_tables(&client, &target.schema).await?;
     client
@@ -485,10 +524,12 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
         .await
         .step("starting the read-only validation transaction")?;
     let measured = measure(&client, dataset).await?;
+    let child_measured = children::measure(&client, dataset).await?;
     client
         .batch_execute("COMMIT")
         .await
         .step("ending the validation transaction")?;
+    let child = child_checks(dataset, &child_measured, 0.2).await?;
     let targets = Targets {
         dataset: dataset.clone(),
         realised: None,
@@ -497,6 +538,7 @@ pub async fn integrity_failures(target: &Target, dataset: &DatasetConfig) -> Res
     let hourly = measured.histograms.get("hist_hourly").map(|v| v.as_slice());
     Ok(checks::build(&measured.metrics, hourly, &targets, 0.2)
         .into_iter()
+        .chain(child)
         .filter(|c| {
             c.category == checks::Category::Integrity
                 && c.kind == Kind::Critical

@@ -29,14 +29,14 @@ struct LoadReport {
 
 impl Targets {
     /// Reads the `dataset` and `realised_targets` of a load report.
-    pub fn from_report(path: &Path) -> Result<Targets> {
+    pub(crate) fn from_report(path: &Path) -> Result<Targets> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::Config(format!("cannot read load report {}: {e}", path.display()))
         })?;
         Self::parse_report(&text, &path.display().to_string())
     }
 
-    pub fn parse_report(text: &str, name: &str) -> Result<Targets> {
+    pub(crate) fn parse_report(text: &str, name: &str) -> Result<Targets> {
         let r: LoadReport = serde_json::from_str(text).map_err(|e| {
             Error::Config(format!(
                 "{name} is not a chatsynth load report (expected top-level \"dataset\" and \"realised_targets\"): {e}"
@@ -54,7 +54,7 @@ impl Targets {
 
     /// A band preset, with the realised targets its plan produces (the same
     /// numbers a load of that preset records in its report).
-    pub fn from_band(band: Band, how: &str) -> Targets {
+    pub(crate) fn from_band(band: Band, how: &str) -> Targets {
         let dataset = band.preset();
         let realised = Some(crate::gen::realised_targets(&dataset));
         Targets {
@@ -66,19 +66,19 @@ impl Targets {
 
     /// Profile completeness: each user's share of the 4 optional fields filled,
     /// ~ Beta(a, b); its mean is a / (a + b).
-    pub fn profile_completeness_mean(&self) -> f64 {
+    pub(crate) fn profile_completeness_mean(&self) -> f64 {
         let s = &self.dataset.shape;
         s.profile_beta_a / (s.profile_beta_a + s.profile_beta_b)
     }
 
     /// Mean of normal(mean, sd) clamped to [3, 30].
-    pub fn username_len_mean(&self) -> f64 {
+    pub(crate) fn username_len_mean(&self) -> f64 {
         let s = &self.dataset.shape;
         normal_expectation(|z| (s.username_len_mean + s.username_len_sd * z).clamp(3.0, 30.0))
     }
 
     /// Median of the clamped log-normal: exp(mu), clamped.
-    pub fn text_len_median(&self) -> f64 {
+    pub(crate) fn text_len_median(&self) -> f64 {
         let s = &self.dataset.shape;
         s.text_len_mu
             .exp()
@@ -87,7 +87,7 @@ impl Targets {
 
     /// Mean of log-normal(mu, sigma) clamped to [1, max]: ~exp(mu + sigma^2/2).
     /// (exp(4.5 + 0.72) ~ 185 for the default shape; see docs/data.md, "Shape".)
-    pub fn text_len_mean(&self) -> f64 {
+    pub(crate) fn text_len_mean(&self) -> f64 {
         let s = &self.dataset.shape;
         let max = s.text_len_max_chars.max(1) as f64;
         normal_expectation(|z| (s.text_len_mu + s.text_len_sigma * z).exp().clamp(1.0, max))
@@ -109,7 +109,7 @@ fn normal_expectation(f: impl Fn(f64) -> f64) -> f64 {
 }
 
 /// The band whose preset has exactly these counts.
-pub fn infer_band(counts: &Counts) -> Result<Band> {
+pub(crate) fn infer_band(counts: &Counts) -> Result<Band> {
     Band::ALL
         .into_iter()
         .find(|b| b.preset().counts == *counts)

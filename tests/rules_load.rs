@@ -1,0 +1,205 @@
+//! Column rules end to end: a schema grown by a tenant column on users,
+//! conversations and messages, a varchar(64) and a decimal(10,2), loaded with
+//! a config's rules; and a bad config refused whole (exit 2, nothing written).
+
+mod common;
+
+use common::*;
+
+const CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/rules-tenant.toml"
+);
+
+const GROW: &str = r#"
+ALTER TABLE users ADD COLUMN "tenantId" TEXT NOT NULL;
+ALTER TABLE conversations ADD COLUMN "tenantId" TEXT NOT NULL;
+ALTER TABLE messages ADD COLUMN "tenantId" TEXT NOT NULL;
+ALTER TABLE messages ADD COLUMN "clientRef" VARCHAR(64) NOT NULL;
+ALTER TABLE messages ADD COLUMN "amount" DECIMAL(10,2);
+"#;
+
+#[tokio::test]
+async fn a_grown_schema_loads_with_rules_and_children_carry_their_parents_tenant() {
+    let db = TestDb::new("rulesload").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(GROW).await.unwrap();
+    // Without the rules the NOT NULL columns stop the load.
+    let o = chatsynth(&["load", "--band", "tiny", "--database-url", &db.url]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("tenantId"), "{}", stderr(&o));
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--config",
+        CONFIG,
+        "--database-url",
+        &db.url,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let c = db.client().await;
+    let preset = chatsynth::config::Band::Tiny.preset();
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM messages").await,
+        preset.counts.messages as i64
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM users").await,
+        preset.counts.users as i64
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM conversations").await,
+        preset.counts.conversations as i64
+    );
+    // Each conversation's tenant is its creator's; each message's, its conversation's.
+    assert_eq!(
+        count(
+            &c,
+            r#"SELECT count(*) FROM conversations c JOIN users u ON u.id = c."creatorId"
+               WHERE c."tenantId" IS DISTINCT FROM u."tenantId""#
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &c,
+            r#"SELECT count(*) FROM messages m JOIN conversations c ON c.id = m."conversationId"
+               WHERE m."tenantId" IS DISTINCT FROM c."tenantId""#
+        )
+        .await,
+        0
+    );
+    // The choice's three tenants all occur; weights 5:3:2.
+    let acme = count(
+        &c,
+        r#"SELECT count(*) FROM users WHERE "tenantId" = 'acme'"#,
+    )
+    .await;
+    assert!((70..130).contains(&acme), "{acme} of 200");
+    assert_eq!(
+        count(&c, r#"SELECT count(DISTINCT "tenantId") FROM messages"#).await,
+        3
+    );
+    assert_eq!(
+        count(
+            &c,
+            r#"SELECT count(*) FROM messages WHERE length("clientRef") NOT BETWEEN 4 AND 64"#
+        )
+        .await,
+        0
+    );
+    let nulls = count(&c, "SELECT count(*) FROM messages WHERE amount IS NULL").await;
+    assert!((2_500..3_500).contains(&nulls), "{nulls} of 10000");
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM messages WHERE amount < 0 OR amount > 99999999.99"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_bad_config_is_refused_whole_with_every_problem() {
+    let dir = std::env::temp_dir().join(format!("chatsynth-badrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[columns."reactions.emoji"]
+kind = "constant"
+type = "text"
+value = "x"
+[columns."messages.nosuchcolumn"]
+kind = "uuid"
+type = "text"
+[columns."messages.content"]
+kind = "constant"
+type = "text"
+value = "x"
+[columns."messages.amount"]
+kind = "uuid"
+type = "decimal(10,2)"
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = chatsynth(&[
+        "generate",
+        "--band",
+        "tiny",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    for needle in [
+        "unknown table 'reactions'",
+        "fills messages.content itself",
+        "uuid rule cannot fill a column of type decimal(10,2)",
+    ] {
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
+    assert!(!out.exists(), "nothing may be written");
+    // With a database, the column that does not exist is a problem too,
+    // listed with a rule whose type does not fit the column's.
+    let db = TestDb::new("badrules").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(GROW).await.unwrap();
+    std::fs::write(
+        &cfg,
+        r#"
+[columns."messages.nosuchcolumn"]
+kind = "uuid"
+type = "text"
+[columns."messages.amount"]
+kind = "number"
+type = "decimal(12,2)"
+min = 0
+max = 1
+[columns."users.tenantId"]
+kind = "constant"
+type = "text"
+value = "t"
+[columns."conversations.tenantId"]
+kind = "constant"
+type = "text"
+value = "t"
+[columns."messages.tenantId"]
+kind = "constant"
+type = "text"
+value = "t"
+[columns."messages.clientRef"]
+kind = "constant"
+type = "varchar(64)"
+value = "r"
+"#,
+    )
+    .unwrap();
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("no column messages.nosuchcolumn"), "{e}");
+    assert!(
+        e.contains("decimal(12,2) does not fit the column's type decimal(10,2)"),
+        "{e}"
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -692,8 +692,12 @@ async fn a_second_production_shape_fits_including_attachments_per_type() {
     // (otherwise this test could not fail).
     let image_messages = p["messages"]["types"]["shares"]["IMAGE"].as_f64().unwrap();
     let file_messages = p["messages"]["types"]["shares"]["FILE"].as_f64().unwrap();
-    let image_att = p["attachments"]["types"]["shares"]["IMAGE"].as_f64().unwrap();
-    let doc_att = p["attachments"]["types"]["shares"]["DOCUMENT"].as_f64().unwrap();
+    let image_att = p["attachments"]["types"]["shares"]["IMAGE"]
+        .as_f64()
+        .unwrap();
+    let doc_att = p["attachments"]["types"]["shares"]["DOCUMENT"]
+        .as_f64()
+        .unwrap();
     assert!(
         image_att / doc_att > 1.3 * image_messages / file_messages,
         "{image_att} {doc_att} {image_messages} {file_messages}"

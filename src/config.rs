@@ -264,6 +264,11 @@ pub struct Fitted {
     pub message_types: std::collections::BTreeMap<String, f64>,
     /// Attachments of a message that has any: shares of 1, 2, 3 and 4 or more.
     pub attachments_when_any: [f64; 4],
+    /// The same shares per attachment-bearing message type (IMAGE, VIDEO,
+    /// AUDIO, FILE), so each type carries its measured mean number of
+    /// attachments; a type not listed uses `attachments_when_any`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attachments_when_any_per_type: std::collections::BTreeMap<String, [f64; 4]>,
     /// Attachment size in bytes per attachment type (IMAGE, VIDEO, AUDIO, DOCUMENT).
     pub attachment_size_bytes: std::collections::BTreeMap<String, Curve>,
     /// Share of messages that reply to an earlier message (any room).
@@ -325,6 +330,17 @@ impl Fitted {
             out.push(format!(
                 "fitted attachments_when_any shares must sum to 1 (got {att})"
             ));
+        }
+        for (k, a) in &self.attachments_when_any_per_type {
+            let sum: f64 = a.iter().sum();
+            if !["IMAGE", "VIDEO", "AUDIO", "FILE"].contains(&k.as_str())
+                || a.iter().any(|x| x.is_nan() || *x < 0.0)
+                || (sum - 1.0).abs() > 1e-6
+            {
+                out.push(format!(
+                    "fitted attachments_when_any_per_type.{k} must be a type IMAGE, VIDEO, AUDIO or FILE with shares summing to 1 (got {sum})"
+                ));
+            }
         }
         if !(0.0..=1.0).contains(&self.reply_share) || !(0.0..=1.0).contains(&self.thread_share) {
             out.push("fitted reply_share and thread_share must be within 0..=1".into());

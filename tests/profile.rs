@@ -666,3 +666,54 @@ async fn a_load_fitted_to_the_profile_passes_the_gate_and_the_preset_does_not() 
     assert_eq!(code, 0);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+const FIXTURE_DIRECT: &str = include_str!("fixtures/production_direct.sql");
+
+/// A second production shape (tests/fixtures/production_direct.sql): 80%
+/// direct rooms, heavy top rooms, long texts, weekday 14:00 activity, and
+/// image messages with one to three attachments where documents and videos
+/// have one. The fit must give each message type its own attachment count,
+/// or the attachment type mix follows the message type mix (images 20%
+/// instead of 33%) and the gate says NO-GO on `attachments.types.IMAGE`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_production_shape_fits_including_attachments_per_type() {
+    let prod = TestDb::new("fit_direct_prod").await;
+    let c = prod.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute("SET fixture.rooms = '1200'; SET fixture.seed = '0.4';")
+        .await
+        .unwrap();
+    c.batch_execute(FIXTURE_DIRECT).await.unwrap();
+    let d = dir(&prod);
+    let shape = d.join("shape.json");
+    profile(&prod, &shape);
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&shape).unwrap()).unwrap();
+    // The fixture's attachment type mix differs from its message type mix
+    // (otherwise this test could not fail).
+    let image_messages = p["messages"]["types"]["shares"]["IMAGE"].as_f64().unwrap();
+    let file_messages = p["messages"]["types"]["shares"]["FILE"].as_f64().unwrap();
+    let image_att = p["attachments"]["types"]["shares"]["IMAGE"]
+        .as_f64()
+        .unwrap();
+    let doc_att = p["attachments"]["types"]["shares"]["DOCUMENT"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        image_att / doc_att > 1.3 * image_messages / file_messages,
+        "{image_att} {doc_att} {image_messages} {file_messages}"
+    );
+
+    let fitted = TestDb::new("fit_direct_gen").await;
+    let o = chatsynth(&[
+        "load",
+        "--profile",
+        shape.to_str().unwrap(),
+        "--database-url",
+        &fitted.url,
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, v) = against(&fitted, &shape, &d.join("fitted-against.json"));
+    assert_eq!(code, 0, "fitted load must pass: failed {:?}", failed(&v));
+    assert_eq!(v["decision"], "GO");
+}

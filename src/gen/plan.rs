@@ -62,8 +62,9 @@ pub struct FitTables {
     pub size_bytes: [Option<InverseCdf>; 4],
     /// Cumulative shares of `FIT_MESSAGE_KINDS`.
     pub kind_cdf: [f64; 7],
-    /// Cumulative shares of 1, 2, 3 and 4+ attachments on a message with any.
-    pub count_cdf: [f64; 4],
+    /// Cumulative shares of 1, 2, 3 and 4+ attachments on a message with any,
+    /// per `FIT_ATTACHMENT_KINDS` (the message's type).
+    pub count_cdf: [[f64; 4]; 4],
     pub reply_share: f64,
     /// Chance that a reply also starts or joins a thread (`threadId`).
     pub thread_given_reply: f64,
@@ -80,12 +81,20 @@ impl FitTables {
             acc += f.message_types.get(*k).copied().unwrap_or(0.0);
             kind_cdf[i] = acc;
         }
-        let mut count_cdf = [0.0; 4];
-        let mut acc = 0.0;
-        for (i, x) in f.attachments_when_any.iter().enumerate() {
-            acc += x;
-            count_cdf[i] = acc;
-        }
+        let count_cdf = FIT_ATTACHMENT_KINDS.map(|k| {
+            let message_kind = if k == "DOCUMENT" { "FILE" } else { k };
+            let shares = f
+                .attachments_when_any_per_type
+                .get(message_kind)
+                .unwrap_or(&f.attachments_when_any);
+            let mut cdf = [0.0; 4];
+            let mut acc = 0.0;
+            for (i, x) in shares.iter().enumerate() {
+                acc += x;
+                cdf[i] = acc;
+            }
+            cdf
+        });
         let ms = f.read_delay_seconds.as_ref().map(|c| crate::config::Curve {
             points: c.points.iter().map(|q| [q[0], q[1] * 1000.0]).collect(),
         });
@@ -675,6 +684,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             attachments_when_any: [1.0, 0.0, 0.0, 0.0],
+            attachments_when_any_per_type: Default::default(),
             attachment_size_bytes: Default::default(),
             reply_share: 0.1,
             thread_share: 0.0,

@@ -1098,7 +1098,7 @@ fn fitted_kinds(f: &FitTables, r: &mut rand_pcg::Pcg64Mcg) -> Attachments {
             }
         }
     };
-    let n = match pick_cdf(r, &f.count_cdf) {
+    let n = match pick_cdf(r, &f.count_cdf[kind as usize]) {
         3 => range(r, 4, 5) as usize,
         i => i + 1,
     };

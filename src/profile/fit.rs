@@ -106,6 +106,64 @@ fn zipf_exponent(n: u64, fraction: f64, share: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// Attachment counts per attachment-bearing message type. The generator gives
+/// a message's attachments its own type, so the attachment type mix is the
+/// message type mix weighted by each type's mean number of attachments; the
+/// profile measures both mixes and the overall mean, which fix each type's
+/// mean (attachments of the type / messages of the type). Each type keeps the
+/// measured shape of 2, 3 and 4+ among its several-attachment messages and
+/// takes the share of single attachments that gives its mean; when the
+/// measured figures are consistent, the types together reproduce
+/// `attachments.per_message` as well. Empty when the profile lacks what it
+/// needs (no mean, no attachment types, or no message with several).
+fn per_type_counts(
+    p: &Profile,
+    message_types: &BTreeMap<String, f64>,
+    when_any: [f64; 4],
+) -> BTreeMap<String, [f64; 4]> {
+    let mut out = BTreeMap::new();
+    let Some(mean) = p.attachments.mean_per_message else {
+        return out;
+    };
+    let pairs = [
+        ("IMAGE", "IMAGE"),
+        ("VIDEO", "VIDEO"),
+        ("AUDIO", "AUDIO"),
+        ("FILE", "DOCUMENT"),
+    ];
+    let at = &p.attachments.types.shares;
+    let at_total: f64 = pairs
+        .iter()
+        .map(|(_, a)| at.get(*a).copied().unwrap_or(0.0))
+        .sum();
+    let several = when_any[1] + when_any[2] + when_any[3];
+    if at_total <= 0.0 || several <= 0.0 || mean <= 0.0 {
+        return out;
+    }
+    // The generator draws 4 or 5 for "4+".
+    let mean_several = (2.0 * when_any[1] + 3.0 * when_any[2] + 4.5 * when_any[3]) / several;
+    for (message_kind, attachment_kind) in pairs {
+        let m = message_types.get(message_kind).copied().unwrap_or(0.0);
+        let a = at.get(attachment_kind).copied().unwrap_or(0.0) / at_total;
+        if m <= 0.0 || a <= 0.0 {
+            continue;
+        }
+        let type_mean = a * mean / m;
+        let one = ((mean_several - type_mean) / (mean_several - 1.0)).clamp(0.0, 1.0);
+        let rest = 1.0 - one;
+        out.insert(
+            message_kind.to_string(),
+            [
+                one,
+                rest * when_any[1] / several,
+                rest * when_any[2] / several,
+                rest * when_any[3] / several,
+            ],
+        );
+    }
+    out
+}
+
 /// What a profile measured about delivery and reading.
 struct ReadTarget {
     covered: Option<f64>,
@@ -258,6 +316,7 @@ pub fn fit(p: &Profile, scale: f64, base: &DatasetConfig) -> Result<DatasetConfi
     } else {
         [1.0, 0.0, 0.0, 0.0]
     };
+    let attachments_when_any_per_type = per_type_counts(p, &message_types, attachments_when_any);
     let attachment_size_bytes = p
         .attachments
         .size_bytes_per_type
@@ -327,6 +386,7 @@ pub fn fit(p: &Profile, scale: f64, base: &DatasetConfig) -> Result<DatasetConfi
         hour_by_weekday,
         message_types,
         attachments_when_any,
+        attachments_when_any_per_type,
         attachment_size_bytes,
         reply_share: p.messages.reply_share.unwrap_or(0.0),
         thread_share: p

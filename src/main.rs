@@ -182,7 +182,7 @@ async fn run(cli: Cli) -> Result<u8> {
             if let Some(html) = &args.html {
                 check_output("--html", html)?;
             }
-            let opts = profile::options(&args)?;
+            let opts = settings::profile(&args)?;
             match (&args.compare, &args.out) {
                 (Some(files), out) => {
                     profile::compare_files(&files[0], &files[1], args.tolerance, out.as_deref())

@@ -4,7 +4,8 @@
 //! nothing below this module sees clap types.
 
 use crate::cli::{
-    DatasetArgs, ExplainArgs, GenerateArgs, LoadArgs, RefreshArgs, TuningArgs, ValidateArgs,
+    DatasetArgs, ExplainArgs, GenerateArgs, LoadArgs, ProfileArgs, RefreshArgs, TuningArgs,
+    ValidateArgs,
 };
 use crate::config::{self, default_workers, positive_count, Band, DatasetConfig, PipelineConfig};
 use crate::db::Target;
@@ -194,6 +195,26 @@ pub fn generate(a: &GenerateArgs) -> Result<GenerateOptions> {
         out_dir: if a.discard { None } else { a.out.clone() },
         report_path: a.report.clone(),
         shard: a.shard.as_deref().map(parse_shard).transpose()?,
+    })
+}
+
+/// The validated options of `chatsynth profile` (no database needed).
+pub fn profile(args: &ProfileArgs) -> Result<crate::profile::measure::Options> {
+    crate::profile::check_tolerance(args.tolerance)?;
+    if let Some(p) = args.sample {
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(Error::Config(format!(
+                "--sample must be a percent above 0 and at most 100 (got {p})"
+            )));
+        }
+    }
+    if args.min_bucket < 1 {
+        return Err(Error::Config("--min-bucket must be at least 1".into()));
+    }
+    Ok(crate::profile::measure::Options {
+        sample_percent: args.sample,
+        statement_timeout: crate::profile::measure::parse_timeout(&args.statement_timeout)?,
+        min_bucket: args.min_bucket,
     })
 }
 

@@ -60,17 +60,6 @@ pub fn curve(q: &Quantiles, floor: Option<f64>) -> Option<Curve> {
 }
 
 /// Days since 1970-01-01 of `YYYY-MM-DD`.
-fn days_from_civil(s: &str) -> Option<i64> {
-    let mut it = s.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
 
 fn normalised(m: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
     let total: f64 = m.values().sum();
@@ -242,7 +231,12 @@ pub fn fit(p: &Profile, scale: f64, base: &DatasetConfig) -> Result<DatasetConfi
     cfg.counts.users = scaled(p.counts.users).max(2);
     cfg.counts.conversations = scaled(p.counts.conversations).max(1);
     cfg.counts.messages = scaled(p.counts.messages).max(cfg.counts.conversations);
-    if let Some(last) = p.window.last_day.as_deref().and_then(days_from_civil) {
+    if let Some(last) = p
+        .window
+        .last_day
+        .as_deref()
+        .and_then(crate::util::calendar::days_of_ymd)
+    {
         cfg.window.end_ms = (last + 1) * 86_400_000;
         cfg.window.days = p.window.days.clamp(1, 3650) as u32;
     }
@@ -442,11 +436,5 @@ mod tests {
         let s = zipf_exponent(6000, 0.1, 0.75);
         assert!((s - 1.0).abs() < 0.1, "{s}");
         assert!(zipf_exponent(6000, 0.1, 0.1) < 0.05);
-    }
-
-    #[test]
-    fn civil_days() {
-        assert_eq!(days_from_civil("1970-01-01"), Some(0));
-        assert_eq!(days_from_civil("2026-01-01"), Some(20_454));
     }
 }

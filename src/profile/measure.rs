@@ -611,19 +611,8 @@ fn empty_quantiles(n: u64) -> Quantiles {
 
 /// Days from `a` to `b` inclusive (`YYYY-MM-DD`).
 fn day_span(a: &str, b: &str) -> u64 {
-    let days = |s: &str| -> Option<i64> {
-        let mut it = s.split('-').map(|x| x.parse::<i64>().ok());
-        let (y, m, d) = (it.next()??, it.next()??, it.next()??);
-        // Howard Hinnant's days_from_civil.
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Some(era * 146_097 + doe)
-    };
-    match (days(a), days(b)) {
+    use crate::util::calendar::days_of_ymd;
+    match (days_of_ymd(a), days_of_ymd(b)) {
         (Some(x), Some(y)) if y >= x => (y - x + 1) as u64,
         _ => 0,
     }

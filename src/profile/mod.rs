@@ -23,7 +23,6 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::ProfileArgs;
 use crate::db::Target;
 use crate::error::{Error, Result};
 use compare::Comparison;
@@ -38,26 +37,6 @@ pub(crate) fn check_tolerance(t: f64) -> Result<()> {
             "--tolerance must be above 0 and at most 1 when comparing profiles (got {t})"
         )))
     }
-}
-
-/// The validated options of `chatsynth profile` (no database needed).
-pub fn options(args: &ProfileArgs) -> Result<measure::Options> {
-    check_tolerance(args.tolerance)?;
-    if let Some(p) = args.sample {
-        if !(p > 0.0 && p <= 100.0) {
-            return Err(Error::Config(format!(
-                "--sample must be a percent above 0 and at most 100 (got {p})"
-            )));
-        }
-    }
-    if args.min_bucket < 1 {
-        return Err(Error::Config("--min-bucket must be at least 1".into()));
-    }
-    Ok(measure::Options {
-        sample_percent: args.sample,
-        statement_timeout: measure::parse_timeout(&args.statement_timeout)?,
-        min_bucket: args.min_bucket,
-    })
 }
 
 /// Errors after connecting mean the profile could not be taken: exit 2.

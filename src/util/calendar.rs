@@ -32,6 +32,25 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since 1970-01-01 of (year, month, day), the inverse of
+/// [`civil_from_days`] (Howard Hinnant's algorithm, proleptic Gregorian).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date, as the profile writes them.
+pub(crate) fn days_of_ymd(s: &str) -> Option<i64> {
+    let mut it = s.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
+    Some(days_from_civil(y, m, d))
+}
+
 /// `2026-11-25T14:35:11Z`
 pub(crate) fn iso8601(ms: i64) -> String {
     let (y, mo, d) = civil_from_days(ms.div_euclid(MS_PER_DAY));
@@ -63,6 +82,17 @@ pub const MAX_ID_TIME_MS: i64 = 36i64.pow(8) - 1;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for z in (-800_000..800_000).step_by(97) {
+            let (y, m, d) = super::civil_from_days(z);
+            assert_eq!(super::days_from_civil(y, m as i64, d as i64), z);
+        }
+        assert_eq!(super::days_of_ymd("1970-01-01"), Some(0));
+        assert_eq!(super::days_of_ymd("2026-01-01"), Some(20_454));
+        assert_eq!(super::days_of_ymd("2026-x-01"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -59,8 +59,6 @@ pub fn curve(q: &Quantiles, floor: Option<f64>) -> Option<Curve> {
     Some(Curve { points: out })
 }
 
-/// Days since 1970-01-01 of `YYYY-MM-DD`.
-
 fn normalised(m: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
     let total: f64 = m.values().sum();
     m.iter()

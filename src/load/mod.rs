@@ -508,11 +508,7 @@ async fn resumable(
         }));
     };
     if let Some(run) = expect {
-        if run != run_id {
-            return Err(Error::Refused(format!(
-                "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
-            )));
-        }
+        same_run(run, &run_id, schema)?;
     }
     if let Some((last, status, _)) = ledger::last_run(control).await? {
         if last == run_id && status == "COMPLETED" {
@@ -524,8 +520,8 @@ async fn resumable(
     if was != digest {
         return Err(Error::Refused(format!(
             "cannot continue run {run_id}: it was started with a different configuration (seed, band or overrides; config digest {} here, {} there); nothing was written. Give the same dataset options",
-            &digest[..12.min(digest.len())],
-            &was[..12.min(was.len())]
+            short_digest(digest),
+            short_digest(&was)
         )));
     }
     Ok(run_id)
@@ -710,6 +706,21 @@ async fn copy_phase(
     phase
 }
 
+/// Refuses a `--run` that is not the run prepared in `schema`'s stage.
+fn same_run(run: &str, prepared: &str, schema: &str) -> Result<()> {
+    if run == prepared {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "run {run} is not the run prepared in schema {schema:?} (that is {prepared}); nothing was written"
+    )))
+}
+
+/// The first 12 hex digits of a config digest, for messages.
+fn short_digest(d: &str) -> &str {
+    &d[..12.min(d.len())]
+}
+
 /// `load --shard index/count --run RUN`: this shard's units (unit `u` of
 /// every pass when `u % count == index`) into the prepared stage, skipping
 /// those a killed attempt of this shard committed; then marks the shard done.
@@ -731,16 +742,12 @@ async fn run_shard(
             "run {run} was not prepared in schema {schema:?} (no stage): run `load --prepare` first; nothing was written"
         )));
     };
-    if run_id != run {
-        return Err(Error::Refused(format!(
-            "run {run} is not the run prepared in schema {schema:?} (that is {run_id}); nothing was written"
-        )));
-    }
+    same_run(run, &run_id, schema)?;
     if was != digest {
         return Err(Error::Refused(format!(
             "shard {index}/{count} of run {run} has a different configuration from the prepared run (seed, band or overrides; config digest {} here, {} there); nothing was written. Give every shard the same dataset options",
-            &digest[..12.min(digest.len())],
-            &was[..12.min(was.len())]
+            short_digest(digest),
+            short_digest(&was)
         )));
     }
     let stage = staging::stage_schema(schema);

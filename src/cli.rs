@@ -176,6 +176,10 @@ pub struct LoadArgs {
     /// The run id printed by `--prepare` (with --shard and --finish).
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
+    /// Drop the stage of the sharded run RUN_ID (its shards' work is lost) and run anyway: a
+    /// whole load or a `--prepare` is refused while a prepared run's stage is in the schema.
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["resume", "shard", "finish"])]
+    pub abandon_run: Option<String>,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -337,6 +341,10 @@ pub struct RefreshArgs {
     /// (refused, exit 2, when the configuration differs or there is nothing to resume).
     #[arg(long)]
     pub resume: bool,
+    /// Drop the stage of the sharded run RUN_ID (its shards' work is lost) and refresh anyway:
+    /// refused while a prepared run's stage is in the schema.
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "resume")]
+    pub abandon_run: Option<String>,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]

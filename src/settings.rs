@@ -81,7 +81,7 @@ pub(crate) fn pipeline(
 }
 
 pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
-    load_options(
+    let mut o = load_options(
         &a.dataset,
         &a.tuning,
         target,
@@ -89,7 +89,9 @@ pub fn load(a: &LoadArgs, target: Target) -> Result<LoadOptions> {
         a.truncate,
         a.allow_non_synthetic,
         load_mode(a)?,
-    )
+    )?;
+    o.abandon_run = a.abandon_run.clone();
+    Ok(o)
 }
 
 /// Which of load's runs: whole, resume, or a step of a sharded load.
@@ -144,7 +146,7 @@ pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
 
 /// A refresh is a load that replaces the live dataset, validated before the swap.
 pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
-    load_options(
+    let mut o = load_options(
         &a.dataset,
         &a.tuning,
         target,
@@ -152,7 +154,9 @@ pub fn refresh(a: &RefreshArgs, target: Target) -> Result<LoadOptions> {
         true,
         a.allow_non_synthetic,
         if a.resume { Mode::Resume } else { Mode::Whole },
-    )
+    )?;
+    o.abandon_run = a.abandon_run.clone();
+    Ok(o)
 }
 
 fn load_options(
@@ -182,6 +186,7 @@ fn load_options(
         maintenance_work_mem: t.maintenance_work_mem.clone(),
         command,
         mode,
+        abandon_run: None,
         // Set by the caller that started the private cluster.
         private_data_dir: None,
         no_space_check: t.no_space_check,

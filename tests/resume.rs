@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{chatsynth, checksums, count, stderr, TestDb};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 /// Several message units at the tiny band (units are about 16k messages).
 const ARGS: [&str; 6] = ["--band", "tiny", "--messages", "100000", "--seed", "7"];
@@ -36,13 +38,38 @@ fn report_path(tag: &str) -> String {
 /// Starts a load with the hook `hold`, waits (at most 120 s) until it holds,
 /// and kills it with SIGKILL.
 fn load_and_kill(url: &str, hold: &str, tag: &str) {
+    let mut args = vec!["load"];
+    args.extend(ARGS);
+    let status = run_to_hook(&args, url, hold, tag, Signal::SIGKILL);
+    assert_eq!(status.code(), None, "killed by SIGKILL");
+}
+
+/// Runs `chatsynth <args> --database-url url` with the hook `hold`, waits (at
+/// most 120 s) until it holds, sends it `signal` and returns its exit status
+/// and stderr.
+fn run_to_hook(
+    args: &[&str],
+    url: &str,
+    hold: &str,
+    tag: &str,
+    signal: Signal,
+) -> std::process::ExitStatus {
+    run_to_hook_err(args, url, hold, tag, signal).0
+}
+
+fn run_to_hook_err(
+    args: &[&str],
+    url: &str,
+    hold: &str,
+    tag: &str,
+    signal: Signal,
+) -> (std::process::ExitStatus, String) {
     let log =
         std::env::temp_dir().join(format!("chatsynth-resume-{tag}-{}.log", std::process::id()));
     let err = std::fs::File::create(&log).unwrap();
     let report = report_path(tag);
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatsynth"))
-        .arg("load")
-        .args(ARGS)
+        .args(args)
         .args(["--database-url", url, "--no-progress", "--report", &report])
         .env_remove("DATABASE_URL")
         .env("CHATSYNTH_TEST_COMMIT_BYTES", "1")
@@ -58,7 +85,7 @@ fn load_and_kill(url: &str, hold: &str, tag: &str) {
             break;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the load ended ({status}) before the hook: {text}");
+            panic!("{args:?} ended ({status}) before the hook: {text}");
         }
         if t.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
@@ -66,14 +93,32 @@ fn load_and_kill(url: &str, hold: &str, tag: &str) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{args:?} did not exit within 60 s of {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&report);
+    (status, text)
 }
 
 fn resume(url: &str, tag: &str) -> serde_json::Value {
+    resume_cmd("load", url, tag)
+}
+
+/// `chatsynth <cmd> --resume` with ARGS; must succeed; returns its report.
+fn resume_cmd(cmd: &str, url: &str, tag: &str) -> serde_json::Value {
     let report = report_path(tag);
-    let mut args = vec!["load", "--resume"];
+    let mut args = vec![cmd, "--resume"];
     args.extend(ARGS);
     args.extend(["--database-url", url, "--no-progress", "--report", &report]);
     let o = chatsynth(&args);
@@ -103,9 +148,14 @@ fn fingerprints(r: &serde_json::Value) -> Vec<(String, String)> {
 
 /// md5 per table and fingerprints of an uninterrupted load of ARGS.
 async fn reference() -> (Vec<String>, Vec<(String, String)>) {
-    let db = TestDb::new("resume_ref").await;
-    let report = report_path("ref");
-    let mut args = vec!["load"];
+    reference_cmd("load").await
+}
+
+/// md5 per table and fingerprints of an uninterrupted `cmd` (load or refresh) of ARGS.
+async fn reference_cmd(cmd: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let db = TestDb::new(&format!("resume_ref_{cmd}")).await;
+    let report = report_path(&format!("ref-{cmd}"));
+    let mut args = vec![cmd];
     args.extend(ARGS);
     args.extend([
         "--database-url",
@@ -230,6 +280,80 @@ async fn a_load_killed_during_the_index_builds_resumes_to_the_same_data() {
     assert_eq!(fingerprints(&r), want_fp);
 }
 
+/// What a handled failure left: the stage and its committed units, the
+/// ledger row FAILED, and a note on stderr naming `--resume`.
+async fn assert_stage_kept(c: &tokio_postgres::Client, err: &str, cmd: &str) {
+    assert!(
+        err.contains(&format!("`chatsynth {cmd} --resume`")) && err.contains("kept the stage"),
+        "{err}"
+    );
+    assert!(
+        count(c, "SELECT count(*) FROM cs_stage_public.cs_progress").await > 0,
+        "the committed units were dropped"
+    );
+    let status: String = c
+        .query_one("SELECT status FROM chatsynth_runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "FAILED");
+}
+
+#[tokio::test]
+async fn a_load_stopped_by_sigterm_keeps_its_stage_and_resumes_to_the_same_data() {
+    let (want, want_fp) = reference().await;
+    let db = TestDb::new("resume_sigterm").await;
+    let mut args = vec!["load"];
+    args.extend(ARGS);
+    let (status, err) = run_to_hook_err(&args, &db.url, "children", "sigterm", Signal::SIGTERM);
+    assert_eq!(status.code(), Some(143), "{err}");
+    let c = db.client().await;
+    assert_stage_kept(&c, &err, "load").await;
+    let r = resume(&db.url, "sigterm-resume");
+    let (written, skipped) = written_and_skipped(&r);
+    assert!(
+        skipped > 0 && written > 0,
+        "written {written}, skipped {skipped}"
+    );
+    assert_eq!(checksums(&c, "public").await, want);
+    assert_eq!(fingerprints(&r), want_fp);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_stage_public'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_interrupted_mid_way_resumes_to_the_same_data() {
+    let (want, want_fp) = reference_cmd("refresh").await;
+    let db = TestDb::new("resume_refresh").await;
+    let mut args = vec!["refresh"];
+    args.extend(ARGS);
+    // SIGINT: a handled interruption, which keeps the stage for --resume.
+    let (status, err) = run_to_hook_err(&args, &db.url, "children", "refresh", Signal::SIGINT);
+    assert_eq!(status.code(), Some(130), "{err}");
+    let c = db.client().await;
+    assert_stage_kept(&c, &err, "refresh").await;
+    let r = resume_cmd("refresh", &db.url, "refresh-resume");
+    let (written, skipped) = written_and_skipped(&r);
+    assert!(
+        skipped > 0 && written > 0,
+        "written {written}, skipped {skipped}"
+    );
+    assert_eq!(checksums(&c, "public").await, want);
+    assert_eq!(fingerprints(&r), want_fp);
+    let status: String = c
+        .query_one("SELECT status FROM chatsynth_runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "COMPLETED");
+}
+
 #[tokio::test]
 async fn resume_refuses_another_configuration_and_nothing_to_resume() {
     let db = TestDb::new("resume_bad").await;
@@ -338,7 +462,7 @@ async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
     let o = load(&db.url, &["--finish", "--run", &run]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("shard(s) 1/3 not done"),
+        stderr(&o).contains("shard(s) 1/3 not done (1/3: never started)"),
         "{}",
         stderr(&o)
     );
@@ -353,8 +477,49 @@ async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
         "a killed shard is not done: {}",
         stderr(&o)
     );
+    // The shard's ledger row says where it ran and that it never ended.
+    assert!(
+        stderr(&o).contains("1/3: started at") && stderr(&o).contains("still running, or killed"),
+        "{}",
+        stderr(&o)
+    );
+    // Stopped by SIGTERM (handled): the row records the failure.
+    let shard_args = ["load", "--shard", "1/3", "--run", &run];
+    let mut args = shard_args.to_vec();
+    args.extend(ARGS);
+    let status = run_to_hook(&args, &db.url, "children", "shard-term", Signal::SIGTERM);
+    assert_eq!(status.code(), Some(143));
+    let o = load(&db.url, &["--finish", "--run", &run]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1/3: failed at") && stderr(&o).contains("interrupted by SIGTERM"),
+        "{}",
+        stderr(&o)
+    );
     let o = load(&db.url, &["--shard", "1/3", "--run", &run]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Every shard's row: done, with its rows (together, every staged row),
+    // per-table fingerprints, client address and pid, and no error.
+    let shard_rows = count(
+        &c,
+        "SELECT coalesce(sum(rows), 0)::int8 FROM cs_stage_public.cs_shards \
+         WHERE done AND error IS NULL AND finished_at >= started_at AND pid > 0 AND host <> '' \
+         AND fingerprints ? 'messages'",
+    )
+    .await;
+    let mut staged = 0;
+    for t in common::TABLES {
+        staged += count(&c, &format!("SELECT count(*) FROM cs_stage_public.{t}")).await;
+    }
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM cs_stage_public.cs_shards WHERE done"
+        )
+        .await,
+        3
+    );
+    assert_eq!(shard_rows, staged, "the shards' rows add up to the stage's");
     let report = report_path("finish");
     let o = load(&db.url, &["--finish", "--run", &run, "--report", &report]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -471,4 +636,59 @@ async fn bad_shard_input_is_one_error_exit_2_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("same n"), "{}", stderr(&o));
     assert_eq!(count(&c, progress).await, before);
+}
+
+#[tokio::test]
+async fn a_prepared_run_refuses_a_plain_load_until_abandoned_by_its_id() {
+    let db = TestDb::new("shards_guard").await;
+    let c = db.client().await;
+    let run = prepare(&db.url);
+    let o = load(&db.url, &["--shard", "0/2", "--run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let units = "SELECT count(*) FROM cs_stage_public.cs_progress";
+    let before = count(&c, units).await;
+    assert!(before > 0);
+    // A plain load, a second --prepare, a --resume, a refresh, and an
+    // --abandon-run naming another run: each refused with one error naming
+    // the run and how to abandon it; the shards' stage is untouched.
+    let refresh = {
+        let mut a = vec!["refresh"];
+        a.extend(ARGS);
+        a.extend(["--database-url", &db.url, "--no-progress"]);
+        chatsynth(&a)
+    };
+    for o in [
+        load(&db.url, &[]),
+        load(&db.url, &["--prepare"]),
+        load(&db.url, &["--resume"]),
+        load(&db.url, &["--abandon-run", "20260101T000000Z-1"]),
+        refresh,
+    ] {
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("sharded run {run} is in progress"))
+                && err.contains(&format!("--abandon-run {run}")),
+            "{err}"
+        );
+        assert_eq!(count(&c, units).await, before);
+    }
+    // Abandoned by its id: the stage is replaced and the load completes.
+    let o = load(&db.url, &["--abandon-run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("abandoning sharded run {run}")));
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_stage_public'"
+        )
+        .await,
+        0
+    );
+    assert!(count(&c, "SELECT count(*) FROM public.messages").await > 0);
 }

@@ -21,7 +21,9 @@ pub(crate) fn stage_schema(target_schema: &str) -> String {
 /// table are committed (written in the same transaction as their rows).
 const RUN_TABLE: &str = "cs_run";
 const PROGRESS_TABLE: &str = "cs_progress";
-/// The shards of a sharded run: one row per shard started, `done` once all its units are in.
+/// The shards of a sharded run: one row per shard started, `done` once all
+/// its units are in; when and where (client address, pid) it last started,
+/// its rows and per-table fingerprints once done, its error if it failed.
 const SHARDS_TABLE: &str = "cs_shards";
 
 /// Drops leftovers of an earlier run and creates bare copies of the target
@@ -33,17 +35,21 @@ pub(crate) async fn create_stage(
     tables: &[String],
     run_id: &str,
     digest: &str,
+    sharded: bool,
 ) -> Result<String> {
     drop_stage(client, &target.schema).await?;
     let stage = stage_schema(&target.schema);
     let (s, t) = (quote_ident(&stage), quote_ident(&target.schema));
     let mut sql = format!(
         "CREATE SCHEMA {s}; \
-         CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL); \
-         INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}); \
+         CREATE TABLE {s}.{RUN_TABLE} (run_id text NOT NULL, config_digest text NOT NULL, \
+         sharded bool NOT NULL); \
+         INSERT INTO {s}.{RUN_TABLE} VALUES ({}, {}, {sharded}); \
          CREATE TABLE {s}.{PROGRESS_TABLE} (tbl text NOT NULL, unit int4 NOT NULL, \
          rows int8 NOT NULL, fingerprint text NOT NULL, PRIMARY KEY (tbl, unit)); \
-         CREATE TABLE {s}.{SHARDS_TABLE} (shard int4 PRIMARY KEY, shards int4 NOT NULL, done bool NOT NULL);",
+         CREATE TABLE {s}.{SHARDS_TABLE} (shard int4 PRIMARY KEY, shards int4 NOT NULL, \
+         done bool NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz, \
+         host text NOT NULL, pid int4 NOT NULL, rows int8, fingerprints jsonb, error text);",
         crate::db::quote_literal(run_id),
         crate::db::quote_literal(digest)
     );
@@ -98,6 +104,44 @@ pub async fn stage_run(client: &Client, target_schema: &str) -> Result<Option<(S
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
+/// The run of the stage left in the schema and whether it is a sharded run
+/// (made by `load --prepare`), if there is a stage. A stage made by an older
+/// build, without the column, counts as not sharded.
+pub async fn stage_kind(client: &Client, target_schema: &str) -> Result<Option<(String, bool)>> {
+    if stage_run(client, target_schema).await?.is_none() {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT run_id, coalesce((to_jsonb(r) ->> 'sharded')::bool, false) FROM {}.{RUN_TABLE} r",
+                quote_ident(&stage_schema(target_schema))
+            ),
+            &[],
+        )
+        .await
+        .step("reading the stage's run")?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Committed units in the stage of `target_schema` (0 when there is none).
+pub async fn committed_unit_count(client: &Client, target_schema: &str) -> Result<i64> {
+    if stage_run(client, target_schema).await?.is_none() {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {}.{PROGRESS_TABLE}",
+                quote_ident(&stage_schema(target_schema))
+            ),
+            &[],
+        )
+        .await
+        .step("counting the stage's committed units")?
+        .get(0))
+}
+
 /// Records that shard `index` of `count` is running. Refused (nothing
 /// written) when other shards of the run were started with another count.
 pub async fn claim_shard(client: &Client, stage: &str, index: u32, count: u32) -> Result<()> {
@@ -118,37 +162,68 @@ pub async fn claim_shard(client: &Client, stage: &str, index: u32, count: u32) -
     client
         .execute(
             &format!(
-                "INSERT INTO {s}.{SHARDS_TABLE} VALUES ($1, $2, false) \
-                 ON CONFLICT (shard) DO UPDATE SET done = false"
+                "INSERT INTO {s}.{SHARDS_TABLE} (shard, shards, done, started_at, host, pid) \
+                 VALUES ($1, $2, false, now(), coalesce(host(inet_client_addr()), 'local socket'), $3) \
+                 ON CONFLICT (shard) DO UPDATE SET done = false, started_at = now(), \
+                 finished_at = NULL, host = EXCLUDED.host, pid = EXCLUDED.pid, rows = NULL, \
+                 fingerprints = NULL, error = NULL"
             ),
-            &[&(index as i32), &(count as i32)],
+            &[&(index as i32), &(count as i32), &(std::process::id() as i32)],
         )
         .await
         .step("recording the shard")?;
     Ok(())
 }
 
-/// Marks shard `index` done (every unit of its slice committed).
-pub async fn shard_done(client: &Client, stage: &str, index: u32) -> Result<()> {
+/// Marks shard `index` done (every unit of its slice committed), with its
+/// rows and per-table fingerprints (committed by earlier attempts included).
+pub async fn shard_done(
+    client: &Client,
+    stage: &str,
+    index: u32,
+    rows: u64,
+    fingerprints: &serde_json::Value,
+) -> Result<()> {
     client
         .execute(
             &format!(
-                "UPDATE {}.{SHARDS_TABLE} SET done = true WHERE shard = $1",
+                "UPDATE {}.{SHARDS_TABLE} SET done = true, finished_at = now(), rows = $2, \
+                 fingerprints = $3::text::jsonb WHERE shard = $1",
                 quote_ident(stage)
             ),
-            &[&(index as i32)],
+            &[&(index as i32), &(rows as i64), &fingerprints.to_string()],
         )
         .await
         .step("recording the shard as done")?;
     Ok(())
 }
 
-/// The run's shard count (0 when no shard has started) and the shards not done.
-pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<u32>)> {
+/// Records that shard `index` failed, with the error (a rerun clears it).
+pub async fn shard_failed(client: &Client, stage: &str, index: u32, error: &str) -> Result<()> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {}.{SHARDS_TABLE} SET finished_at = now(), error = $2 WHERE shard = $1",
+                quote_ident(stage)
+            ),
+            &[&(index as i32), &error],
+        )
+        .await
+        .step("recording the shard's failure")?;
+    Ok(())
+}
+
+/// The run's shard count (0 when no shard has started) and, per shard not
+/// done, what its ledger row says: never started, failed (when, where, the
+/// error), or started and not done (running, or killed).
+pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<(u32, String)>)> {
     let rows = client
         .query(
             &format!(
-                "SELECT shard, shards, done FROM {}.{SHARDS_TABLE}",
+                "SELECT shard, shards, done, host, pid, \
+                 to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), \
+                 to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), error \
+                 FROM {}.{SHARDS_TABLE}",
                 quote_ident(stage)
             ),
             &[],
@@ -161,10 +236,25 @@ pub async fn shards_missing(client: &Client, stage: &str) -> Result<(u32, Vec<u3
         .max()
         .unwrap_or(0);
     let missing = (0..count)
-        .filter(|i| {
-            !rows
-                .iter()
-                .any(|r| r.get::<_, i32>(0) as u32 == *i && r.get::<_, bool>(2))
+        .filter_map(|i| {
+            let row = rows.iter().find(|r| r.get::<_, i32>(0) as u32 == i);
+            let state = match row {
+                None => "never started".to_string(),
+                Some(r) if r.get::<_, bool>(2) => return None,
+                Some(r) => {
+                    let (host, pid, started): (String, i32, String) =
+                        (r.get(3), r.get(4), r.get(5));
+                    match (r.get::<_, Option<String>>(6), r.get::<_, Option<String>>(7)) {
+                        (Some(at), Some(e)) => format!(
+                            "failed at {at} UTC on {host} pid {pid}: {e}"
+                        ),
+                        _ => format!(
+                            "started at {started} UTC on {host} pid {pid}, not done: still running, or killed"
+                        ),
+                    }
+                }
+            };
+            Some((i, state))
         })
         .collect();
     Ok((count, missing))

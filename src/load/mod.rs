@@ -65,6 +65,9 @@ pub struct LoadOptions {
     pub no_space_check: bool,
     /// A whole run, a resume, or one of the three steps of a sharded load.
     pub mode: Mode,
+    /// `--abandon-run RUN`: a whole run or `--prepare` may drop the stage of
+    /// this sharded run (otherwise refused while it is in the schema).
+    pub abandon_run: Option<String>,
 }
 
 /// What a `load` (or `refresh`) run does.
@@ -148,6 +151,7 @@ async fn run_inner(
         .await;
     }
     catalog::try_lock(&control, &schema).await?;
+    guard_sharded_run(opts, &control, &schema).await?;
     // A --resume or --finish is checked before anything is written.
     let resumed = match &opts.mode {
         Mode::Resume => Some(resumable(&control, &schema, &digest, None).await?),
@@ -162,8 +166,9 @@ async fn run_inner(
                         "no shard has run".to_string()
                     } else {
                         format!(
-                            "shard(s) {} not done",
-                            missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", ")
+                            "shard(s) {} not done ({})",
+                            missing.iter().map(|(i, _)| format!("{i}/{count}")).collect::<Vec<_>>().join(", "),
+                            missing.iter().map(|(i, s)| format!("{i}/{count}: {s}")).collect::<Vec<_>>().join("; ")
                         )
                     }
                 )));
@@ -272,7 +277,20 @@ async fn run_inner(
         report.resumed = Some(r);
         stage
     } else {
-        staging::create_stage(&control, target, &tables, &run_id, &digest).await?
+        if let Some((stale, _)) = staging::stage_run(&control, &schema).await? {
+            crate::progress::note(&format!(
+                "dropping the stage left by run {stale} (a failed, interrupted or killed run, or an abandoned sharded run) and starting over"
+            ));
+        }
+        staging::create_stage(
+            &control,
+            target,
+            &tables,
+            &run_id,
+            &digest,
+            opts.mode == Mode::Prepare,
+        )
+        .await?
     };
     if opts.mode == Mode::Prepare {
         crate::progress::note(&format!(
@@ -331,7 +349,7 @@ async fn run_inner(
             )
             .await;
         } else {
-            cleanup(target, &control, &run_id, &e).await;
+            cleanup(opts, &control, &run_id, &e).await;
         }
         return Err(e);
     }
@@ -343,7 +361,7 @@ async fn run_inner(
     let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
         Ok(n) => n,
         Err(e) => {
-            cleanup(target, &control, &run_id, &e).await;
+            cleanup(opts, &control, &run_id, &e).await;
             return Err(e);
         }
     };
@@ -393,16 +411,41 @@ async fn size_preflight(
     Ok(e)
 }
 
-/// After a failure: drops the staging schema and marks the run FAILED in the
-/// ledger; tries a fresh connection when the control connection is gone.
-async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str, error: &Error) {
+/// After a failure: marks the run FAILED in the ledger and, when the failure
+/// is one a retry can get past (a signal, a lost connection, a database or
+/// COPY error) and the stage holds committed units, keeps the stage for
+/// `--resume` and says so on stderr; otherwise drops it. Tries a fresh
+/// connection when the control connection is gone.
+async fn cleanup(
+    opts: &LoadOptions,
+    control: &tokio_postgres::Client,
+    run_id: &str,
+    error: &Error,
+) {
+    let target = &opts.target;
+    let retryable = matches!(
+        error,
+        Error::Interrupted { .. }
+            | Error::Connect { .. }
+            | Error::Db { .. }
+            | Error::Copy { .. }
+            | Error::Io { .. }
+    );
     async fn tidy(
         c: &tokio_postgres::Client,
         schema: &str,
         run_id: &str,
         message: &str,
-    ) -> Result<()> {
-        staging::drop_stage(c, schema).await?;
+        retryable: bool,
+    ) -> Result<i64> {
+        let units = if retryable {
+            staging::committed_unit_count(c, schema).await?
+        } else {
+            0
+        };
+        if units == 0 {
+            staging::drop_stage(c, schema).await?;
+        }
         ledger::finish(
             c,
             run_id,
@@ -410,27 +453,63 @@ async fn cleanup(target: &Target, control: &tokio_postgres::Client, run_id: &str
             &serde_json::Value::Null,
             Some(message),
         )
-        .await
+        .await?;
+        Ok(units)
     }
     let message = error.to_string();
-    if tidy(control, &target.schema, run_id, &message)
-        .await
-        .is_ok()
-    {
-        return;
-    }
-    match target.connect().await {
-        Ok(c) => {
-            if let Err(e) = tidy(&c, &target.schema, run_id, &message).await {
+    let kept = match tidy(control, &target.schema, run_id, &message, retryable).await {
+        Ok(units) => Ok(units),
+        Err(_) => match target.connect().await {
+            Ok(c) => tidy(&c, &target.schema, run_id, &message, retryable).await,
+            Err(e) => {
                 crate::progress::warn(&format!(
-                    "could not clean up after the failure ({e}); the next run will"
+                    "could not reconnect to clean up ({e}); the next run will"
                 ));
+                return;
             }
+        },
+    };
+    match kept {
+        Ok(0) => {}
+        Ok(units) => {
+            let cmd = opts.command.as_str();
+            crate::progress::note(&format!(
+                "kept the stage of run {run_id} in schema {:?} ({units} committed units): `chatsynth {cmd} --resume` with the same dataset options continues it; a plain `chatsynth {cmd}` drops it and starts over",
+                staging::stage_schema(&target.schema)
+            ));
         }
         Err(e) => crate::progress::warn(&format!(
-            "could not reconnect to clean up ({e}); the next run will"
+            "could not clean up after the failure ({e}); the next run will"
         )),
     }
+}
+
+/// A stage made by `load --prepare` belongs to a sharded run whose shards may
+/// be running on other machines: a whole run, a resume or another
+/// `--prepare` would drop or take over their work. Refused (nothing written)
+/// unless `--abandon-run` names that run; then its stage is dropped.
+async fn guard_sharded_run(
+    opts: &LoadOptions,
+    control: &tokio_postgres::Client,
+    schema: &str,
+) -> Result<()> {
+    if !matches!(opts.mode, Mode::Whole | Mode::Prepare | Mode::Resume) {
+        return Ok(());
+    }
+    let Some((run, true)) = staging::stage_kind(control, schema).await? else {
+        return Ok(());
+    };
+    if opts.mode != Mode::Resume && opts.abandon_run.as_deref() == Some(run.as_str()) {
+        crate::progress::note(&format!(
+            "abandoning sharded run {run}: its stage is dropped"
+        ));
+        return Ok(());
+    }
+    let cmd = opts.command.as_str();
+    Err(Error::Refused(format!(
+        "sharded run {run} is in progress in schema {schema:?} (its shards load into the stage {:?}); nothing was written. Finish it with `chatsynth load --finish --run {run}`, or abandon it (its shards' work is lost) with `chatsynth {cmd} --abandon-run {run}`",
+        staging::stage_schema(schema)
+    )))
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
@@ -801,10 +880,29 @@ async fn run_shard(
     if let Err(e) = outcome {
         // The stage is the run's: its committed units stay for a rerun of this shard.
         cancel.store(true, Ordering::Relaxed);
+        let message = e.to_string();
+        if staging::shard_failed(&control, &stage, index, &message)
+            .await
+            .is_err()
+        {
+            if let Ok(c) = opts.target.connect().await {
+                let _ = staging::shard_failed(&c, &stage, index, &message).await;
+            }
+        }
         return Err(e);
     }
     add_fingerprints(report, &skipped_fp);
-    staging::shard_done(&control, &stage, index).await
+    let mut rows = 0;
+    let mut fps = serde_json::Map::new();
+    for t in report.phases.iter().flat_map(|p| &p.tables) {
+        let before = Table::ALL
+            .iter()
+            .find(|x| x.name() == t.table)
+            .map_or(0, |x| skipped[*x]);
+        rows += t.rows + before;
+        fps.insert(t.table.clone(), t.fingerprint.to_string().into());
+    }
+    staging::shard_done(&control, &stage, index, rows, &fps.into()).await
 }
 
 /// Builds the indexes, then attaches primary/unique constraints, adds

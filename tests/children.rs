@@ -9,60 +9,6 @@ mod common;
 
 use common::*;
 
-const TABLES_SQL: &str = r#"
-CREATE TABLE message_reactions (
-    id TEXT PRIMARY KEY,
-    "messageId" TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-    "userId" TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    emoji VARCHAR(16) NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-    note TEXT,
-    CONSTRAINT message_reactions_unique UNIQUE ("messageId", "userId", emoji)
-);
-CREATE INDEX message_reactions_user_idx ON message_reactions ("userId");
-CREATE TABLE conversation_pins (
-    id TEXT PRIMARY KEY,
-    "conversationId" TEXT NOT NULL REFERENCES conversations(id),
-    "userId" TEXT NOT NULL REFERENCES users(id),
-    "createdAt" TIMESTAMP(3) NOT NULL,
-    UNIQUE ("conversationId", "userId")
-);
-CREATE TABLE user_badges (
-    id TEXT PRIMARY KEY,
-    "userId" TEXT NOT NULL REFERENCES users(id),
-    badge TEXT NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-    UNIQUE ("userId", badge)
-);
-"#;
-
-const CONFIG: &str = r#"
-[tables.message_reactions]
-parent = "messages"
-rate = 0.4
-dist = "poisson"
-max = 5
-actor = "member_not_sender"
-key = { column = "emoji", values = ["👍", "❤️", "😂", "🎉"], weights = [6, 3, 2, 1] }
-
-[tables.conversation_pins]
-parent = "conversations"
-rate = 1.5
-dist = "geometric"
-max = 4
-actor = "member"
-updated_column = ""
-
-[tables.user_badges]
-parent = "users"
-rate = 0.8
-max = 3
-actor = "none"
-key = { column = "badge", values = ["early", "helper", "streak"] }
-"#;
-
 fn write_config(tag: &str, text: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("children-{tag}-{}.toml", std::process::id()));
@@ -130,8 +76,8 @@ async fn declared_child_tables_load_with_their_keys_and_rates() {
     let db = TestDb::new("children").await;
     let c = db.client().await;
     apply_schema(&c, "public").await;
-    c.batch_execute(TABLES_SQL).await.unwrap();
-    let config = write_config("ok", CONFIG);
+    c.batch_execute(CHILD_TABLES_SQL).await.unwrap();
+    let config = write_config("ok", CHILD_TABLES_CONFIG);
     let o = load(&db.url, &config, &["--workers", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let one = [

@@ -552,7 +552,22 @@ async fn refresh_fault(tag: &str, fault: Fault, point: Point) {
             assert_eq!(status.code(), Some(want), "{err}");
             assert_eq!(status_row, "FAILED");
             assert!(error_row.is_some());
-            assert_eq!(stages, 0, "the staging schema was left behind");
+            // A handled failure keeps the stage when it holds committed
+            // units (for --resume) and says so; otherwise it drops it. After
+            // the COPY phase every unit is committed, so the stage is kept.
+            if matches!(point, Point::Index | Point::Validation) {
+                assert_eq!(stages, 1, "the committed stage was dropped: {err}");
+            }
+            if stages == 1 {
+                assert!(
+                    count(&c, "SELECT count(*) FROM cs_stage_public.cs_progress").await > 0,
+                    "a stage without committed units was kept"
+                );
+                assert!(err.contains("`chatsynth refresh --resume`"), "{err}");
+            } else {
+                assert_eq!(stages, 0);
+                assert!(!err.contains("--resume"), "{err}");
+            }
             assert_eq!(
                 err.lines().filter(|l| l.starts_with("error:")).count(),
                 1,
@@ -575,7 +590,8 @@ async fn refresh_fault(tag: &str, fault: Fault, point: Point) {
         }
     }
 
-    // The next refresh succeeds, removes any leftover and closes the ledger.
+    // The next (plain) refresh succeeds, removes any leftover stage (kept or
+    // killed) and closes the ledger.
     let t_next = Instant::now();
     let report = report_arg(&format!("{tag}-next"));
     let o = run_ok(&[
@@ -622,12 +638,12 @@ async fn a_terminated_copy_backend_fails_the_run_fast_naming_table_and_phase() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_during_copy_exits_130_and_drops_the_stage() {
+async fn sigint_during_copy_exits_130_and_the_next_run_starts_clean() {
     refresh_fault("sigint_copy", Fault::Int, Point::Copy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_during_index_builds_exits_143_and_drops_the_stage() {
+async fn sigterm_during_index_builds_exits_143_and_keeps_the_stage_for_resume() {
     refresh_fault("sigterm_index", Fault::Term, Point::Index).await;
 }
 

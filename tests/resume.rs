@@ -434,12 +434,12 @@ fn prepare(url: &str) -> String {
 }
 
 #[tokio::test]
-async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
+async fn four_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
     let (want, want_fp) = reference().await;
     let db = TestDb::new("shards").await;
     let run = prepare(&db.url);
-    // Two of three shards at once, as separate processes.
-    let children: Vec<_> = ["0/3", "2/3"]
+    // Two of four shards at once, as separate processes.
+    let children: Vec<_> = ["0/4", "2/4"]
         .iter()
         .map(|s| {
             let mut args = vec!["load", "--shard", s, "--run", &run];
@@ -458,46 +458,43 @@ async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
         let o = c.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
-    // Shard 1 is missing: --finish is refused and writes nothing.
+    // Shards 1 and 3 are missing: --finish is refused and writes nothing.
     let o = load(&db.url, &["--finish", "--run", &run]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("shard(s) 1/3 not done (1/3: never started)"),
+        stderr(&o).contains("shard(s) 1/4, 3/4 not done (1/4: never started; 3/4: never started)"),
         "{}",
         stderr(&o)
     );
     let c = db.client().await;
     assert_eq!(count(&c, "SELECT count(*) FROM public.messages").await, 0);
-    // Shard 1 is killed mid-way, then rerun alone.
-    shard_and_kill(&db.url, &run, "1/3");
-    let o = load(&db.url, &["--finish", "--run", &run]);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "a killed shard is not done: {}",
-        stderr(&o)
-    );
-    // The shard's ledger row says where it ran and that it never ended.
-    assert!(
-        stderr(&o).contains("1/3: started at") && stderr(&o).contains("still running, or killed"),
-        "{}",
-        stderr(&o)
-    );
-    // Stopped by SIGTERM (handled): the row records the failure.
-    let shard_args = ["load", "--shard", "1/3", "--run", &run];
-    let mut args = shard_args.to_vec();
+    // Shard 1 is killed mid-way (SIGKILL), shard 3 stopped by SIGTERM (a
+    // handled failure); --finish names both, from their ledger rows.
+    shard_and_kill(&db.url, &run, "1/4");
+    let mut args = vec!["load", "--shard", "3/4", "--run", &run];
     args.extend(ARGS);
     let status = run_to_hook(&args, &db.url, "children", "shard-term", Signal::SIGTERM);
     assert_eq!(status.code(), Some(143));
     let o = load(&db.url, &["--finish", "--run", &run]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("1/3: failed at") && stderr(&o).contains("interrupted by SIGTERM"),
-        "{}",
-        stderr(&o)
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "killed or failed shards are not done: {err}"
     );
-    let o = load(&db.url, &["--shard", "1/3", "--run", &run]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        err.contains("1/4: started at") && err.contains("still running, or killed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3/4: failed at") && err.contains("interrupted by SIGTERM"),
+        "{err}"
+    );
+    // Each is rerun alone.
+    for shard in ["1/4", "3/4"] {
+        let o = load(&db.url, &["--shard", shard, "--run", &run]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
     // Every shard's row: done, with its rows (together, every staged row),
     // per-table fingerprints, client address and pid, and no error.
     let shard_rows = count(
@@ -517,7 +514,7 @@ async fn three_shard_processes_equal_a_single_load_and_finish_waits_for_all() {
             "SELECT count(*) FROM cs_stage_public.cs_shards WHERE done"
         )
         .await,
-        3
+        4
     );
     assert_eq!(shard_rows, staged, "the shards' rows add up to the stage's");
     let report = report_path("finish");
@@ -691,4 +688,120 @@ async fn a_prepared_run_refuses_a_plain_load_until_abandoned_by_its_id() {
         0
     );
     assert!(count(&c, "SELECT count(*) FROM public.messages").await > 0);
+}
+
+// ---------------------------------------------------------------------------
+// Declared child tables ([tables.X]): their rows are a pure function of
+// (seed, table, parent index), and their COPY streams commit whole units
+// into cs_progress under the table's name, so resume and shards skip them
+// like the built-in tables.
+// ---------------------------------------------------------------------------
+
+const CHILDREN: [&str; 3] = ["message_reactions", "conversation_pins", "user_badges"];
+
+/// md5 per table, the built-in ones and the declared ones.
+async fn checksums_with_children(c: &tokio_postgres::Client) -> Vec<String> {
+    let mut v = checksums(c, "public").await;
+    for t in CHILDREN {
+        v.push(
+            c.query_one(
+                &format!("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {t} t"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0),
+        );
+    }
+    v
+}
+
+async fn children_db(tag: &str) -> TestDb {
+    let db = TestDb::new(tag).await;
+    let c = db.client().await;
+    common::apply_schema(&c, "public").await;
+    c.batch_execute(common::CHILD_TABLES_SQL).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn declared_child_tables_resume_and_shard_to_the_same_data() {
+    let config = std::env::temp_dir()
+        .join(format!(
+            "chatsynth-resume-children-{}.toml",
+            std::process::id()
+        ))
+        .to_string_lossy()
+        .into_owned();
+    std::fs::write(&config, common::CHILD_TABLES_CONFIG).unwrap();
+    let cfg = ["--config", config.as_str()];
+
+    let reference = children_db("resume_children_ref").await;
+    let o = load(&reference.url, &cfg);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let want = checksums_with_children(&reference.client().await).await;
+    assert!(
+        count(
+            &reference.client().await,
+            "SELECT count(*) FROM message_reactions"
+        )
+        .await
+            > 0
+    );
+
+    // Killed in the children phase, then resumed.
+    let db = children_db("resume_children_kill").await;
+    let mut args = vec!["load"];
+    args.extend(cfg);
+    args.extend(ARGS);
+    let status = run_to_hook(&args, &db.url, "children", "children-decl", Signal::SIGKILL);
+    assert_eq!(status.code(), None);
+    let c = db.client().await;
+    let committed_reactions = count(
+        &c,
+        "SELECT count(*) FROM cs_stage_public.cs_progress WHERE tbl = 'message_reactions'",
+    )
+    .await;
+    let report = report_path("children-decl-resume");
+    let o = load(
+        &db.url,
+        &["--resume", "--config", &config, "--report", &report],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&report);
+    // The users and conversations passes were complete: their declared
+    // tables were skipped whole.
+    for t in ["user_badges", "conversation_pins"] {
+        assert!(
+            r["resumed"]["skipped_rows"][t].as_u64().unwrap_or(0) > 0,
+            "{t} not skipped: {}",
+            r["resumed"]
+        );
+    }
+    assert_eq!(
+        r["resumed"]["skipped_units"]["message_reactions"]
+            .as_u64()
+            .unwrap_or(0),
+        committed_reactions as u64
+    );
+    assert_eq!(checksums_with_children(&c).await, want);
+
+    // Two shards, then --finish.
+    let db = children_db("resume_children_shards").await;
+    let o = load(&db.url, &["--prepare", "--config", &config]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = common::stdout(&o).trim().to_string();
+    for shard in ["0/2", "1/2"] {
+        let o = load(
+            &db.url,
+            &["--shard", shard, "--run", &run, "--config", &config],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = load(&db.url, &["--finish", "--run", &run, "--config", &config]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(checksums_with_children(&db.client().await).await, want);
+    let _ = std::fs::remove_file(&config);
 }

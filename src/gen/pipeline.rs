@@ -162,7 +162,42 @@ pub(crate) trait Consumer {
 /// The units of each table already durably in place (a resumed load's): the
 /// generators skip a unit that every table of its pass holds, and send no
 /// rows of a unit to a table that holds it.
-pub(crate) type Committed = PerTable<HashSet<u32>>;
+/// The same per declared child table (`plan.children`): its units are
+/// committed by its own COPY stream, so a unit may be in place for the
+/// child and not for the built-in tables of the pass, or the other way round.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Committed {
+    tables: PerTable<HashSet<u32>>,
+    children: Vec<HashSet<u32>>,
+}
+
+impl Committed {
+    /// Records unit `unit` of the `i`-th declared child table; false when it was already.
+    pub(crate) fn insert_child(&mut self, i: usize, unit: u32) -> bool {
+        if self.children.len() <= i {
+            self.children.resize_with(i + 1, HashSet::new);
+        }
+        self.children[i].insert(unit)
+    }
+
+    /// Whether unit `unit` of the `i`-th declared child table is in place.
+    pub(crate) fn has_child(&self, i: usize, unit: u32) -> bool {
+        self.children.get(i).is_some_and(|s| s.contains(&unit))
+    }
+}
+
+impl std::ops::Index<Table> for Committed {
+    type Output = HashSet<u32>;
+    fn index(&self, t: Table) -> &HashSet<u32> {
+        &self.tables[t]
+    }
+}
+
+impl std::ops::IndexMut<Table> for Committed {
+    fn index_mut(&mut self, t: Table) -> &mut HashSet<u32> {
+        &mut self.tables[t]
+    }
+}
 
 /// The units of every pass that belong to the other shards: shard `index`
 /// of `count` takes unit `u` of each pass when `u % count == index` (a
@@ -173,6 +208,11 @@ pub(crate) fn other_shards(plan: &Plan, index: u32, count: u32) -> Committed {
         let n = pass.units(plan).len() as u32;
         for &t in pass.tables() {
             c[t].extend((0..n).filter(|u| u % count != index));
+        }
+        for i in pass.children(plan) {
+            for u in (0..n).filter(|u| u % count != index) {
+                c.insert_child(i, u);
+            }
         }
     }
     c
@@ -280,7 +320,11 @@ impl ChannelSink {
                 self.fingerprints[t] += fingerprint;
             }
         }
-        for tx in self.child_senders.iter().flatten() {
+        for (i, tx) in self.child_senders.iter().enumerate() {
+            let Some(tx) = tx else { continue };
+            if self.committed.has_child(i, self.unit) {
+                continue;
+            }
             let _ = tx.send(Message::EndOfUnit {
                 unit: self.unit,
                 fingerprint: Fingerprint::EMPTY,
@@ -328,6 +372,9 @@ impl ChunkSink for ChannelSink {
     }
 
     fn send_child(&mut self, i: usize, chunk: BytesMut, rows: u64) -> bool {
+        if self.committed.has_child(i, self.unit) {
+            return !self.cancel.load(Ordering::Relaxed);
+        }
         let tx = self.child_senders.get(i).cloned().flatten();
         self.send_to(tx, chunk, rows)
     }
@@ -394,6 +441,9 @@ fn generate_units(
             .tables()
             .iter()
             .all(|t| sink.committed[*t].contains(&sink.unit))
+            && children
+                .iter()
+                .all(|&i| sink.committed.has_child(i, sink.unit))
         {
             continue;
         }

@@ -206,11 +206,6 @@ async fn run_inner(
         )));
     }
     let deferred = deferred::read_deferred(&control, &schema, &tables).await?;
-    if !opts.dataset.tables.is_empty() && opts.mode != Mode::Whole {
-        return Err(Error::Refused(
-            "--resume, --prepare, --shard and --finish do not support declared child tables yet; nothing was written".into(),
-        ));
-    }
     let run_id = resumed.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
@@ -260,15 +255,15 @@ async fn run_inner(
             run_id: run_id.clone(),
             ..Default::default()
         };
-        for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
-            if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
-                committed[*t].insert(unit);
-                skipped[*t] += rows;
-                skipped_fp[*t] += fp;
-                *r.skipped_rows.entry(name.clone()).or_default() += rows;
-                *r.skipped_units.entry(name).or_default() += 1;
-            }
-        }
+        let units = staging::committed_units(&control, &stage).await?;
+        take_committed(
+            &plan,
+            units,
+            &mut committed,
+            &mut skipped,
+            &mut skipped_fp,
+            &mut r,
+        );
         crate::progress::note(&format!(
             "resuming run {run_id}: {} rows in {} units already committed are skipped",
             r.skipped_rows.values().sum::<u64>(),
@@ -299,6 +294,11 @@ async fn run_inner(
         return Ok(());
     }
     let committed = Arc::new(committed);
+    let skipped_rows: SkippedRows = report
+        .resumed
+        .as_ref()
+        .map(|r| r.skipped_rows.clone())
+        .unwrap_or_default();
 
     let cancel = Arc::new(AtomicBool::new(false));
     // Everything before the swap can be interrupted, the pre-swap check
@@ -317,7 +317,12 @@ async fn run_inner(
         )
         .await?;
         add_fingerprints(report, &skipped_fp);
-        ledger::progress(&control, &run_id, &progress_per_table(report, &skipped)).await?;
+        ledger::progress(
+            &control,
+            &run_id,
+            &progress_per_table(report, &skipped_rows),
+        )
+        .await?;
         if let Some(check) = pre_swap {
             pre_swap_check(check, target, &stage, ds, report).await?;
         }
@@ -355,7 +360,7 @@ async fn run_inner(
     }
 
     let t = Instant::now();
-    let rows = rows_per_table(report, &skipped);
+    let rows = rows_per_table(report, &skipped_rows);
     // Not interruptible: one transaction, bounded by SWAP_LOCK_PATIENCE; a
     // signal arriving now is ignored and the run completes.
     let attempts = match staging::swap(&mut control, &schema, &run_id, &rows, &tables).await {
@@ -524,16 +529,48 @@ fn config_digest(cfg: &DatasetConfig) -> String {
 
 /// Rows per table in the stage: written by this run plus skipped (committed
 /// by the attempt it resumed).
-fn rows_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
+fn rows_per_table(report: &RunReport, skipped: &SkippedRows) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        let before = Table::ALL
-            .iter()
-            .find(|x| x.name() == t.table)
-            .map_or(0, |x| skipped[*x]);
+        let before = skipped.get(&t.table).copied().unwrap_or(0);
         m.insert(t.table.clone(), (t.rows + before).into());
     }
     serde_json::Value::Object(m)
+}
+
+/// Rows per table (built-in or declared) committed by earlier attempts.
+type SkippedRows = std::collections::BTreeMap<String, u64>;
+
+/// Adds the stage's committed `units` that `committed` does not hold yet
+/// (another shard's slice is already in it) to it, and counts them: rows
+/// and fingerprints per built-in table, rows and units per table name in the
+/// resume report (declared child tables included).
+fn take_committed(
+    plan: &Plan,
+    units: Vec<(String, u32, u64, Fingerprint)>,
+    committed: &mut Committed,
+    skipped: &mut PerTable<u64>,
+    skipped_fp: &mut PerTable<Fingerprint>,
+    r: &mut crate::report::ResumeReport,
+) {
+    for (name, unit, rows, fp) in units {
+        let new = if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
+            let new = committed[*t].insert(unit);
+            if new {
+                skipped[*t] += rows;
+                skipped_fp[*t] += fp;
+            }
+            new
+        } else if let Some(i) = plan.children.iter().position(|c| c.name == name) {
+            committed.insert_child(i, unit)
+        } else {
+            false
+        };
+        if new {
+            *r.skipped_rows.entry(name.clone()).or_default() += rows;
+            *r.skipped_units.entry(name).or_default() += 1;
+        }
+    }
 }
 
 /// Adds the fingerprints of the units skipped (committed earlier) to the
@@ -548,13 +585,10 @@ fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
 }
 
 /// The ledger's progress per table: rows skipped and rows written.
-fn progress_per_table(report: &RunReport, skipped: &PerTable<u64>) -> serde_json::Value {
+fn progress_per_table(report: &RunReport, skipped: &SkippedRows) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        let before = Table::ALL
-            .iter()
-            .find(|x| x.name() == t.table)
-            .map_or(0, |x| skipped[*x]);
+        let before = skipped.get(&t.table).copied().unwrap_or(0);
         m.insert(
             t.table.clone(),
             serde_json::json!({
@@ -842,16 +876,16 @@ async fn run_shard(
         ..Default::default()
     };
     let mut skipped_fp = PerTable::<Fingerprint>::default();
-    for (name, unit, rows, fp) in staging::committed_units(&control, &stage).await? {
-        if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
-            if committed[*t].insert(unit) {
-                skipped[*t] += rows;
-                skipped_fp[*t] += fp;
-                *r.skipped_rows.entry(name.clone()).or_default() += rows;
-                *r.skipped_units.entry(name).or_default() += 1;
-            }
-        }
-    }
+    let units = staging::committed_units(&control, &stage).await?;
+    take_committed(
+        &plan,
+        units,
+        &mut committed,
+        &mut skipped,
+        &mut skipped_fp,
+        &mut r,
+    );
+    let skipped_rows = r.skipped_rows.clone();
     if !r.skipped_units.is_empty() {
         report.resumed = Some(r);
     }
@@ -895,11 +929,7 @@ async fn run_shard(
     let mut rows = 0;
     let mut fps = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        let before = Table::ALL
-            .iter()
-            .find(|x| x.name() == t.table)
-            .map_or(0, |x| skipped[*x]);
-        rows += t.rows + before;
+        rows += t.rows + skipped_rows.get(&t.table).copied().unwrap_or(0);
         fps.insert(t.table.clone(), t.fingerprint.to_string().into());
     }
     staging::shard_done(&control, &stage, index, rows, &fps.into()).await

@@ -1,17 +1,21 @@
-//! `load --resume` and sharded loads (issue 13): a load killed with SIGKILL in the children
-//! phase, or during the index builds, is resumed; the result equals an
-//! uninterrupted load of the same seed table by table (md5 in id order), and
+//! `load --resume`, `refresh --resume` and sharded loads (issue 13): a load
+//! killed with SIGKILL in the children phase or during the index builds, a
+//! load stopped by SIGTERM and a refresh stopped by SIGINT (handled: the stage
+//! is kept and stderr names `--resume`) are resumed; the result equals an
+//! uninterrupted run of the same seed table by table (md5 in id order), and
 //! the resumed run does strictly less work. A `--resume` with another
 //! configuration, or with nothing to resume, is refused (exit 2, nothing
-//! written). Three shards run as separate processes (one of them killed and
-//! rerun alone) give the same tables as a single load; `--finish` waits for
-//! every shard; bad shard input is refused.
+//! written). Four shards run as separate processes (one killed, one stopped
+//! by SIGTERM, both rerun alone) give the same tables as a single load;
+//! `--finish` waits for every shard and names each missing one's state from
+//! `cs_shards`; bad shard input is refused; a prepared run is not replaced
+//! without `--abandon-run`. Declared child tables resume and shard too.
 //!
-//! The kill points are reached through test hooks of the binary:
+//! The stop points are reached through test hooks of the binary:
 //! `CHATSYNTH_TEST_COMMIT_BYTES=1` commits every unit, and
 //! `CHATSYNTH_TEST_HOLD=children|indexes` stops the run after the first
 //! committed batch of message_receipts, or after the first index, and prints
-//! `test hook` on stderr; the test then kills the process with SIGKILL.
+//! `test hook` on stderr; the test then sends the process its signal.
 
 mod common;
 

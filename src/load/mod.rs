@@ -15,9 +15,11 @@
 //!    point into the chat tables still find what they reference in the new
 //!    data (`external`);
 //! 7. swap: one short transaction replaces the target tables with the staged
-//!    ones. Until then the target is untouched; on any error or signal the
-//!    staging schema is dropped, and a killed run's leftovers are dropped by
-//!    the next run.
+//!    ones. Until then the target is untouched. On a signal or a database,
+//!    COPY or connection error the stage is kept for `--resume` when it
+//!    holds committed units, and dropped otherwise (and on a failed check);
+//!    a plain run drops whatever stage it finds, except a prepared sharded
+//!    run's, which it refuses to touch without `--abandon-run`.
 
 mod size;
 mod streams;
@@ -450,6 +452,10 @@ async fn cleanup(
         };
         if units == 0 {
             staging::drop_stage(c, schema).await?;
+        } else {
+            // Its in-flight COPYs and index builds would otherwise go on
+            // until the server notices the closed sockets.
+            staging::stop_stage_sessions(c, schema).await?;
         }
         ledger::finish(
             c,

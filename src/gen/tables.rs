@@ -93,12 +93,13 @@ impl<'s, S: ChunkSink> Out<'s, S> {
         child: &Child,
         p: &ChildParent,
         user_ids: &[[u8; ID_LEN]],
+        user_created_ms: impl Fn(u64) -> i64,
         end_ms: i64,
     ) {
         let Some(Some(rows)) = self.children.get_mut(i) else {
             return;
         };
-        child.parent_rows(p, user_ids, end_ms, rows);
+        child.parent_rows(p, user_ids, user_created_ms, end_ms, rows);
         if rows.len_bytes() >= self.chunk_bytes {
             self.flush_child(i);
         }
@@ -218,6 +219,7 @@ impl<'a> Gen<'a> {
                 &self.plan.children[i],
                 p,
                 &self.plan.user_ids,
+                |u| self.plan.user_created_ms(u),
                 self.end_ms(),
             );
         }
@@ -366,6 +368,12 @@ impl<'a> Gen<'a> {
                 created_ms: created,
                 actors: &[],
                 excluded: None,
+                row: ParentRow {
+                    table: "users",
+                    key: u,
+                    created_ms: created,
+                    parents: &[],
+                },
             };
             self.child_rows(Parent::Users, &parent, out);
         }
@@ -602,6 +610,7 @@ impl<'a> Gen<'a> {
                 created_ms: created,
                 actors: members,
                 excluded: None,
+                row: conv_row,
             };
             self.child_rows(Parent::Conversations, &parent, out);
             if out.stopped {
@@ -693,6 +702,7 @@ impl<'a> Gen<'a> {
                         created_ms: t,
                         actors: members,
                         excluded: Some(sender_slot),
+                        row: m.row,
                     };
                     self.child_rows(Parent::Messages, &parent, out);
                 }

@@ -177,16 +177,29 @@ async fn run_inner(
     report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
+        // Created in a transaction that the preflight runs in: committed only
+        // when it passes, so a refused run leaves the schema as it was.
         crate::progress::note(&format!(
             "creating the chat tables in schema {schema:?} from sql/schema.sql"
         ));
-        catalog::schema::create_tables(&mut control, &schema).await?;
+        let tx = catalog::schema::create_tables(&mut control, &schema).await?;
+        catalog::schema::preflight(&tx, &schema, &opts.dataset.columns).await?;
+        catalog::children::preflight(&tx, &schema, &opts.dataset.tables, &opts.dataset.columns)
+            .await?;
+        tx.commit().await.step("committing the new tables")?;
         report
             .choices
             .push("created the tables from sql/schema.sql".into());
+    } else {
+        catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
+        catalog::children::preflight(
+            &control,
+            &schema,
+            &opts.dataset.tables,
+            &opts.dataset.columns,
+        )
+        .await?;
     }
-    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
-    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
     let tables = catalog::tables_with_children(opts.dataset.tables.keys());
     let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {

@@ -51,7 +51,7 @@ pub struct Rules {
 }
 
 /// One table's rules, in the order their columns follow the built-in ones.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TableRules {
     table: String,
     columns: Vec<String>,
@@ -96,6 +96,17 @@ pub struct TargetColumn {
     pub enum_labels: Vec<String>,
 }
 
+/// A table declared in the config (`[tables.X]`) as the rules see it: the
+/// parents its rows carry in [`RowCtx::parents`], and the columns its
+/// generator fills itself (no rule may name those).
+#[derive(Debug, Clone, Default)]
+pub struct DeclaredTable {
+    pub name: String,
+    /// `None`: any parent name is accepted (ad hoc tables in tests).
+    pub parents: Option<Vec<&'static str>>,
+    pub filled: Vec<String>,
+}
+
 /// The parents a built-in table's rows carry in [`RowCtx::parents`].
 pub fn builtin_parents(table: &str) -> Option<&'static [&'static str]> {
     Some(match table {
@@ -132,12 +143,29 @@ impl Rules {
         Rules::compile_with_tables(seed, specs, &[])
     }
 
-    /// As [`Rules::compile`], also accepting rules on `declared` tables (the
-    /// config's own tables), whose every column may have a rule.
+    /// As [`Rules::compile`], also accepting rules on any column of the ad hoc
+    /// tables `names` (rows without parents; for tests of the encoders).
     pub fn compile_with_tables(
         seed: u64,
         specs: &BTreeMap<String, RuleSpec>,
-        declared: &[String],
+        names: &[String],
+    ) -> Result<Rules, Vec<String>> {
+        let declared: Vec<DeclaredTable> = names
+            .iter()
+            .map(|n| DeclaredTable {
+                name: n.clone(),
+                ..DeclaredTable::default()
+            })
+            .collect();
+        Rules::compile_declared(seed, specs, &declared)
+    }
+
+    /// As [`Rules::compile`], also accepting rules on the columns of the
+    /// `declared` child tables that their generator does not fill itself.
+    pub fn compile_declared(
+        seed: u64,
+        specs: &BTreeMap<String, RuleSpec>,
+        declared: &[DeclaredTable],
     ) -> Result<Rules, Vec<String>> {
         let mut problems = Vec::new();
         let mut tables: Vec<TableRules> = Vec::new();
@@ -151,21 +179,35 @@ impl Rules {
             let builtin = crate::model::Table::ALL
                 .into_iter()
                 .find(|t| t.name() == table);
-            match builtin {
-                Some(t) if t.columns().iter().any(|c| c.name == column) => {
+            let decl = declared.iter().find(|d| d.name == table);
+            let fills_itself = match (builtin, decl) {
+                (Some(t), _) => t.columns().iter().any(|c| c.name == column),
+                (None, Some(d)) => d.filled.iter().any(|c| c == column),
+                (None, None) => {
                     problems.push(format!(
-                        "columns.\"{key}\": chatsynth fills {table}.{column} itself; only columns it does not fill can have a rule"
+                        "columns.\"{key}\": unknown table '{table}' (the chat tables are {}{})",
+                        crate::model::Table::ALL.map(|t| t.name()).join(", "),
+                        if declared.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; the declared ones {}",
+                                declared
+                                    .iter()
+                                    .map(|d| d.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
                     ));
                     continue;
                 }
-                None if !declared.iter().any(|d| d == table) => {
-                    problems.push(format!(
-                        "columns.\"{key}\": unknown table '{table}' (the chat tables are {})",
-                        crate::model::Table::ALL.map(|t| t.name()).join(", ")
-                    ));
-                    continue;
-                }
-                _ => {}
+            };
+            if fills_itself {
+                problems.push(format!(
+                    "columns.\"{key}\": chatsynth fills {table}.{column} itself; only columns it does not fill can have a rule"
+                ));
+                continue;
             }
             let ctx = Cx {
                 seed,
@@ -255,6 +297,82 @@ impl TableRules {
     }
 }
 
+// ------------------------------------------------------------ weighted choice
+
+/// A weighted choice among values of one type: a `choice` rule's, and a
+/// declared child table's key column (`[tables.X] key`): one syntax (JSON
+/// values, optional weights), one check and one draw for both.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    cdf: Vec<f64>,
+    /// Each value's PGCOPY field (length included) and its JSON text.
+    fields: Vec<Vec<u8>>,
+    json: Vec<Vec<u8>>,
+}
+
+impl Choice {
+    /// `values` of type `ty` with `weights` (one per value; equal without).
+    pub fn new(
+        ty: &PgType,
+        values: &[serde_json::Value],
+        weights: Option<&[f64]>,
+    ) -> Result<Choice, String> {
+        if values.is_empty() {
+            return Err("a choice needs at least one value".into());
+        }
+        let weights = match weights {
+            Some(w) if w.len() != values.len() => {
+                return Err(format!("{} weights for {} values", w.len(), values.len()))
+            }
+            Some(w)
+                if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 =>
+            {
+                return Err("weights must be finite, non-negative and not all zero".into())
+            }
+            Some(w) => w.to_vec(),
+            None => vec![1.0; values.len()],
+        };
+        let mut cdf = Vec::with_capacity(weights.len());
+        let mut acc = 0.0;
+        for w in weights {
+            acc += w;
+            cdf.push(acc);
+        }
+        let mut fields = Vec::new();
+        let mut json = Vec::new();
+        for v in values {
+            let (f, j) = encode_value(ty, v)?;
+            fields.push(f);
+            json.push(j);
+        }
+        Ok(Choice { cdf, fields, json })
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.cdf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cdf.is_empty()
+    }
+
+    /// The value a uniform `u` in [0, 1) picks (by weight).
+    #[inline]
+    pub fn pick(&self, u: f64) -> usize {
+        let x = u * self.cdf[self.cdf.len() - 1];
+        self.cdf
+            .partition_point(|&c| c <= x)
+            .min(self.cdf.len() - 1)
+    }
+
+    /// Value `i` as a whole PGCOPY field (length, then bytes).
+    #[inline]
+    pub fn field(&self, i: usize) -> &[u8] {
+        &self.fields[i]
+    }
+}
+
 // ------------------------------------------------------------ compiled rules
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -313,11 +431,7 @@ enum G {
         field: Vec<u8>,
         json: Vec<u8>,
     },
-    Choice {
-        cdf: Vec<f64>,
-        fields: Vec<Vec<u8>>,
-        json: Vec<Vec<u8>>,
-    },
+    Choice(Choice),
     Number(Dist),
     CreatedPlus(Dist),
     Copy(Box<Compiled>),
@@ -394,7 +508,7 @@ impl Compiled {
     fn kind(&self) -> &'static str {
         match self.gen {
             G::Fixed { .. } => "constant",
-            G::Choice { .. } => "choice",
+            G::Choice(_) => "choice",
             G::Number(_) => "number",
             G::CreatedPlus(_) => "created_plus",
             G::Copy(_) => "copy",
@@ -419,13 +533,12 @@ impl Compiled {
             G::Fixed { field, json } => {
                 out.put_slice(if mode == Mode::Field { field } else { json })
             }
-            G::Choice { cdf, fields, json } => {
-                let u = unit(base, 1) * cdf[cdf.len() - 1];
-                let i = cdf.partition_point(|&c| c <= u).min(cdf.len() - 1);
+            G::Choice(c) => {
+                let i = c.pick(unit(base, 1));
                 out.put_slice(if mode == Mode::Field {
-                    &fields[i]
+                    &c.fields[i]
                 } else {
-                    &json[i]
+                    &c.json[i]
                 });
             }
             G::Number(d) => self.number(d, base, out, mode),
@@ -665,7 +778,7 @@ struct Cx<'a> {
     seed: u64,
     specs: &'a BTreeMap<String, RuleSpec>,
     table: &'a str,
-    declared: &'a [String],
+    declared: &'a [DeclaredTable],
 }
 
 /// Which kinds fill which types.
@@ -776,36 +889,7 @@ impl Cx<'_> {
             }
             "choice" => {
                 let values = s.values.as_ref().ok_or("a choice needs values")?;
-                if values.is_empty() {
-                    return Err("a choice needs at least one value".into());
-                }
-                let weights = match &s.weights {
-                    Some(w) if w.len() != values.len() => {
-                        return Err(format!("{} weights for {} values", w.len(), values.len()))
-                    }
-                    Some(w)
-                        if w.iter().any(|x| x.is_nan() || *x < 0.0)
-                            || w.iter().sum::<f64>() <= 0.0 =>
-                    {
-                        return Err("weights must be non-negative and not all zero".into())
-                    }
-                    Some(w) => w.clone(),
-                    None => vec![1.0; values.len()],
-                };
-                let mut cdf = Vec::with_capacity(weights.len());
-                let mut acc = 0.0;
-                for w in weights {
-                    acc += w;
-                    cdf.push(acc);
-                }
-                let mut fields = Vec::new();
-                let mut json = Vec::new();
-                for v in values {
-                    let (f, j) = encode_value(&ty, v)?;
-                    fields.push(f);
-                    json.push(j);
-                }
-                G::Choice { cdf, fields, json }
+                G::Choice(Choice::new(&ty, values, s.weights.as_deref())?)
             }
             "number" => G::Number(self.dist(s, "a number")?),
             "created_plus" => {
@@ -873,15 +957,19 @@ impl Cx<'_> {
                     .parent
                     .as_deref()
                     .ok_or("a parent rule needs parent (a table)")?;
-                let ok = match builtin_parents(self.table) {
-                    Some(ps) => ps.contains(&parent),
-                    None => true,
+                let theirs: Option<Vec<&str>> = match builtin_parents(self.table) {
+                    Some(ps) => Some(ps.to_vec()),
+                    None => self
+                        .declared
+                        .iter()
+                        .find(|d| d.name == self.table)
+                        .and_then(|d| d.parents.clone()),
                 };
-                if !ok {
+                if let Some(ps) = theirs.filter(|ps| !ps.contains(&parent)) {
                     return Err(format!(
                         "{} rows have no {parent} parent (theirs: {})",
                         self.table,
-                        builtin_parents(self.table).unwrap_or(&[]).join(", ")
+                        ps.join(", ")
                     ));
                 }
                 let col = s.column.as_deref().unwrap_or(column);

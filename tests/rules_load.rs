@@ -203,3 +203,51 @@ value = "r"
     assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On an empty target schema chatsynth creates the tables itself; a rule
+/// naming a column those tables lack is found before anything is created:
+/// one error, exit 2, the schema left without tables.
+#[tokio::test]
+async fn a_missing_rule_column_on_an_empty_schema_creates_nothing() {
+    let db = TestDb::new("rulesempty").await;
+    let c = db.client().await;
+    let dir = std::env::temp_dir().join(format!("chatsynth-emptyrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tenant.toml");
+    // The tables sql/schema.sql creates have no tenantId.
+    std::fs::copy(CONFIG, &cfg).unwrap();
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--schema",
+        "fresh",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("no column users.tenantId"), "{e}");
+    assert!(e.contains("no column messages.clientRef"), "{e}");
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'fresh' AND c.relkind IN ('r', 'p')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'fresh' OR nspname LIKE 'cs\\_stage\\_%'"
+        )
+        .await,
+        0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

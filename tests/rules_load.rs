@@ -251,3 +251,105 @@ async fn a_missing_rule_column_on_an_empty_schema_creates_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `choice` on an enum without values chooses uniformly among the
+/// target's labels, in the enum's order; the report's dataset records them.
+/// `generate` (no database) refuses it.
+#[tokio::test]
+async fn an_enum_choice_without_values_takes_the_targets_labels() {
+    let db = TestDb::new("rulesenum").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(
+        r#"CREATE TYPE "Plan" AS ENUM ('FREE', 'PRO', 'TEAM');
+           ALTER TYPE "Plan" ADD VALUE 'BASIC' BEFORE 'PRO';
+           ALTER TABLE users ADD COLUMN plan "Plan" NOT NULL;"#,
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("chatsynth-enumrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("plan.toml");
+    std::fs::write(
+        &cfg,
+        "[columns.\"users.plan\"]\nkind = \"choice\"\ntype = \"enum:Plan\"\n",
+    )
+    .unwrap();
+    let report = dir.join("report.json");
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let users = count(&c, "SELECT count(*) FROM users").await;
+    for label in ["FREE", "BASIC", "PRO", "TEAM"] {
+        let n = count(
+            &c,
+            &format!("SELECT count(*) FROM users WHERE plan = '{label}'"),
+        )
+        .await;
+        // Uniform: a quarter each, within wide sampling noise.
+        assert!(
+            n as f64 > 0.15 * users as f64 && (n as f64) < 0.35 * users as f64,
+            "{label}: {n} of {users}"
+        );
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        r["dataset"]["columns"]["users.plan"]["values"],
+        serde_json::json!(["FREE", "BASIC", "PRO", "TEAM"]),
+        "{}",
+        r["dataset"]["columns"]
+    );
+    // Without a database there are no labels to choose among.
+    let o = chatsynth(&[
+        "generate",
+        "--band",
+        "tiny",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--discard",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("without values takes the enum's labels"),
+        "{}",
+        stderr(&o)
+    );
+    // A type the target lacks is refused before anything is written.
+    std::fs::write(
+        &cfg,
+        "[columns.\"users.plan\"]\nkind = \"choice\"\ntype = \"enum:Tier\"\n",
+    )
+    .unwrap();
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--truncate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no enum type \"Tier\""),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM users").await, users);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -33,6 +33,26 @@ pub(crate) async fn create_tables<'c>(
     Ok(tx)
 }
 
+/// Every enum type visible from `schema` (its own, then public) with its
+/// labels in the enum's order (`enumsortorder`).
+pub(crate) async fn enum_types(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let mut types = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for r in client
+        .query(CATALOG_ENUMS_SQL, &[&schema])
+        .await
+        .step("reading the target's enum types")?
+    {
+        let labels = types.entry(r.get(0)).or_default();
+        if let Some(l) = r.get::<_, Option<String>>(1) {
+            labels.push(l);
+        }
+    }
+    Ok(types)
+}
+
 /// Compares the target schema with what the generators write and returns every
 /// mismatch at once: missing tables or columns, wrong types or nullability,
 /// missing enum labels, and NOT NULL columns without a default that the

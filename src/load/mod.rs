@@ -104,6 +104,29 @@ pub async fn run(
     pre_swap: Option<&dyn StagedCheck>,
 ) -> Result<(RunReport, PathBuf)> {
     let started = Instant::now();
+    // Enum choices without values take the target's labels before planning:
+    // the report's dataset and the config digest record them.
+    let filled;
+    let opts = if crate::rules::labels_needed(&opts.dataset.columns).is_empty() {
+        opts
+    } else {
+        let client = opts.target.connect().await?;
+        let types = catalog::schema::enum_types(&client, &opts.target.schema).await?;
+        let mut dataset = opts.dataset.clone();
+        let problems =
+            crate::rules::fill_enum_labels(&mut dataset.columns, |n| types.get(n).cloned());
+        if !problems.is_empty() {
+            return Err(Error::Config(format!(
+                "invalid configuration: {}; nothing was written",
+                problems.join("; ")
+            )));
+        }
+        filled = LoadOptions {
+            dataset,
+            ..opts.clone()
+        };
+        &filled
+    };
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
         opts.command,

@@ -888,7 +888,16 @@ impl Cx<'_> {
                 G::Fixed { field, json }
             }
             "choice" => {
-                let values = s.values.as_ref().ok_or("a choice needs values")?;
+                let values = match (&s.values, &ty) {
+                    (Some(v), _) => v,
+                    (None, PgType::Enum(name)) => {
+                        return Err(format!(
+                            "a choice on enum {name} without values takes the enum's labels from the target's catalog: \
+                             list the values (generate has no database), or load into a database"
+                        ))
+                    }
+                    (None, _) => return Err("a choice needs values".into()),
+                };
                 G::Choice(Choice::new(&ty, values, s.weights.as_deref())?)
             }
             "number" => G::Number(self.dist(s, "a number")?),
@@ -1190,6 +1199,41 @@ fn encode_value(ty: &PgType, v: &serde_json::Value) -> Result<(Vec<u8>, Vec<u8>)
         _ => return Err(bad()),
     }
     Ok((b.to_vec(), json))
+}
+
+/// The column rules that take their values from the target's catalog: a
+/// `choice` on an enum without `values` (key, enum type name).
+pub fn labels_needed(specs: &BTreeMap<String, RuleSpec>) -> Vec<(String, String)> {
+    specs
+        .iter()
+        .filter(|(_, s)| s.kind == "choice" && s.values.is_none())
+        .filter_map(|(k, s)| match s.ty.as_deref().and_then(PgType::parse) {
+            Some(PgType::Enum(name)) => Some((k.clone(), name)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Gives each rule of [`labels_needed`] the enum's labels as its values, in
+/// the enum's order (`labels` answers `None` for a type the target lacks);
+/// every problem, one line each.
+pub fn fill_enum_labels(
+    specs: &mut BTreeMap<String, RuleSpec>,
+    labels: impl Fn(&str) -> Option<Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, name) in labels_needed(specs) {
+        match labels(&name).filter(|l| !l.is_empty()) {
+            Some(l) => {
+                specs.get_mut(&key).expect("listed above").values =
+                    Some(l.into_iter().map(serde_json::Value::String).collect());
+            }
+            None => problems.push(format!(
+                "columns.\"{key}\": the target has no enum type {name:?} (with labels) to choose among"
+            )),
+        }
+    }
+    problems
 }
 
 /// Checks the rules against the target's catalog: every problem, one line

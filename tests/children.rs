@@ -472,3 +472,90 @@ column = "tenantId"
     assert_eq!(count(&c, "SELECT count(*) FROM users").await, 0);
     let _ = std::fs::remove_file(report_path(&db.url));
 }
+
+/// `profile --config` measures each declared table's rows per parent (the
+/// mean and the 0/1/2/3/4+ mix, as for attachments per message); a load
+/// fitted to that profile echoes it beside the declared rate.
+#[tokio::test]
+async fn profile_measures_the_declared_tables_rows_per_parent() {
+    let db = TestDb::new("children_profile").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(TABLES_SQL).await.unwrap();
+    let config = write_config("profile", CONFIG);
+    let o = load(&db.url, &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shape = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("children-shape-{}.json", std::process::id()));
+    let o = chatsynth(&[
+        "profile",
+        "--database-url",
+        &db.url,
+        "--config",
+        &config,
+        "--out",
+        shape.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("rows per message parent"),
+        "{}",
+        stdout(&o)
+    );
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&shape).unwrap()).unwrap();
+    for (table, parent, col) in [
+        ("message_reactions", "messages", "messageId"),
+        ("conversation_pins", "conversations", "conversationId"),
+        ("user_badges", "users", "userId"),
+    ] {
+        let m = &p["child_tables"][table];
+        assert_eq!(m["parent"], parent, "{m}");
+        let rows = count(&c, &format!("SELECT count(*) FROM {table}")).await;
+        let parents = count(&c, &format!("SELECT count(*) FROM {parent}")).await;
+        let mean = m["mean_per_parent"].as_f64().unwrap();
+        let want = rows as f64 / parents as f64;
+        assert!(
+            (mean - want).abs() <= 1e-5 * want,
+            "{table}: {mean} vs {want}"
+        );
+        assert_eq!(m["per_parent"]["n"].as_i64(), Some(parents), "{m}");
+        let none = parents
+            - count(
+                &c,
+                &format!("SELECT count(DISTINCT \"{col}\") FROM {table}"),
+            )
+            .await;
+        let share = m["per_parent"]["shares"]["0"].as_f64().unwrap();
+        assert!(
+            (share - none as f64 / parents as f64).abs() < 1e-3,
+            "{table}: {share} vs {none} of {parents}"
+        );
+    }
+    // A load fitted to the profile echoes the measured rate beside the declared one.
+    let report = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("children-fit-{}.json", std::process::id()));
+    let o = chatsynth(&[
+        "generate",
+        "--profile",
+        shape.to_str().unwrap(),
+        "--config",
+        &config,
+        "--discard",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mean = p["child_tables"]["message_reactions"]["mean_per_parent"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        stderr(&o).contains(&format!(
+            "profile: message_reactions measured {mean} rows per message parent"
+        )) && stderr(&o).contains("the config declares rate = 0.4"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = (std::fs::remove_file(&shape), std::fs::remove_file(&report));
+    let _ = std::fs::remove_file(report_path(&db.url));
+}

@@ -323,6 +323,8 @@ async fn column_rules_fill_a_declared_tables_own_columns() {
         ALTER TABLE users ADD COLUMN "tenantId" TEXT NOT NULL;
         ALTER TABLE conversations ADD COLUMN "tenantId" TEXT NOT NULL;
         ALTER TABLE messages ADD COLUMN "tenantId" TEXT NOT NULL;
+        ALTER TABLE messages ADD COLUMN "roomRef" TEXT NOT NULL;
+        ALTER TABLE messages ADD COLUMN "sentAt" TIMESTAMPTZ(3);
         CREATE TABLE message_reactions (
             id TEXT PRIMARY KEY,
             "messageId" TEXT NOT NULL REFERENCES messages(id),
@@ -331,6 +333,7 @@ async fn column_rules_fill_a_declared_tables_own_columns() {
             "tenantId" TEXT NOT NULL,
             "reactorTenant" TEXT NOT NULL,
             note TEXT,
+            "messageRef" TEXT NOT NULL,
             "createdAt" TIMESTAMP(3) NOT NULL,
             UNIQUE ("messageId", "userId", emoji)
         );
@@ -360,6 +363,21 @@ parent = "conversations"
 kind = "parent"
 type = "text"
 parent = "messages"
+
+[columns."messages.roomRef"]
+kind = "copy"
+type = "text"
+column = "conversationId"
+
+[columns."messages.sentAt"]
+kind = "copy"
+type = "timestamptz"
+column = "createdAt"
+
+[columns."message_reactions.messageRef"]
+kind = "copy"
+type = "text"
+column = "messageId"
 
 [columns."message_reactions.reactorTenant"]
 kind = "parent"
@@ -404,6 +422,24 @@ updated_column = ""
         )
         .await,
         3
+    );
+    // Copies of columns the generators fill: the row's own fields.
+    assert_eq!(
+        count(
+            &c,
+            r#"SELECT count(*) FROM messages WHERE "roomRef" <> "conversationId"
+               OR "sentAt" IS DISTINCT FROM "createdAt" AT TIME ZONE 'UTC'"#
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &c,
+            r#"SELECT count(*) FROM message_reactions WHERE "messageRef" <> "messageId""#
+        )
+        .await,
+        0
     );
     // The text rule: about half NULL, the others 3..=20 characters.
     let nulls = count(

@@ -209,7 +209,21 @@ impl ChildTable {
         crate::rules::DeclaredTable {
             name: name.to_string(),
             parents: Some(parents),
-            filled: self.columns().iter().map(|c| c.to_string()).collect(),
+            filled: self
+                .columns()
+                .iter()
+                .map(|c| {
+                    let time = [&self.created_column, &self.updated_column]
+                        .iter()
+                        .any(|t| t.as_str() == *c);
+                    let ty = if time {
+                        crate::rules::PgType::Timestamp
+                    } else {
+                        crate::rules::PgType::Text
+                    };
+                    (c.to_string(), ty)
+                })
+                .collect(),
         }
     }
 

@@ -145,6 +145,7 @@ impl Child {
             let (a, v) = (pair.0 as usize, pair.1 as usize);
             let t = self.row_time(&mut r, p.created_ms, end_ms);
             let b = rows.begin_row();
+            let row_at = b.len() - 2; // the tuple begun: its field count
             if !d.id_column.is_empty() {
                 copy::bytes(
                     b,
@@ -190,7 +191,7 @@ impl Child {
                     created_ms: t,
                     parents,
                 };
-                self.rules.encode_row(&ctx, b);
+                self.rules.encode_row(&ctx, row_at, b);
             }
             rows.end_row();
         }

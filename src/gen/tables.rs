@@ -289,6 +289,7 @@ impl<'a> Gen<'a> {
             let completeness = beta(&mut r, s.profile_beta_a, s.profile_beta_b);
             let active = chance(&mut r, s.active_user_share);
             let b = out.buf(Table::Users);
+            let row_at = b.len() - 2; // the tuple begun: its field count
             id(b, &plan.user_ids[u as usize]);
             copy::text_with(b, |b| {
                 b.put_slice(b"syn_");
@@ -359,7 +360,7 @@ impl<'a> Gen<'a> {
                     created_ms: created,
                     parents: &[],
                 };
-                rules.encode_row(&ctx, b);
+                rules.encode_row(&ctx, row_at, b);
             }
             out.end_row(Table::Users);
             let parent = ChildParent {
@@ -473,6 +474,8 @@ impl<'a> Gen<'a> {
             let created = plan.conv_created_ms[ci];
 
             let b = out.buf(Table::Conversations);
+
+            let row_at = b.len() - 2; // the tuple begun: its field count
             id(b, &plan.conv_ids[ci]);
             if class == Class::Direct {
                 copy::null(b);
@@ -519,7 +522,7 @@ impl<'a> Gen<'a> {
             };
             let rules = self.rules[Table::Conversations];
             if !rules.is_empty() {
-                rules.encode_row(&conv_row.ctx(), b);
+                rules.encode_row(&conv_row.ctx(), row_at, b);
             }
             out.end_row(Table::Conversations);
 
@@ -553,6 +556,7 @@ impl<'a> Gen<'a> {
                     }
                 }
                 let b = out.buf(Table::ConversationUsers);
+                let row_at = b.len() - 2; // the tuple begun: its field count
                 id(
                     b,
                     &plan
@@ -600,7 +604,7 @@ impl<'a> Gen<'a> {
                         created_ms: joined,
                         parents: &parents,
                     };
-                    rules.encode_row(&ctx, b);
+                    rules.encode_row(&ctx, row_at, b);
                 }
                 out.end_row(Table::ConversationUsers);
             }
@@ -817,6 +821,8 @@ impl<'a> Gen<'a> {
         };
 
         let b = out.buf(Table::Messages);
+
+        let row_at = b.len() - 2; // the tuple begun: its field count
         id(b, &m.id);
         if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
             copy::null(b);
@@ -877,7 +883,7 @@ impl<'a> Gen<'a> {
         );
         let rules = self.rules[Table::Messages];
         if !rules.is_empty() {
-            rules.encode_row(&m.row.ctx(), b);
+            rules.encode_row(&m.row.ctx(), row_at, b);
         }
         out.end_row(Table::Messages);
     }
@@ -933,6 +939,7 @@ impl<'a> Gen<'a> {
             if reads_wanted {
                 let read_key = m.g * 32 + slot as u64;
                 let b = out.buf(Table::MessageReads);
+                let row_at = b.len() - 2; // the tuple begun: its field count
                 id(b, &plan.ids.read.id(at, read_key));
                 copy::timestamp_ms(b, at);
                 id(b, user_id);
@@ -941,7 +948,7 @@ impl<'a> Gen<'a> {
                 copy::timestamp_ms(b, at);
                 let rules = self.rules[Table::MessageReads];
                 if !rules.is_empty() {
-                    rules.encode_row(&ctx(read_key, at), b);
+                    rules.encode_row(&ctx(read_key, at), row_at, b);
                 }
                 out.end_row(Table::MessageReads);
             }
@@ -979,6 +986,7 @@ impl<'a> Gen<'a> {
         let number = range(r, 1000, 9999);
         let aid = self.plan.ids.attachment.id(t, key);
         let b = out.buf(Table::Attachments);
+        let row_at = b.len() - 2; // the tuple begun: its field count
         id(b, &aid);
         let filename = |b: &mut BytesMut| {
             b.put_slice(prefix.as_bytes());
@@ -1045,7 +1053,7 @@ impl<'a> Gen<'a> {
                 created_ms: t,
                 parents: &parents,
             };
-            rules.encode_row(&ctx, b);
+            rules.encode_row(&ctx, row_at, b);
         }
         out.end_row(Table::Attachments);
     }
@@ -1267,6 +1275,7 @@ fn receipt<S: ChunkSink>(
     ctx: &RowCtx,
 ) {
     let b = out.buf(Table::MessageReceipts);
+    let row_at = b.len() - 2; // the tuple begun: its field count
     id(b, &rid);
     copy::text(b, state);
     copy::timestamp_ms(b, at);
@@ -1275,7 +1284,7 @@ fn receipt<S: ChunkSink>(
     copy::timestamp_ms(b, at);
     copy::timestamp_ms(b, at);
     if !rules.is_empty() {
-        rules.encode_row(ctx, b);
+        rules.encode_row(ctx, row_at, b);
     }
     out.end_row(Table::MessageReceipts);
 }

@@ -104,7 +104,9 @@ pub struct DeclaredTable {
     pub name: String,
     /// `None`: any parent name is accepted (ad hoc tables in tests).
     pub parents: Option<Vec<&'static str>>,
-    pub filled: Vec<String>,
+    /// The columns the generator fills, in the row's field order, with the
+    /// type each is written as.
+    pub filled: Vec<(String, PgType)>,
 }
 
 /// The parents a built-in table's rows carry in [`RowCtx::parents`].
@@ -182,7 +184,7 @@ impl Rules {
             let decl = declared.iter().find(|d| d.name == table);
             let fills_itself = match (builtin, decl) {
                 (Some(t), _) => t.columns().iter().any(|c| c.name == column),
-                (None, Some(d)) => d.filled.iter().any(|c| c == column),
+                (None, Some(d)) => d.filled.iter().any(|(c, _)| c == column),
                 (None, None) => {
                     problems.push(format!(
                         "columns.\"{key}\": unknown table '{table}' (the chat tables are {}{})",
@@ -288,11 +290,19 @@ impl TableRules {
         r.emit(ctx, r.base_for(ctx.key), out, Mode::Json);
     }
 
-    /// Appends one field per extra column to the row being written.
+    /// Appends one field per extra column to the row being written, whose
+    /// tuple starts at `out[row_at]` (its field count; a `copy` of a column
+    /// the generator fills reads that column's field there).
     #[inline]
-    pub fn encode_row(&self, ctx: &RowCtx, out: &mut BytesMut) {
+    pub fn encode_row(&self, ctx: &RowCtx, row_at: usize, out: &mut BytesMut) {
         for r in &self.rules {
-            r.emit(ctx, r.base_for(ctx.key), out, Mode::Field);
+            let base = r.base_for(ctx.key);
+            match r.gen {
+                G::Field(j) if !(r.null_share > 0.0 && unit(base, 0) < r.null_share) => {
+                    copy_field(out, row_at, j)
+                }
+                _ => r.emit(ctx, base, out, Mode::Field),
+            }
         }
     }
 }
@@ -435,6 +445,8 @@ enum G {
     Number(Dist),
     CreatedPlus(Dist),
     Copy(Box<Compiled>),
+    /// A copy of field `.0` of the row, a column its generator fills.
+    Field(usize),
     Parent {
         table: String,
         rule: Box<Compiled>,
@@ -511,7 +523,7 @@ impl Compiled {
             G::Choice(_) => "choice",
             G::Number(_) => "number",
             G::CreatedPlus(_) => "created_plus",
-            G::Copy(_) => "copy",
+            G::Copy(_) | G::Field(_) => "copy",
             G::Parent { .. } => "parent",
             G::Uuid => "uuid",
             G::Cuid => "cuid",
@@ -560,6 +572,12 @@ impl Compiled {
                 }
             }
             G::Copy(src) => src.emit(ctx, src.base_for(ctx.key), out, mode),
+            // Only a column's own rule (encode_row) reads the row's fields;
+            // a rendering without the row has none.
+            G::Field(_) => match mode {
+                Mode::Field => copy::null(out),
+                Mode::Json => out.put_slice(b"null"),
+            },
             G::Parent { table, rule } => match ctx.parents.iter().find(|p| p.table == table) {
                 Some(p) => rule.emit(&p.ctx(), rule.base_for(p.key), out, mode),
                 None => {
@@ -744,6 +762,29 @@ impl Compiled {
     }
 }
 
+/// Appends a copy of field `j` of the tuple at `out[row_at..]` (length
+/// included; NULL stays NULL).
+#[inline]
+fn copy_field(out: &mut BytesMut, row_at: usize, j: usize) {
+    let len_at = |out: &BytesMut, p: usize| {
+        i32::from_be_bytes(out[p..p + 4].try_into().expect("4 bytes")).max(0) as usize
+    };
+    let mut p = row_at + 2;
+    for _ in 0..j {
+        p += 4 + len_at(out, p);
+    }
+    let end = p + 4 + len_at(out, p);
+    let n = end - p;
+    let mut small = [0u8; 64];
+    if n <= small.len() {
+        small[..n].copy_from_slice(&out[p..end]);
+        out.put_slice(&small[..n]);
+    } else {
+        let field = out[p..end].to_vec();
+        out.put_slice(&field);
+    }
+}
+
 fn put_uuid_text(b: &mut BytesMut, u: &[u8; 16]) {
     for (i, x) in u.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -800,7 +841,40 @@ fn kind_fits(kind: &str, ty: &PgType) -> bool {
     }
 }
 
+/// Whether a field written as `a` is valid bytes of type `b` (text, varchar
+/// and enums share their encoding; so do the two timestamps).
+fn same_bytes(a: &PgType, b: &PgType) -> bool {
+    use PgType::*;
+    let texty = |t: &PgType| matches!(t, Text | Varchar(_) | Enum(_));
+    let time = |t: &PgType| matches!(t, Timestamp | Timestamptz);
+    a == b || (texty(a) && matches!(b, Text | Varchar(_))) || (time(a) && time(b))
+}
+
 impl Cx<'_> {
+    /// Column `col` of the row when its generator fills it: its field index
+    /// in the row and the type it is written as.
+    fn filled_column(&self, col: &str) -> Option<(usize, PgType)> {
+        if let Some(t) = crate::model::Table::ALL
+            .into_iter()
+            .find(|t| t.name() == self.table)
+        {
+            let (j, c) = t
+                .columns()
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.name == col)?;
+            let sql = c.ty.sql();
+            let is_enum = matches!(c.ty, crate::model::ColType::Enum(..));
+            return PgType::of_catalog(&sql, is_enum, sql.trim_matches('"')).map(|t| (j, t));
+        }
+        let d = self.declared.iter().find(|d| d.name == self.table)?;
+        d.filled
+            .iter()
+            .enumerate()
+            .find(|(_, (c, _))| c == col)
+            .map(|(j, (_, t))| (j, t.clone()))
+    }
+
     fn key(&self, column: &str) -> u64 {
         mix64(self.seed ^ mix64(fnv(self.table) ^ fnv(column).rotate_left(17)))
     }
@@ -945,10 +1019,25 @@ impl Cx<'_> {
                         mean: 0.0,
                         sd: 0.0,
                     })
+                } else if let Some((j, filled)) = self.filled_column(col) {
+                    if depth > 0 {
+                        return Err(format!(
+                            "a copy of {col}, a column chatsynth fills, works only as a column's own rule (not through parent, copy, json or array)"
+                        ));
+                    }
+                    if !same_bytes(&filled, &ty) {
+                        return Err(format!(
+                            "copy of {}.{col}: chatsynth writes it as {}, which is not {}",
+                            self.table,
+                            filled.name(),
+                            ty.name()
+                        ));
+                    }
+                    G::Field(j)
                 } else {
                     let name = format!("{}.{col}", self.table);
                     let src = self.specs.get(&name).ok_or_else(|| {
-                        format!("copy of {name}: that column has no rule (a copy reads another rule's column, or createdAt)")
+                        format!("copy of {name}: that column has neither a rule nor is it one chatsynth fills (a copy reads another rule's column, a column chatsynth fills, or createdAt)")
                     })?;
                     let c = self.compile(col, src, None, depth + 1)?;
                     if c.ty != ty {

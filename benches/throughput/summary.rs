@@ -11,7 +11,7 @@ use crate::ideal::IdealRun;
 use crate::reports::{f, table_of};
 use crate::series::LoadSeries;
 use crate::stats::{line, stats, stats_json, verdict};
-use crate::{Ctx, Measured};
+use crate::{Ctx, Measured, ScaleExtras};
 
 /// The ORM generator chatsynth replaced: 500,000 messages in ten minutes.
 const OLD_GENERATOR_S: f64 = 600.0;
@@ -27,7 +27,12 @@ const MESSAGE_TABLES: [Table; 4] = [
 
 /// Prints the table and fills `out`'s `ideal`, `messages_reference`,
 /// `scale`, `loads` and `ratios`.
-pub fn summarise(cx: &Ctx, m: &Measured, scale: Option<&LoadSeries>, out: &mut Value) {
+pub fn summarise(
+    cx: &Ctx,
+    m: &Measured,
+    scale: Option<&(LoadSeries, ScaleExtras)>,
+    out: &mut Value,
+) {
     let base = &m.series[0];
     let messages_rows =
         table_of(&base.reports[0], "messages").map_or(f64::NAN, |t| f(t, &["rows"]));
@@ -52,8 +57,9 @@ pub fn summarise(cx: &Ctx, m: &Measured, scale: Option<&LoadSeries>, out: &mut V
         ratios["profile_vs_preset_messages_rows_per_sec"] = r;
     }
     ratios["vs_old_generator"] = vs_old_generator(base, messages_rows);
-    if let Some(s) = scale {
+    if let Some((s, extras)) = scale {
         ratios["scale"] = scale_summary(cx, base, s, out);
+        scale_extras(base, s, extras, &mut ratios["scale"]);
     }
     out["loads"] = Value::Object(
         cx.variants
@@ -354,4 +360,33 @@ fn scale_summary(cx: &Ctx, base: &LoadSeries, s: &LoadSeries, out: &mut Value) -
     out["scale"] = s.json();
     out["scale"]["args"] = json!(scale_args);
     json!({ "messages_rows_per_sec_vs_band": rr, "peak_rss_mb": rss, "band_peak_rss_mb": base_rss, "rss_within_10pct_and_under_256mb": rss_ok })
+}
+
+/// The scale run's `validate` against the band's, and its messages against
+/// the server's own COPY of the same rows at the same size.
+fn scale_extras(base: &LoadSeries, s: &LoadSeries, e: &ScaleExtras, ratios: &mut Value) {
+    if let (Some(dev), Some(big)) = (e.dev_validate_s, e.validate_s) {
+        let rows = |l: &LoadSeries| {
+            l.reports
+                .first()
+                .map_or(f64::NAN, |r| f(r, &["totals", "rows"]))
+        };
+        let growth = rows(s) / rows(base);
+        println!(
+            "  validate: {dev:.1} s on the band, {big:.1} s at scale: {:.1}x for {growth:.1}x the rows",
+            big / dev
+        );
+        ratios["validate_s"] =
+            json!({ "band": dev, "scale": big, "growth": big / dev, "rows_growth": growth });
+    }
+    if let (Some(ms), Some(rows)) = (e.messages_ref_ms, e.messages_ref_rows) {
+        let server = rows / (ms / 1e3);
+        let ours = s.messages_rps[0];
+        println!(
+            "  messages: {ours:.0} rows/s against the server's own COPY of the same {rows:.0} rows at {server:.0} rows/s: {:.3}x (>= 1.0: {})",
+            ours / server,
+            verdict(ours >= server)
+        );
+        ratios["messages_rows_per_sec_vs_server_copy"] = json!({ "chatsynth": ours, "server_copy": server, "ratio": ours / server, "rows": rows });
+    }
 }

@@ -323,6 +323,12 @@ async fn load_once(cx: &Ctx<'_>, sc: &mut Scratch, v: &Variant, rep: usize) -> R
             .await
             .map_err(|e| format!("{sql}: {}", pg_err(&e)))?;
     }
+    if let Some(sql) = &v.setup_sql {
+        let c = cx.server.connect_to(&db).await?;
+        c.batch_execute(sql)
+            .await
+            .map_err(|e| format!("variant {} setup: {}", v.name, pg_err(&e)))?;
+    }
     let args = [
         vec!["load".into()],
         cx.band.clone(),

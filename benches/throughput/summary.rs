@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use chatsynth::model::Table;
 
-use crate::args::{Variant, PROFILE_VARIANT};
+use crate::args::{Variant, PROFILE_VARIANT, RULES_VARIANT};
 use crate::ideal::IdealRun;
 use crate::reports::{f, table_of};
 use crate::series::LoadSeries;
@@ -52,6 +52,9 @@ pub fn summarise(
     }
     if let Some(g) = generation(cx, out) {
         ratios["generation_messages_per_sec_per_core"] = g;
+    }
+    if let Some(r) = rules_vs_default(cx, m) {
+        ratios["rules_vs_default_messages_rows_per_sec"] = r;
     }
     if let Some(r) = profile_vs_preset(cx, m, out) {
         ratios["profile_vs_preset_messages_rows_per_sec"] = r;
@@ -257,6 +260,27 @@ fn variant_ratios(
 /// `load --profile` against the preset load of the same counts: messages
 /// rows/s per repeat (the two ran back to back in each repeat), and the same
 /// for generation alone (CPU only, less noisy).
+/// `--rules`: the load with issue 11's three schema changes against the
+/// default load, messages rows/s per repeat (target: within 10%).
+fn rules_vs_default(cx: &Ctx, m: &Measured) -> Option<Value> {
+    let i = cx.variants.iter().position(|v| v.name == RULES_VARIANT)?;
+    let ratio = per_repeat(
+        &m.series[i].messages_rps,
+        &m.series[0].messages_rps,
+        |a, b| a / b,
+    );
+    line(
+        "load with rules messages rows/s / default load's (target within 10%)",
+        &ratio,
+        "x",
+        1.0,
+        3,
+    );
+    let (med, _, _) = stats(&ratio);
+    println!("    within 10%: {}", verdict(med >= 0.9));
+    Some(stats_json(&ratio))
+}
+
 fn profile_vs_preset(cx: &Ctx, m: &Measured, out: &Value) -> Option<Value> {
     let i = cx.variants.iter().position(|v| v.name == PROFILE_VARIANT)?;
     let ratio = per_repeat(

@@ -257,46 +257,46 @@ fn variant_ratios(
     })
 }
 
-/// `load --profile` against the preset load of the same counts: messages
-/// rows/s per repeat (the two ran back to back in each repeat), and the same
-/// for generation alone (CPU only, less noisy).
-/// `--rules`: the load with issue 11's three schema changes against the
-/// default load, messages rows/s per repeat (target: within 10%).
-fn rules_vs_default(cx: &Ctx, m: &Measured) -> Option<Value> {
-    let i = cx.variants.iter().position(|v| v.name == RULES_VARIANT)?;
+/// The variant `name`'s messages rows/s against the default load's, per
+/// repeat (the two ran back to back in each repeat), printed with its
+/// target: within `within` (0.05 for 5%).
+fn variant_vs_default(
+    cx: &Ctx,
+    m: &Measured,
+    name: &str,
+    what: &str,
+    within: f64,
+) -> Option<Vec<f64>> {
+    let i = cx.variants.iter().position(|v| v.name == name)?;
     let ratio = per_repeat(
         &m.series[i].messages_rps,
         &m.series[0].messages_rps,
         |a, b| a / b,
     );
+    let pct = within * 100.0;
     line(
-        "load with rules messages rows/s / default load's (target within 10%)",
+        &format!("{what} messages rows/s / default load's (target within {pct:.0}%)"),
         &ratio,
         "x",
         1.0,
         3,
     );
     let (med, _, _) = stats(&ratio);
-    println!("    within 10%: {}", verdict(med >= 0.9));
-    Some(stats_json(&ratio))
+    println!("    within {pct:.0}%: {}", verdict(med >= 1.0 - within));
+    Some(ratio)
 }
 
+/// `--rules`: the load with issue 11's three schema changes against the
+/// default load (target: within 10%).
+fn rules_vs_default(cx: &Ctx, m: &Measured) -> Option<Value> {
+    variant_vs_default(cx, m, RULES_VARIANT, "load with rules", 0.10).map(|r| stats_json(&r))
+}
+
+/// `load --profile` against the preset load of the same counts: messages
+/// rows/s per repeat, and the same for generation alone (CPU only, less
+/// noisy).
 fn profile_vs_preset(cx: &Ctx, m: &Measured, out: &Value) -> Option<Value> {
-    let i = cx.variants.iter().position(|v| v.name == PROFILE_VARIANT)?;
-    let ratio = per_repeat(
-        &m.series[i].messages_rps,
-        &m.series[0].messages_rps,
-        |a, b| a / b,
-    );
-    line(
-        "load --profile messages rows/s / preset load's (target within 5%)",
-        &ratio,
-        "x",
-        1.0,
-        3,
-    );
-    let (med, _, _) = stats(&ratio);
-    println!("    within 5%: {}", verdict(med >= 0.95));
+    let ratio = variant_vs_default(cx, m, PROFILE_VARIANT, "load --profile", 0.05)?;
     let gen = &out["generation"]["profile_vs_preset"]["ratio"]["runs"];
     let gen_ratio: Vec<f64> = gen
         .as_array()

@@ -592,7 +592,8 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
 /// Connections the load needs at once: every COPY stream of a phase holds
 /// one for the whole phase, so the pool must hold the busiest phase's streams,
 /// the declared child tables' (one each) included, or a stream waits for a
-/// connection while the generators wait for it; and the index builds.
+/// connection while the generators wait for it; and the index builds and
+/// foreign-key validations, beside the session that adds the constraints.
 fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
     Pass::ALL
         .iter()
@@ -605,7 +606,7 @@ fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
         })
         .max()
         .unwrap_or(1)
-        .max(index_workers)
+        .max(index_workers + 1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1127,6 +1128,6 @@ mod tests {
             );
         }
         assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
-        assert_eq!(pool_size(&plan, &p, 64), 64);
+        assert_eq!(pool_size(&plan, &p, 64), 65);
     }
 }

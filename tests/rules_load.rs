@@ -11,13 +11,7 @@ const CONFIG: &str = concat!(
     "/tests/fixtures/rules-tenant.toml"
 );
 
-const GROW: &str = r#"
-ALTER TABLE users ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE conversations ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE messages ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE messages ADD COLUMN "clientRef" VARCHAR(64) NOT NULL;
-ALTER TABLE messages ADD COLUMN "amount" DECIMAL(10,2);
-"#;
+const GROW: &str = include_str!("fixtures/rules-tenant.sql");
 
 #[tokio::test]
 async fn a_grown_schema_loads_with_rules_and_children_carry_their_parents_tenant() {

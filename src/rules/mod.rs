@@ -865,7 +865,7 @@ impl Cx<'_> {
                 .find(|(_, c)| c.name == col)?;
             let sql = c.ty.sql();
             let is_enum = matches!(c.ty, crate::model::ColType::Enum(..));
-            return PgType::of_catalog(&sql, is_enum, sql.trim_matches('"')).map(|t| (j, t));
+            return PgType::of_catalog(sql, is_enum, sql.trim_matches('"')).map(|t| (j, t));
         }
         let d = self.declared.iter().find(|d| d.name == self.table)?;
         d.filled

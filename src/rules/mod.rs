@@ -23,6 +23,7 @@
 //! tables: users `u`, conversations `c`, conversation_users `member_off[c] +
 //! slot`, messages the global message index `g`, attachments `g*8 + j`,
 //! message_reads `g*32 + slot`, message_receipts `g*64 + 2*slot (+1 for READ)`.
+//! A declared child table's row: `parent index * 64 + rank among the parent's rows`.
 //!
 //! # Types
 //!

@@ -289,6 +289,10 @@ pub struct ProfileArgs {
     /// shares and quantile levels are suppressed and listed in the file.
     #[arg(long, default_value_t = 10)]
     pub min_bucket: u64,
+    /// A config file declaring child tables (`[tables.<name>]`): each is measured too, as
+    /// its rows per parent (all rows, not sampled). Not with --compare.
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    pub config: Option<PathBuf>,
     /// Also write a self-contained HTML page of the profile (its charts and summary table)
     /// to FILE; its folder must exist and be writable. Not with --compare.
     #[arg(long, value_name = "FILE", conflicts_with = "compare")]

@@ -465,6 +465,17 @@ fn deep_merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
 }
 
 impl DatasetConfig {
+    /// The column rules compiled for the chat tables and the declared child
+    /// tables; every problem when they do not compile.
+    pub fn compile_rules(&self) -> std::result::Result<crate::rules::Rules, Vec<String>> {
+        let declared: Vec<crate::rules::DeclaredTable> = self
+            .tables
+            .iter()
+            .map(|(name, t)| t.for_rules(name))
+            .collect();
+        crate::rules::Rules::compile_declared(self.seed, &self.columns, &declared)
+    }
+
     /// Checks every invariant the generators rely on; one error lists all problems.
     pub fn validate(&self) -> Result<()> {
         let mut problems = Vec::new();
@@ -559,7 +570,11 @@ impl DatasetConfig {
         for (name, t) in &self.tables {
             problems.extend(t.problems(name));
         }
-        if let Err(rule_problems) = crate::rules::Rules::compile(self.seed, &self.columns) {
+        // A choice among an enum's labels gets them from the target at load
+        // time; here a stand-in label lets the rest of the rule be checked.
+        let mut with_labels = self.clone();
+        crate::rules::fill_enum_labels(&mut with_labels.columns, |_| Some(vec!["_".into()]));
+        if let Err(rule_problems) = with_labels.compile_rules() {
             problems.extend(rule_problems);
         }
         if problems.is_empty() {

@@ -646,7 +646,7 @@ pub async fn run(target: &Target, config: Option<&Path>) -> Result<u8> {
     let mut report = check_with(&catalog, &rules, &declared);
     // The declared tables' fit to the catalog, as load's preflight judges it.
     if let Err(crate::Error::Config(msg)) =
-        crate::catalog::children::preflight(&client, &target.schema, &declared).await
+        crate::catalog::children::preflight(&client, &target.schema, &declared, &rules).await
     {
         for line in msg.lines().skip(1) {
             report.problems.push(Problem {

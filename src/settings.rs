@@ -33,6 +33,7 @@ pub fn declared_tables(
 pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
     let band = Band::parse(&a.band)?;
     let mut cfg = band.preset();
+    let mut fitted = None;
     if let Some(path) = &a.profile {
         let scale = a.scale.unwrap_or(1.0);
         if !(scale.is_finite() && scale > 0.0) {
@@ -42,9 +43,17 @@ pub fn dataset(a: &DatasetArgs) -> Result<DatasetConfig> {
         }
         let profile = crate::profile::format::read(path)?;
         cfg = crate::profile::fit::fit(&profile, scale, &cfg)?;
+        fitted = Some(profile);
     }
     if let Some(path) = &a.config {
         cfg = config::merge_file(&cfg, path)?;
+    }
+    // The fit does not set a declared table's rate: it echoes what the
+    // profile measured beside what the config declares.
+    if let Some(p) = &fitted {
+        for line in crate::profile::fit::child_table_echo(p, &cfg.tables) {
+            crate::progress::note(&line);
+        }
     }
     cfg.band = band;
     cfg.seed = a.seed;
@@ -220,6 +229,7 @@ pub fn profile(args: &ProfileArgs) -> Result<crate::profile::measure::Options> {
         sample_percent: args.sample,
         statement_timeout: crate::profile::measure::parse_timeout(&args.statement_timeout)?,
         min_bucket: args.min_bucket,
+        child_tables: declared_tables(args.config.as_deref())?,
     })
 }
 

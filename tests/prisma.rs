@@ -108,11 +108,15 @@ fn prepare_folder() -> PathBuf {
             std::fs::write(dir.join(p.file_name().unwrap()), bytes).expect("copy a Prisma file");
         }
     }
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/prisma/read-back.mjs"),
-        dir.join("read-back.mjs"),
-    )
-    .expect("copy read-back.mjs");
+    for script in ["read-back.mjs", "read-back-changed.mjs"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/prisma")
+                .join(script),
+            dir.join(script),
+        )
+        .expect("copy the read-back scripts");
+    }
     let installed = dir.join("node_modules/.chatsynth-installed");
     if !installed.exists() {
         eprintln!("prisma tests: npm install in {} (once)", dir.display());
@@ -1060,6 +1064,7 @@ fn schema_with_reactions(schema: &str) -> String {
 model MessageReaction {
   id        String   @id @default(cuid())
   emoji     String   @db.VarChar(16)
+  tenantId  String
   createdAt DateTime @default(now())
   messageId String
   message   Message  @relation(fields: [messageId], references: [id], onDelete: Cascade)
@@ -1109,7 +1114,51 @@ async fn migration_for(p: &Prisma, name: &str, schema: &str) -> PathBuf {
     path
 }
 
+/// A Prisma Client generated from `schema` (a changed copy of the team's
+/// schema) into its own folder, so the team's client stays as it is; returns
+/// the folder (the generator's `output`).
+fn client_for(p: &Prisma, name: &str, schema: &str) -> PathBuf {
+    let tag = format!("{name}-{}", std::process::id());
+    let out = p.dir.join("generated").join(&tag);
+    let generator = "provider = \"prisma-client-js\"";
+    assert!(
+        schema.contains(generator),
+        "schema.prisma changed shape (generator)"
+    );
+    let schema = schema.replacen(
+        generator,
+        &format!("{generator}\n  output = \"./generated/{tag}\""),
+        1,
+    );
+    let file = p.dir.join(format!("{tag}-client.prisma"));
+    std::fs::write(&file, schema).expect("write the changed schema");
+    run(
+        Command::new("node_modules/.bin/prisma")
+            .arg("generate")
+            .arg("--schema")
+            .arg(&file)
+            .env("PRISMA_SCHEMA_ENGINE_BINARY", "/bin/true")
+            .env("PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING", "1")
+            .env("PRISMA_HIDE_UPDATE_MESSAGE", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .current_dir(&p.dir),
+        "prisma generate of the changed schema",
+    );
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.join("index.js").is_file(),
+        "prisma generate wrote no client into {}",
+        out.display()
+    );
+    out
+}
+
 const REACTIONS_CONFIG: &str = r#"
+[columns."message_reactions.tenantId"]
+kind = "parent"
+type = "text"
+parent = "messages"
+
 [tables.message_reactions]
 parent = "messages"
 rate = 0.2
@@ -1128,7 +1177,14 @@ key = { column = "emoji", values = ["👍", "❤️", "😂", "😮", "😢", "�
 async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
     let p = prisma().await;
     let schema = std::fs::read_to_string(p.dir.join("schema.prisma")).unwrap();
-    let migration = migration_for(p, "reactions", &schema_with_reactions(&schema)).await;
+    let changed = schema_with_reactions(&schema);
+    let migration = migration_for(p, "reactions", &changed).await;
+    let client = {
+        let (p, changed) = (p, changed.clone());
+        tokio::task::spawn_blocking(move || client_for(p, "reactions", &changed))
+            .await
+            .expect("generate the changed schema's client")
+    };
     let db = TestDb::new("prisma_reactions").await;
     psql_file(&db.url, &migration);
     let _ = std::fs::remove_file(&migration);
@@ -1260,4 +1316,125 @@ async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
             .unwrap_or_else(|| panic!("{what} in {}", stdout(&o)));
         assert!(line.ends_with("pass"), "{line}");
     }
+
+    // A Prisma Client generated from the changed schema reads the rows back:
+    // the reactions with their message and reactor, the tenants, the
+    // varchar(64) and the decimal(10,2) (Prisma's Decimal), each compared
+    // with plain SQL.
+    let seen = {
+        let out = run(
+            Command::new("node")
+                .arg("read-back-changed.mjs")
+                .arg(&db.url)
+                .arg(&client)
+                .current_dir(&p.dir),
+            "Prisma Client read-back of the changed schema",
+        );
+        let _ = std::fs::remove_dir_all(&client);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "read-back printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    };
+    for (model, table) in [
+        ("user", "users"),
+        ("conversation", "conversations"),
+        ("message", "messages"),
+        ("attachment", "attachments"),
+        ("messageReaction", "message_reactions"),
+    ] {
+        assert_eq!(
+            seen["counts"][model].as_i64(),
+            Some(count(&c, &format!("SELECT count(*) FROM {table}")).await),
+            "Prisma's {model}.count() against SQL"
+        );
+    }
+    let sql = strings(
+        &c,
+        &format!(
+            "SELECT r.id, r.emoji, r.\"tenantId\", to_char(r.\"createdAt\", {ISO}), r.\"messageId\", m.\"tenantId\", r.\"userId\", u.email
+             FROM message_reactions r JOIN messages m ON m.id = r.\"messageId\" JOIN users u ON u.id = r.\"userId\"
+             WHERE $1 <> '' ORDER BY r.id LIMIT 20"
+        ),
+        "x",
+    )
+    .await;
+    assert_eq!(sql.len(), 20);
+    assert_eq!(
+        json_strings(
+            &seen["reactions"],
+            &[
+                "id",
+                "emoji",
+                "tenantId",
+                "createdAt",
+                "messageId",
+                "messageTenantId",
+                "userId",
+                "userEmail"
+            ]
+        ),
+        sql
+    );
+    for r in &sql {
+        assert_eq!(r[2], r[5], "a reaction's tenant is its message's");
+    }
+    let sql = strings(
+        &c,
+        "SELECT m.id, m.\"tenantId\", m.\"clientVersion\",
+                (SELECT count(*) FROM message_reactions r WHERE r.\"messageId\" = m.id)::text
+         FROM messages m WHERE $1 <> '' ORDER BY m.id LIMIT 20",
+        "x",
+    )
+    .await;
+    assert_eq!(
+        json_strings(
+            &seen["messages"],
+            &["id", "tenantId", "clientVersion", "reactions"]
+        ),
+        sql
+    );
+    let sql = strings(
+        &c,
+        "SELECT id, price::text FROM attachments WHERE $1 <> '' ORDER BY id LIMIT 20",
+        "x",
+    )
+    .await;
+    assert_eq!(json_strings(&seen["attachments"], &["id", "price"]), sql);
+    assert!(
+        seen["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["isDecimal"] == Value::Bool(true)),
+        "the client reads decimal(10,2) as Prisma's Decimal: {}",
+        seen["attachments"]
+    );
+    let sum: String = c
+        .query_one("SELECT sum(price)::text FROM attachments", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seen["priceSum"].as_str(), Some(sum.as_str()));
+    let by_tenant: Vec<(String, i64)> = c
+        .query(
+            "SELECT \"tenantId\", count(*) FROM message_reactions GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut prisma: Vec<(String, i64)> = seen["byTenant"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
+        .collect();
+    prisma.sort();
+    assert_eq!(prisma, by_tenant);
+    assert_eq!(by_tenant.len(), 3);
 }

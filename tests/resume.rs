@@ -13,8 +13,9 @@
 //!
 //! The stop points are reached through test hooks of the binary:
 //! `CHATSYNTH_TEST_COMMIT_BYTES=1` commits every unit, and
-//! `CHATSYNTH_TEST_HOLD=children|indexes` stops the run after the first
-//! committed batch of message_receipts, or after the first index, and prints
+//! `CHATSYNTH_TEST_HOLD=children|indexes|keys` stops the run after the first
+//! committed batch of message_receipts, after the first index, or after the
+//! first table's foreign keys are validated, and prints
 //! `test hook` on stderr; the test then sends the process its signal.
 
 mod common;
@@ -356,6 +357,58 @@ async fn a_refresh_interrupted_mid_way_resumes_to_the_same_data() {
         .unwrap()
         .get(0);
     assert_eq!(status, "COMPLETED");
+}
+
+#[tokio::test]
+async fn a_load_killed_while_validating_foreign_keys_resumes_with_every_key_valid() {
+    let (want, want_fp) = reference().await;
+    let db = TestDb::new("resume_keys").await;
+    load_and_kill(&db.url, "keys", "keys");
+    let c = db.client().await;
+    // The keys were added NOT VALID, one table's keys were validated, the
+    // others wait.
+    let unvalidated = "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n \
+         ON n.oid = k.connamespace WHERE n.nspname = $1 AND k.contype = 'f' \
+         AND NOT k.convalidated";
+    let waiting = c
+        .query_one(unvalidated, &[&"cs_stage_public"])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert!(waiting >= 1, "no foreign key left to validate at the kill");
+    let r = resume(&db.url, "keys-resume");
+    assert_eq!(written_and_skipped(&r).0, 0);
+    let validated: Vec<&str> = r["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["step"].as_str())
+        .filter(|s| s.starts_with("foreign key "))
+        .collect();
+    // A validation in flight at the kill may still finish on the server
+    // before the resume, so the resumed run validates at most the keys
+    // counted here, and at least one.
+    assert!(
+        !validated.is_empty() && validated.len() as i64 <= waiting,
+        "the resumed run validates only the keys left ({waiting}): {validated:?}"
+    );
+    let after = c
+        .query_one(unvalidated, &[&"public"])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(after, 0, "every foreign key of the result is validated");
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace \
+             WHERE n.nspname = 'public' AND k.contype = 'f'"
+        )
+        .await,
+        12
+    );
+    assert_eq!(checksums(&c, "public").await, want);
+    assert_eq!(fingerprints(&r), want_fp);
 }
 
 #[tokio::test]

@@ -247,10 +247,11 @@ async fn every_prisma_type_round_trips_through_binary_copy() {
                 created_ms: 1_700_000_000_000 + k as i64 * 7_777_777,
                 parents: &[],
             };
+            let row_at = buf.len();
             buf.put_i16(2);
             buf.put_i32(8);
             buf.put_i64(k as i64);
-            tr.encode_row(&ctx, &mut buf);
+            tr.encode_row(&ctx, row_at, &mut buf);
             let mut j = BytesMut::new();
             tr.render_json(0, &ctx, &mut j);
             expected.push(String::from_utf8(j.to_vec()).unwrap());

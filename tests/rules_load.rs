@@ -11,13 +11,7 @@ const CONFIG: &str = concat!(
     "/tests/fixtures/rules-tenant.toml"
 );
 
-const GROW: &str = r#"
-ALTER TABLE users ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE conversations ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE messages ADD COLUMN "tenantId" TEXT NOT NULL;
-ALTER TABLE messages ADD COLUMN "clientRef" VARCHAR(64) NOT NULL;
-ALTER TABLE messages ADD COLUMN "amount" DECIMAL(10,2);
-"#;
+const GROW: &str = include_str!("fixtures/rules-tenant.sql");
 
 #[tokio::test]
 async fn a_grown_schema_loads_with_rules_and_children_carry_their_parents_tenant() {
@@ -201,5 +195,155 @@ value = "r"
         "{e}"
     );
     assert_eq!(count(&c, "SELECT count(*) FROM messages").await, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On an empty target schema chatsynth creates the tables itself; a rule
+/// naming a column those tables lack is found before anything is created:
+/// one error, exit 2, the schema left without tables.
+#[tokio::test]
+async fn a_missing_rule_column_on_an_empty_schema_creates_nothing() {
+    let db = TestDb::new("rulesempty").await;
+    let c = db.client().await;
+    let dir = std::env::temp_dir().join(format!("chatsynth-emptyrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tenant.toml");
+    // The tables sql/schema.sql creates have no tenantId.
+    std::fs::copy(CONFIG, &cfg).unwrap();
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--schema",
+        "fresh",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("no column users.tenantId"), "{e}");
+    assert!(e.contains("no column messages.clientRef"), "{e}");
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'fresh' AND c.relkind IN ('r', 'p')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'fresh' OR nspname LIKE 'cs\\_stage\\_%'"
+        )
+        .await,
+        0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `choice` on an enum without values chooses uniformly among the
+/// target's labels, in the enum's order; the report's dataset records them.
+/// `generate` (no database) refuses it.
+#[tokio::test]
+async fn an_enum_choice_without_values_takes_the_targets_labels() {
+    let db = TestDb::new("rulesenum").await;
+    let c = db.client().await;
+    apply_schema(&c, "public").await;
+    c.batch_execute(
+        r#"CREATE TYPE "Plan" AS ENUM ('FREE', 'PRO', 'TEAM');
+           ALTER TYPE "Plan" ADD VALUE 'BASIC' BEFORE 'PRO';
+           ALTER TABLE users ADD COLUMN plan "Plan" NOT NULL;"#,
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("chatsynth-enumrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("plan.toml");
+    std::fs::write(
+        &cfg,
+        "[columns.\"users.plan\"]\nkind = \"choice\"\ntype = \"enum:Plan\"\n",
+    )
+    .unwrap();
+    let report = dir.join("report.json");
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let users = count(&c, "SELECT count(*) FROM users").await;
+    for label in ["FREE", "BASIC", "PRO", "TEAM"] {
+        let n = count(
+            &c,
+            &format!("SELECT count(*) FROM users WHERE plan = '{label}'"),
+        )
+        .await;
+        // Uniform: a quarter each, within wide sampling noise.
+        assert!(
+            n as f64 > 0.15 * users as f64 && (n as f64) < 0.35 * users as f64,
+            "{label}: {n} of {users}"
+        );
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        r["dataset"]["columns"]["users.plan"]["values"],
+        serde_json::json!(["FREE", "BASIC", "PRO", "TEAM"]),
+        "{}",
+        r["dataset"]["columns"]
+    );
+    // Without a database there are no labels to choose among.
+    let o = chatsynth(&[
+        "generate",
+        "--band",
+        "tiny",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--discard",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("without values takes the enum's labels"),
+        "{}",
+        stderr(&o)
+    );
+    // A type the target lacks is refused before anything is written.
+    std::fs::write(
+        &cfg,
+        "[columns.\"users.plan\"]\nkind = \"choice\"\ntype = \"enum:Tier\"\n",
+    )
+    .unwrap();
+    let o = chatsynth(&[
+        "load",
+        "--band",
+        "tiny",
+        "--no-progress",
+        "--truncate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no enum type \"Tier\""),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM users").await, users);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,6 +27,11 @@ pub struct Opts {
     /// Repeats of load / ideal / messages reference.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
+    /// Adds the load variant "rules": issue 11's three schema changes
+    /// (tests/fixtures/rules-tenant.sql on sql/schema.sql) filled by the rules
+    /// of tests/fixtures/rules-tenant.toml, against the default load.
+    #[arg(long)]
+    pub rules: bool,
     /// An extra load variant 'NAME:ARGS'; ARGS are `load` flags, and
     /// `set:key=value` tokens become per-database settings (repeatable),
     /// e.g. --variant 'iw1:--index-workers 1'.
@@ -70,6 +75,9 @@ pub struct Variant {
     /// `ALTER DATABASE ... SET key = value` on the load's scratch database
     /// (session settings chatsynth does not set itself).
     pub db_settings: Vec<(String, String)>,
+    /// SQL run in the scratch database before the load (the schema the
+    /// variant loads into).
+    pub setup_sql: Option<String>,
 }
 
 impl Variant {
@@ -78,6 +86,7 @@ impl Variant {
             name: "default".into(),
             load_args: vec![],
             db_settings: vec![],
+            setup_sql: None,
         }
     }
 
@@ -101,6 +110,27 @@ impl Variant {
     }
 }
 
+/// The name of the `--rules` load variant.
+pub const RULES_VARIANT: &str = "rules";
+
+/// `--rules`: the grown schema, and the config whose rules fill it.
+fn rules_variant() -> Variant {
+    let root = env!("CARGO_MANIFEST_DIR");
+    Variant {
+        name: RULES_VARIANT.into(),
+        load_args: vec![
+            "--config".into(),
+            format!("{root}/tests/fixtures/rules-tenant.toml"),
+        ],
+        db_settings: vec![],
+        setup_sql: Some(format!(
+            "{}\n{}",
+            include_str!("../../sql/schema.sql"),
+            include_str!("../../tests/fixtures/rules-tenant.sql")
+        )),
+    }
+}
+
 /// The name of the `--profile` load variant.
 pub const PROFILE_VARIANT: &str = "profile";
 
@@ -115,6 +145,7 @@ impl Opts {
     pub fn variants(&self) -> Vec<Variant> {
         std::iter::once(Variant::default_load())
             .chain(self.profile_variant())
+            .chain(self.rules.then(rules_variant))
             .chain(self.extra_variants.iter().cloned())
             .collect()
     }
@@ -139,6 +170,7 @@ impl Opts {
                 counts.messages.to_string(),
             ],
             db_settings: vec![],
+            setup_sql: None,
         })
     }
 

@@ -53,7 +53,7 @@ use args::{Opts, Variant};
 
 use ideal::{IdealDdl, IdealRun};
 use pg::{pg_err, q, Scratch, Server};
-use reports::{chatsynth, f, phase_of};
+use reports::{chatsynth, chatsynth_writing, f, phase_of};
 use series::LoadSeries;
 use stats::{stats_json, utc_stamp};
 
@@ -323,6 +323,12 @@ async fn load_once(cx: &Ctx<'_>, sc: &mut Scratch, v: &Variant, rep: usize) -> R
             .await
             .map_err(|e| format!("{sql}: {}", pg_err(&e)))?;
     }
+    if let Some(sql) = &v.setup_sql {
+        let c = cx.server.connect_to(&db).await?;
+        c.batch_execute(sql)
+            .await
+            .map_err(|e| format!("variant {} setup: {}", v.name, pg_err(&e)))?;
+    }
     let args = [
         vec!["load".into()],
         cx.band.clone(),
@@ -339,13 +345,32 @@ async fn load_once(cx: &Ctx<'_>, sc: &mut Scratch, v: &Variant, rep: usize) -> R
     Ok(result)
 }
 
-/// Disk the scale run needs on the server: ~2.5 GB per million messages
-/// (tables ~1.2 GB, indexes and sort files the rest, measured at 20M).
-const SCALE_GB_PER_MILLION_MESSAGES: f64 = 2.5;
+/// Disk the scale run needs on the server: ~3.0 GB per million messages
+/// (the database ~2.3 GB with its indexes, measured at 20M; the messages
+/// reference's file and bare table ~0.7 GB more, while the database stays).
+const SCALE_GB_PER_MILLION_MESSAGES: f64 = 3.0;
 
-/// With `--scale`, one load of the scale dataset. A refused or failed scale
-/// run is reported in `out`, not fatal: the band's figures stand.
-async fn scale_run(cx: &Ctx<'_>, sc: &mut Scratch, out: &mut Value) -> R<Option<LoadSeries>> {
+/// What the scale run measures beside its load, in the same run.
+#[derive(Default)]
+pub struct ScaleExtras {
+    /// Wall seconds of `validate` on a dev-band load, then on the scale load.
+    pub dev_validate_s: Option<f64>,
+    pub validate_s: Option<f64>,
+    /// The server's own COPY of the scale load's messages, from a binary file
+    /// the server wrote of them: milliseconds and rows.
+    pub messages_ref_ms: Option<f64>,
+    pub messages_ref_rows: Option<f64>,
+}
+
+/// With `--scale`: `validate` on a dev-band load (for the ratio), one load of
+/// the scale dataset, `validate` on it, and the server's own COPY of its
+/// messages at that size. A refused or failed scale run is reported in `out`,
+/// not fatal: the band's figures stand.
+async fn scale_run(
+    cx: &Ctx<'_>,
+    sc: &mut Scratch,
+    out: &mut Value,
+) -> R<Option<(LoadSeries, ScaleExtras)>> {
     let Some(scale_args) = cx.o.scale_args() else {
         return Ok(None);
     };
@@ -355,12 +380,32 @@ async fn scale_run(cx: &Ctx<'_>, sc: &mut Scratch, out: &mut Value) -> R<Option<
         out["scale_error"] = json!(e.to_string());
         return Ok(None);
     }
+    let mut extras = ScaleExtras::default();
+    eprintln!("== scale: validate on a {} load, for the ratio", cx.o.band);
+    let dev = sc.fresh("scale-dev").await?;
+    let url = cx.server.url_of(&dev)?;
+    let dev_load = [
+        vec!["load".into(), "--database-url".into(), url.clone()],
+        vec!["--no-progress".into()],
+        cx.band.clone(),
+    ]
+    .concat();
+    chatsynth(&dev_load, &cx.report("load-scale-dev.json"))?;
+    extras.dev_validate_s = validate(
+        &url,
+        &cx.report("load-scale-dev.json"),
+        &cx.report("validate-scale-dev.json"),
+        out,
+    );
+    sc.drop_db(&dev).await?;
+
     let db = sc.fresh("scale").await?;
+    let url = cx.server.url_of(&db)?;
     let args = [
         vec![
             "load".into(),
             "--database-url".into(),
-            cx.server.url_of(&db)?,
+            url.clone(),
             "--no-progress".into(),
         ],
         scale_args,
@@ -378,8 +423,81 @@ async fn scale_run(cx: &Ctx<'_>, sc: &mut Scratch, out: &mut Value) -> R<Option<
             None
         }
     };
+    if scale.is_some() {
+        extras.validate_s = validate(
+            &url,
+            &cx.report("load-scale.json"),
+            &cx.report("validate-scale.json"),
+            out,
+        );
+        eprintln!("== scale: the server's own COPY of the same messages");
+        match messages_copy_ref(cx, &db).await {
+            Ok((ms, rows)) => {
+                extras.messages_ref_ms = Some(ms);
+                extras.messages_ref_rows = Some(rows);
+            }
+            Err(e) => {
+                eprintln!("   messages reference failed: {e}");
+                out["scale_ref_error"] = json!(e.to_string());
+            }
+        }
+    }
     sc.drop_db(&db).await?;
-    Ok(scale)
+    Ok(scale.map(|s| (s, extras)))
+}
+
+/// Wall seconds of `chatsynth validate` on `url`, against the load's
+/// report; a failure (or NO-GO) is recorded in `out` and gives None.
+fn validate(url: &str, load_report: &Path, result: &Path, out: &mut Value) -> Option<f64> {
+    let args = [
+        "validate".to_string(),
+        "--database-url".into(),
+        url.into(),
+        "--report".into(),
+        load_report.display().to_string(),
+    ];
+    match chatsynth_writing(&args, "--out", result) {
+        Ok((secs, _)) => Some(secs),
+        Err(e) => {
+            eprintln!("   validate failed: {e}");
+            out["scale_validate_error"] = json!(e.to_string());
+            None
+        }
+    }
+}
+
+/// The server writes the loaded messages to a binary COPY file, then COPYs
+/// that file into a bare messages table (the same table as the band's
+/// reference): milliseconds of the second COPY, and its rows.
+async fn messages_copy_ref(cx: &Ctx<'_>, db: &str) -> R<(f64, f64)> {
+    let dir = cx.files.join("scale-ref");
+    std::fs::create_dir_all(&dir)?;
+    // The server's OS user writes the file.
+    set_mode(&dir, 0o777)?;
+    let file = dir.join("messages.pgcopy");
+    let lit = format!("'{}'", file.display().to_string().replace('\'', "''"));
+    let c = cx.server.connect_to(db).await?;
+    let copy = Table::Messages.copy_sql("public");
+    c.batch_execute(&copy.replace("FROM STDIN", &format!("TO {lit}")))
+        .await?;
+    c.batch_execute(
+        "CREATE SCHEMA ref; CREATE TABLE ref.messages \
+         (LIKE public.messages INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+    )
+    .await?;
+    let t = std::time::Instant::now();
+    let rows = c
+        .execute(
+            &Table::Messages
+                .copy_sql("ref")
+                .replace("FROM STDIN", &format!("FROM {lit}")),
+            &[],
+        )
+        .await?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    c.batch_execute("DROP SCHEMA ref CASCADE").await?;
+    std::fs::remove_dir_all(&dir)?;
+    Ok((ms, rows as f64))
 }
 
 /// Refuses the scale run when the server's data directory (a local server)

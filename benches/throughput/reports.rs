@@ -12,9 +12,15 @@ use crate::R;
 /// Runs the chatsynth binary (built by cargo with the release-based bench
 /// profile); returns wall seconds and its report JSON.
 pub fn chatsynth(args: &[String], report: &Path) -> R<(f64, Value)> {
+    chatsynth_writing(args, "--report", report)
+}
+
+/// As [`chatsynth`], for a command that writes its JSON to `flag FILE`
+/// (`validate --out`).
+pub fn chatsynth_writing(args: &[String], flag: &str, report: &Path) -> R<(f64, Value)> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatsynth"));
     cmd.args(args)
-        .arg("--report")
+        .arg(flag)
         .arg(report)
         .env_remove("DATABASE_URL");
     let shown = shown_args(args);

@@ -6,12 +6,12 @@ use serde_json::{json, Value};
 
 use chatsynth::model::Table;
 
-use crate::args::{Variant, PROFILE_VARIANT};
+use crate::args::{Variant, PROFILE_VARIANT, RULES_VARIANT};
 use crate::ideal::IdealRun;
 use crate::reports::{f, table_of};
 use crate::series::LoadSeries;
 use crate::stats::{line, stats, stats_json, verdict};
-use crate::{Ctx, Measured};
+use crate::{Ctx, Measured, ScaleExtras};
 
 /// The ORM generator chatsynth replaced: 500,000 messages in ten minutes.
 const OLD_GENERATOR_S: f64 = 600.0;
@@ -27,7 +27,12 @@ const MESSAGE_TABLES: [Table; 4] = [
 
 /// Prints the table and fills `out`'s `ideal`, `messages_reference`,
 /// `scale`, `loads` and `ratios`.
-pub fn summarise(cx: &Ctx, m: &Measured, scale: Option<&LoadSeries>, out: &mut Value) {
+pub fn summarise(
+    cx: &Ctx,
+    m: &Measured,
+    scale: Option<&(LoadSeries, ScaleExtras)>,
+    out: &mut Value,
+) {
     let base = &m.series[0];
     let messages_rows =
         table_of(&base.reports[0], "messages").map_or(f64::NAN, |t| f(t, &["rows"]));
@@ -48,12 +53,16 @@ pub fn summarise(cx: &Ctx, m: &Measured, scale: Option<&LoadSeries>, out: &mut V
     if let Some(g) = generation(cx, out) {
         ratios["generation_messages_per_sec_per_core"] = g;
     }
+    if let Some(r) = rules_vs_default(cx, m) {
+        ratios["rules_vs_default_messages_rows_per_sec"] = r;
+    }
     if let Some(r) = profile_vs_preset(cx, m, out) {
         ratios["profile_vs_preset_messages_rows_per_sec"] = r;
     }
     ratios["vs_old_generator"] = vs_old_generator(base, messages_rows);
-    if let Some(s) = scale {
+    if let Some((s, extras)) = scale {
         ratios["scale"] = scale_summary(cx, base, s, out);
+        scale_extras(base, s, extras, &mut ratios["scale"]);
     }
     out["loads"] = Value::Object(
         cx.variants
@@ -248,25 +257,46 @@ fn variant_ratios(
     })
 }
 
-/// `load --profile` against the preset load of the same counts: messages
-/// rows/s per repeat (the two ran back to back in each repeat), and the same
-/// for generation alone (CPU only, less noisy).
-fn profile_vs_preset(cx: &Ctx, m: &Measured, out: &Value) -> Option<Value> {
-    let i = cx.variants.iter().position(|v| v.name == PROFILE_VARIANT)?;
+/// The variant `name`'s messages rows/s against the default load's, per
+/// repeat (the two ran back to back in each repeat), printed with its
+/// target: within `within` (0.05 for 5%).
+fn variant_vs_default(
+    cx: &Ctx,
+    m: &Measured,
+    name: &str,
+    what: &str,
+    within: f64,
+) -> Option<Vec<f64>> {
+    let i = cx.variants.iter().position(|v| v.name == name)?;
     let ratio = per_repeat(
         &m.series[i].messages_rps,
         &m.series[0].messages_rps,
         |a, b| a / b,
     );
+    let pct = within * 100.0;
     line(
-        "load --profile messages rows/s / preset load's (target within 5%)",
+        &format!("{what} messages rows/s / default load's (target within {pct:.0}%)"),
         &ratio,
         "x",
         1.0,
         3,
     );
     let (med, _, _) = stats(&ratio);
-    println!("    within 5%: {}", verdict(med >= 0.95));
+    println!("    within {pct:.0}%: {}", verdict(med >= 1.0 - within));
+    Some(ratio)
+}
+
+/// `--rules`: the load with issue 11's three schema changes against the
+/// default load (target: within 10%).
+fn rules_vs_default(cx: &Ctx, m: &Measured) -> Option<Value> {
+    variant_vs_default(cx, m, RULES_VARIANT, "load with rules", 0.10).map(|r| stats_json(&r))
+}
+
+/// `load --profile` against the preset load of the same counts: messages
+/// rows/s per repeat, and the same for generation alone (CPU only, less
+/// noisy).
+fn profile_vs_preset(cx: &Ctx, m: &Measured, out: &Value) -> Option<Value> {
+    let ratio = variant_vs_default(cx, m, PROFILE_VARIANT, "load --profile", 0.05)?;
     let gen = &out["generation"]["profile_vs_preset"]["ratio"]["runs"];
     let gen_ratio: Vec<f64> = gen
         .as_array()
@@ -354,4 +384,33 @@ fn scale_summary(cx: &Ctx, base: &LoadSeries, s: &LoadSeries, out: &mut Value) -
     out["scale"] = s.json();
     out["scale"]["args"] = json!(scale_args);
     json!({ "messages_rows_per_sec_vs_band": rr, "peak_rss_mb": rss, "band_peak_rss_mb": base_rss, "rss_within_10pct_and_under_256mb": rss_ok })
+}
+
+/// The scale run's `validate` against the band's, and its messages against
+/// the server's own COPY of the same rows at the same size.
+fn scale_extras(base: &LoadSeries, s: &LoadSeries, e: &ScaleExtras, ratios: &mut Value) {
+    if let (Some(dev), Some(big)) = (e.dev_validate_s, e.validate_s) {
+        let rows = |l: &LoadSeries| {
+            l.reports
+                .first()
+                .map_or(f64::NAN, |r| f(r, &["totals", "rows"]))
+        };
+        let growth = rows(s) / rows(base);
+        println!(
+            "  validate: {dev:.1} s on the band, {big:.1} s at scale: {:.1}x for {growth:.1}x the rows",
+            big / dev
+        );
+        ratios["validate_s"] =
+            json!({ "band": dev, "scale": big, "growth": big / dev, "rows_growth": growth });
+    }
+    if let (Some(ms), Some(rows)) = (e.messages_ref_ms, e.messages_ref_rows) {
+        let server = rows / (ms / 1e3);
+        let ours = s.messages_rps[0];
+        println!(
+            "  messages: {ours:.0} rows/s against the server's own COPY of the same {rows:.0} rows at {server:.0} rows/s: {:.3}x (>= 1.0: {})",
+            ours / server,
+            verdict(ours >= server)
+        );
+        ratios["messages_rows_per_sec_vs_server_copy"] = json!({ "chatsynth": ours, "server_copy": server, "ratio": ours / server, "rows": rows });
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::config::tables::{Actor, ChildTable};
 use crate::error::{DbContext, Error, Result};
@@ -39,9 +39,11 @@ fn is_timestamp(c: &ColumnInfo) -> bool {
 
 /// Every problem of declaration `name` against its table's columns and
 /// foreign keys (`columns` empty: the table does not exist).
+/// `ruled` are the table's columns that column rules fill.
 pub fn judge(
     name: &str,
     decl: &ChildTable,
+    ruled: &[&str],
     columns: &[ColumnInfo],
     fks: &[ForeignKey],
 ) -> Vec<String> {
@@ -105,7 +107,8 @@ pub fn judge(
     }
     let written = decl.columns();
     for c in columns {
-        if c.not_null && !c.has_default && !written.contains(&c.name.as_str()) {
+        let filled = written.contains(&c.name.as_str()) || ruled.contains(&c.name.as_str());
+        if c.not_null && !c.has_default && !filled {
             p.push(at(format!(
                 "column {:?} is NOT NULL without a default and nothing fills it",
                 c.name
@@ -149,14 +152,22 @@ pub async fn require_present(
 }
 
 /// Reads each declared table's columns and foreign keys and refuses the
-/// run, listing every problem, when any declaration does not fit.
+/// run, listing every problem, when any declaration does not fit (`rules`:
+/// the config's column rules, which may fill a declared table's columns).
 pub async fn preflight(
-    client: &Client,
+    client: &impl GenericClient,
     schema: &str,
     tables: &BTreeMap<String, ChildTable>,
+    rules: &BTreeMap<String, crate::rules::RuleSpec>,
 ) -> Result<()> {
     let mut problems = Vec::new();
     for (name, decl) in tables {
+        let ruled: Vec<&str> = rules
+            .keys()
+            .filter_map(|k| k.split_once('.'))
+            .filter(|(t, _)| t == name)
+            .map(|(_, c)| c)
+            .collect();
         let columns: Vec<ColumnInfo> = client
             .query(CHILD_COLUMNS_SQL, &[&schema, name])
             .await
@@ -177,7 +188,7 @@ pub async fn preflight(
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
-        problems.extend(judge(name, decl, &columns, &fks));
+        problems.extend(judge(name, decl, &ruled, &columns, &fks));
     }
     if problems.is_empty() {
         Ok(())
@@ -225,22 +236,22 @@ mod tests {
             c("updatedAt", "timestamp(3) without time zone", true),
         ];
         let fks = vec![fk("messageId", "messages"), fk("userId", "users")];
-        assert!(judge("r", &decl(), &cols, &fks).is_empty());
+        assert!(judge("r", &decl(), &[], &cols, &fks).is_empty());
 
         let mut bad = cols.clone();
         bad[3].ty = "integer".into();
         bad.push(c("tenantId", "text", true));
-        let p = judge("r", &decl(), &bad, &[fk("userId", "users")]);
+        let p = judge("r", &decl(), &[], &bad, &[fk("userId", "users")]);
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p.iter().any(|s| s.contains("no foreign key (messageId)")));
         assert!(p.iter().any(|s| s.contains("\"emoji\" is integer")));
         assert!(p.iter().any(|s| s.contains("\"tenantId\" is NOT NULL")));
 
-        let p = judge("r", &decl(), &cols, &[]);
+        let p = judge("r", &decl(), &[], &cols, &[]);
         assert!(
             p[0].contains("needs a foreign key into a chat table"),
             "{p:?}"
         );
-        assert!(judge("r", &decl(), &[], &[])[0].contains("has no table"));
+        assert!(judge("r", &decl(), &[], &[], &[])[0].contains("has no table"));
     }
 }

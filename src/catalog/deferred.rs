@@ -108,10 +108,16 @@ pub(crate) fn attach_constraint_sql(stage: &str, ix: &IndexDdl) -> Option<String
 }
 
 /// The foreign key, on the staging table; unqualified references resolve to
-/// the staging tables first (search_path stage, target).
-pub(crate) fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
+/// the staging tables first (search_path stage, target). With `not_valid`
+/// the key is added without checking the rows (the load validates it after).
+pub(crate) fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl, not_valid: bool) -> String {
+    let suffix = if not_valid && !fk.is_not_valid() {
+        " NOT VALID"
+    } else {
+        ""
+    };
     format!(
-        "ALTER TABLE {}.{} ADD CONSTRAINT {} {}",
+        "ALTER TABLE {}.{} ADD CONSTRAINT {} {}{suffix}",
         quote_ident(stage),
         quote_ident(&fk.table),
         quote_ident(&fk.name),
@@ -119,9 +125,54 @@ pub(crate) fn foreign_key_sql(stage: &str, fk: &ForeignKeyDdl) -> String {
     )
 }
 
+impl ForeignKeyDdl {
+    /// The key is `NOT VALID` in the target (`pg_get_constraintdef` says so).
+    pub fn is_not_valid(&self) -> bool {
+        self.definition.trim_end().ends_with("NOT VALID")
+    }
+}
+
+impl Deferred {
+    /// Whether the target holds this foreign key `NOT VALID`, so the stage
+    /// keeps it unvalidated too.
+    pub fn not_valid_in_target(&self, table: &str, name: &str) -> bool {
+        self.foreign_keys
+            .iter()
+            .any(|fk| fk.table == table && fk.name == name && fk.is_not_valid())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_keys_are_added_not_valid_unless_the_target_says_so() {
+        let fk = ForeignKeyDdl {
+            table: "message_reads".into(),
+            name: "message_reads_messageId_fkey".into(),
+            definition: "FOREIGN KEY (\"messageId\") REFERENCES messages(id) ON DELETE CASCADE"
+                .into(),
+        };
+        let sql = foreign_key_sql("st", &fk, true);
+        assert!(sql.ends_with("ON DELETE CASCADE NOT VALID"), "{sql}");
+        assert!(!foreign_key_sql("st", &fk, false).contains("NOT VALID"));
+        let lax = ForeignKeyDdl {
+            definition: format!("{} NOT VALID", fk.definition),
+            ..fk.clone()
+        };
+        assert!(!foreign_key_sql("st", &lax, true).contains("NOT VALID NOT VALID"));
+        let d = Deferred {
+            indexes: vec![],
+            foreign_keys: vec![fk, lax.clone()],
+        };
+        assert!(!d.not_valid_in_target("message_reads", "x"));
+        let d2 = Deferred {
+            indexes: vec![],
+            foreign_keys: vec![lax],
+        };
+        assert!(d2.not_valid_in_target("message_reads", "message_reads_messageId_fkey"));
+    }
 
     #[test]
     fn index_definitions_are_retargeted() {

@@ -79,7 +79,10 @@ pub(crate) async fn try_lock(client: &Client, schema: &str) -> Result<()> {
 }
 
 /// Which of the seven tables exist in the schema.
-pub(crate) async fn existing_tables(client: &Client, schema: &str) -> Result<Vec<String>> {
+pub(crate) async fn existing_tables(
+    client: &impl tokio_postgres::GenericClient,
+    schema: &str,
+) -> Result<Vec<String>> {
     let rows = client
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \

@@ -1,7 +1,7 @@
 //! Privileges: what the connected role needs to create the staging schema and
 //! replace the chat tables (read from the catalog, reported all at once).
 
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 
 use super::table_names;
 use crate::error::{DbContext, Result};
@@ -9,7 +9,10 @@ use crate::error::{DbContext, Result};
 const CATALOG_PRIVILEGES_SQL: &str = include_str!("../../sql/catalog/privileges.sql");
 
 /// What the connected role lacks to create the staging schema and replace the tables.
-pub(crate) async fn privilege_problems(client: &Client, schema: &str) -> Result<Vec<String>> {
+pub(crate) async fn privilege_problems(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<Vec<String>> {
     let rows = client
         .query(CATALOG_PRIVILEGES_SQL, &[&schema, &table_names()])
         .await

@@ -2,7 +2,7 @@
 //! the schema has none, and compared (the preflight) with what the generators
 //! write before anything is written.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::{existing_tables, table_names};
 use crate::db::quote_ident;
@@ -13,9 +13,13 @@ const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 const CATALOG_COLUMNS_SQL: &str = include_str!("../../sql/catalog/columns.sql");
 const CATALOG_ENUMS_SQL: &str = include_str!("../../sql/catalog/enums.sql");
 
-/// Creates the schema (if missing) and the tables from `sql/schema.sql`, in
-/// one transaction.
-pub(crate) async fn create_tables(client: &mut Client, schema: &str) -> Result<()> {
+/// Creates the schema (if missing) and the tables from `sql/schema.sql` in a
+/// transaction it returns uncommitted: the caller runs its preflight inside
+/// it and commits only when that passes, so a refused run creates nothing.
+pub(crate) async fn create_tables<'c>(
+    client: &'c mut Client,
+    schema: &str,
+) -> Result<Transaction<'c>> {
     let tx = client.transaction().await.step("creating the tables")?;
     tx.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {s}; SET LOCAL search_path TO {s};",
@@ -26,7 +30,27 @@ pub(crate) async fn create_tables(client: &mut Client, schema: &str) -> Result<(
     tx.batch_execute(SCHEMA_SQL)
         .await
         .step("applying sql/schema.sql")?;
-    tx.commit().await.step("committing the new tables")
+    Ok(tx)
+}
+
+/// Every enum type visible from `schema` (its own, then public) with its
+/// labels in the enum's order (`enumsortorder`).
+pub(crate) async fn enum_types(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let mut types = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for r in client
+        .query(CATALOG_ENUMS_SQL, &[&schema])
+        .await
+        .step("reading the target's enum types")?
+    {
+        let labels = types.entry(r.get(0)).or_default();
+        if let Some(l) = r.get::<_, Option<String>>(1) {
+            labels.push(l);
+        }
+    }
+    Ok(types)
 }
 
 /// Compares the target schema with what the generators write and returns every
@@ -34,7 +58,7 @@ pub(crate) async fn create_tables(client: &mut Client, schema: &str) -> Result<(
 /// missing enum labels, and NOT NULL columns without a default that the
 /// generator does not fill. Unknown nullable or defaulted columns are fine.
 pub(crate) async fn preflight(
-    client: &Client,
+    client: &impl GenericClient,
     schema: &str,
     rules: &std::collections::BTreeMap<String, crate::rules::RuleSpec>,
 ) -> Result<()> {
@@ -45,8 +69,17 @@ pub(crate) async fn preflight(
             problems.push(format!("table {schema}.{} is missing", t.name()));
         }
     }
+    // The chat tables, and the declared tables some rule names.
+    let mut names = table_names();
+    for key in rules.keys() {
+        if let Some((table, _)) = key.split_once('.') {
+            if !names.iter().any(|n| n == table) {
+                names.push(table.to_string());
+            }
+        }
+    }
     let cols = client
-        .query(CATALOG_COLUMNS_SQL, &[&schema, &table_names()])
+        .query(CATALOG_COLUMNS_SQL, &[&schema, &names])
         .await
         .step("reading the target's columns")?;
     // (table, column, type, not null, has default)

@@ -346,6 +346,25 @@ pub async fn stage_objects(
     Ok((relations, constraints))
 }
 
+/// The stage's foreign keys that are not validated yet: (table, name).
+pub async fn unvalidated_foreign_keys(
+    client: &Client,
+    stage: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, k.conname::text FROM pg_constraint k \
+             JOIN pg_class c ON c.oid = k.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND k.contype = 'f' AND NOT k.convalidated \
+             ORDER BY 1, 2",
+            &[&stage],
+        )
+        .await
+        .step("reading the stage's foreign keys still to validate")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Drops the staging schema, first terminating the sessions still working in
 /// it (a killed run's index builds, an interrupted run's in-flight queries),
 /// which would otherwise make the DROP wait for them.

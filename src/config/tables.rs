@@ -120,6 +120,20 @@ pub struct KeyColumn {
     pub weights: Vec<f64>,
 }
 
+impl KeyColumn {
+    /// The weighted choice among the values: the same code (and checks) as
+    /// a `choice` column rule's, the values written as text.
+    pub fn choice(&self) -> Result<crate::rules::Choice, String> {
+        let values: Vec<serde_json::Value> = self
+            .values
+            .iter()
+            .map(|v| serde_json::Value::String(v.clone()))
+            .collect();
+        let weights = (!self.weights.is_empty()).then_some(self.weights.as_slice());
+        crate::rules::Choice::new(&crate::rules::PgType::Text, &values, weights)
+    }
+}
+
 fn default_max() -> u32 {
     8
 }
@@ -184,6 +198,35 @@ impl ChildTable {
         c
     }
 
+    /// The declaration as the column rules see it: the parents its rows
+    /// carry (the parent row, then the actor as `users`) and the columns it
+    /// fills itself.
+    pub fn for_rules(&self, name: &str) -> crate::rules::DeclaredTable {
+        let mut parents = vec![self.parent.table()];
+        if self.has_actor() && self.parent != Parent::Users {
+            parents.push("users");
+        }
+        crate::rules::DeclaredTable {
+            name: name.to_string(),
+            parents: Some(parents),
+            filled: self
+                .columns()
+                .iter()
+                .map(|c| {
+                    let time = [&self.created_column, &self.updated_column]
+                        .iter()
+                        .any(|t| t.as_str() == *c);
+                    let ty = if time {
+                        crate::rules::PgType::Timestamp
+                    } else {
+                        crate::rules::PgType::Text
+                    };
+                    (c.to_string(), ty)
+                })
+                .collect(),
+        }
+    }
+
     /// Every problem with the declaration of table `name`, as sentences.
     pub fn problems(&self, name: &str) -> Vec<String> {
         let mut p = Vec::new();
@@ -229,18 +272,8 @@ impl ChildTable {
             )),
         }
         if let Some(k) = &self.key {
-            if k.values.is_empty() {
-                p.push(at("key.values must list at least one value".into()));
-            }
-            if !k.weights.is_empty() && k.weights.len() != k.values.len() {
-                p.push(at(format!(
-                    "key.weights has {} weights for {} values",
-                    k.weights.len(),
-                    k.values.len()
-                )));
-            }
-            if k.weights.iter().any(|w| !w.is_finite() || *w <= 0.0) {
-                p.push(at("key.weights must be finite and above 0".into()));
+            if let Err(e) = k.choice() {
+                p.push(at(format!("key: {e}")));
             }
             let mut seen = std::collections::BTreeSet::new();
             for v in &k.values {

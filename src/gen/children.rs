@@ -13,11 +13,12 @@
 
 use bytes::BytesMut;
 
-use super::dist::{exponential, pick_cdf, range, uniform};
+use super::dist::{exponential, range, uniform};
 use super::ids::{IdGen, ID_LEN};
 use super::rng::{family, stream};
 use crate::config::tables::{Actor, ChildTable, Dist, MAX_ROWS_PER_PARENT};
 use crate::copy;
+use crate::rules::{Choice, ParentRow, RowCtx, Rules, TableRules};
 
 /// Stream tag of child-table draws (mixed with the table's name).
 const TAG_CHILD: u64 = 11;
@@ -28,14 +29,17 @@ const DRAWS_BEFORE_SCAN: u32 = 16;
 pub struct Child {
     pub name: String,
     pub decl: ChildTable,
-    /// The columns written, in COPY order.
+    /// The columns written, in COPY order: the declaration's, then the
+    /// column rules'.
     pub columns: Vec<String>,
     width: i16,
     ids: IdGen,
     /// Key of this table's streams: (seed, name).
     family: u64,
-    key_values: Vec<String>,
-    key_cdf: Vec<f64>,
+    /// The key column's values (`None`: no key column, one implicit value).
+    key: Option<Choice>,
+    /// The column rules of the table's other columns.
+    rules: TableRules,
 }
 
 /// FNV-1a: a hash of the table's name that never changes between builds.
@@ -56,34 +60,39 @@ pub struct ChildParent<'a> {
     pub actors: &'a [u32],
     /// The member slot that may not act (a message's sender).
     pub excluded: Option<usize>,
+    /// The parent as column rules see it (`kind = "parent"`).
+    pub row: ParentRow<'a>,
 }
 
 impl Child {
-    pub fn new(seed: u64, name: &str, decl: &ChildTable) -> Child {
-        let columns: Vec<String> = decl.columns().iter().map(|c| c.to_string()).collect();
-        let (key_values, key_cdf) = match &decl.key {
-            Some(k) => {
-                let mut acc = 0.0;
-                let cdf = (0..k.values.len())
-                    .map(|i| {
-                        acc += k.weights.get(i).copied().unwrap_or(1.0);
-                        acc
-                    })
-                    .collect();
-                (k.values.clone(), cdf)
-            }
-            None => (Vec::new(), vec![1.0]),
-        };
+    /// The generator of table `name`; `rules` holds the column rules of its
+    /// other columns (compiled with the declaration, so they fit it).
+    pub fn new(seed: u64, name: &str, decl: &ChildTable, rules: &Rules) -> Child {
+        let rules = rules.for_table(name).clone();
+        let columns: Vec<String> = decl
+            .columns()
+            .iter()
+            .map(|c| c.to_string())
+            .chain(rules.extra_columns().iter().cloned())
+            .collect();
+        let key = decl.key.as_ref().map(|k| {
+            k.choice()
+                .expect("key columns are checked by DatasetConfig::validate")
+        });
         Child {
             name: name.to_string(),
             width: columns.len() as i16,
             columns,
             ids: IdGen::new(seed ^ name_hash(name), 0),
             family: family(seed, name_hash(name)),
-            key_values,
-            key_cdf,
+            key,
+            rules,
             decl: decl.clone(),
         }
+    }
+
+    fn values(&self) -> usize {
+        self.key.as_ref().map_or(1, |k| k.len())
     }
 
     /// Number of fields in a row.
@@ -98,15 +107,17 @@ impl Child {
             Actor::Member => members,
             Actor::None => 1,
         } as u64;
-        actors * self.key_cdf.len() as u64
+        actors * self.values() as u64
     }
 
     /// Writes the rows of one parent into `rows` (actors' ids from
-    /// `user_ids`); returns how many.
+    /// `user_ids`, their creation times, for column rules, from
+    /// `user_created_ms`); returns how many.
     pub(crate) fn parent_rows(
         &self,
         p: &ChildParent,
         user_ids: &[[u8; ID_LEN]],
+        user_created_ms: impl Fn(u64) -> i64,
         end_ms: i64,
         rows: &mut copy::Rows,
     ) -> u64 {
@@ -125,7 +136,7 @@ impl Child {
                 .len()
                 .saturating_sub(usize::from(excluded.is_some())),
         };
-        let values = self.key_cdf.len();
+        let values = self.values();
         let n = drawn.min(d.max as u64).min(actors as u64 * values as u64) as usize;
         let mut chosen = [(0u32, 0u32); MAX_ROWS_PER_PARENT as usize];
         for j in 0..n {
@@ -134,6 +145,7 @@ impl Child {
             let (a, v) = (pair.0 as usize, pair.1 as usize);
             let t = self.row_time(&mut r, p.created_ms, end_ms);
             let b = rows.begin_row();
+            let row_at = b.len() - 2; // the tuple begun: its field count
             if !d.id_column.is_empty() {
                 copy::bytes(
                     b,
@@ -143,18 +155,44 @@ impl Child {
                 );
             }
             copy::bytes(b, p.id);
-            if d.actor != Actor::None {
-                // Actor index among the eligible members -> member slot.
+            // Actor index among the eligible members -> member slot.
+            let actor = (d.actor != Actor::None).then(|| {
                 let slot = match excluded {
                     Some(x) if a >= x => a + 1,
                     _ => a,
                 };
-                copy::bytes(b, &user_ids[p.actors[slot] as usize]);
+                p.actors[slot]
+            });
+            if let Some(u) = actor {
+                copy::bytes(b, &user_ids[u as usize]);
             }
-            if d.key.is_some() {
-                copy::text(b, &self.key_values[v]);
+            if let Some(k) = &self.key {
+                b.extend_from_slice(k.field(v));
             }
             put_times(b, d, t);
+            if !self.rules.is_empty() {
+                let user;
+                let both;
+                let parents: &[ParentRow] = match actor {
+                    Some(u) => {
+                        user = ParentRow {
+                            table: "users",
+                            key: u as u64,
+                            created_ms: user_created_ms(u as u64),
+                            parents: &[],
+                        };
+                        both = [p.row, user];
+                        &both
+                    }
+                    None => std::slice::from_ref(&p.row),
+                };
+                let ctx = RowCtx {
+                    key: p.key * MAX_ROWS_PER_PARENT as u64 + j as u64,
+                    created_ms: t,
+                    parents,
+                };
+                self.rules.encode_row(&ctx, row_at, b);
+            }
             rows.end_row();
         }
         n as u64
@@ -171,7 +209,9 @@ impl Child {
     ) -> (u32, u32) {
         for _ in 0..DRAWS_BEFORE_SCAN {
             let a = range(r, 0, actors as u64 - 1) as u32;
-            let v = pick_cdf(r, &self.key_cdf) as u32;
+            // One draw even without a key column (the stream stays as it was).
+            let u = uniform(r);
+            let v = self.key.as_ref().map_or(0, |k| k.pick(u)) as u32;
             if !taken.contains(&(a, v)) {
                 return (a, v);
             }
@@ -248,8 +288,17 @@ fn geometric(r: &mut rand_pcg::Pcg64Mcg, rate: f64) -> u64 {
 mod tests {
     use super::*;
 
+    fn row(key: u64) -> ParentRow<'static> {
+        ParentRow {
+            table: "messages",
+            key,
+            created_ms: 0,
+            parents: &[],
+        }
+    }
+
     fn child(text: &str) -> Child {
-        Child::new(7, "t", &toml::from_str(text).unwrap())
+        Child::new(7, "t", &toml::from_str(text).unwrap(), &Rules::none())
     }
 
     #[test]
@@ -268,8 +317,9 @@ mod tests {
                 created_ms: 1_000,
                 actors: &[0, 1, 2],
                 excluded: Some(1),
+                row: row(key),
             };
-            assert_eq!(c.parent_rows(&p, &users, 10_000_000, &mut rows), 4);
+            assert_eq!(c.parent_rows(&p, &users, |_| 0, 10_000_000, &mut rows), 4);
         }
         // A room of one: nobody but the sender, no rows.
         let p = ChildParent {
@@ -278,8 +328,9 @@ mod tests {
             created_ms: 1_000,
             actors: &[3],
             excluded: Some(0),
+            row: row(1),
         };
-        assert_eq!(c.parent_rows(&p, &users, 10_000_000, &mut rows), 0);
+        assert_eq!(c.parent_rows(&p, &users, |_| 0, 10_000_000, &mut rows), 0);
         assert_eq!(rows.rows(), 400);
     }
 
@@ -302,8 +353,9 @@ mod tests {
                         created_ms: 0,
                         actors: &actors,
                         excluded: None,
+                        row: row(key),
                     };
-                    let got = c.parent_rows(&p, &users, 1_000_000_000, &mut rows);
+                    let got = c.parent_rows(&p, &users, |_| 0, 1_000_000_000, &mut rows);
                     rows.take(1 << 20);
                     got
                 })

@@ -21,6 +21,14 @@ pub async fn prepare(
     cfg: &crate::config::DatasetConfig,
 ) -> crate::Result<(std::sync::Arc<Plan>, std::sync::Arc<pools::Pools>, f64)> {
     let t0 = std::time::Instant::now();
+    // What validate could not check without a database (an enum choice
+    // whose labels the load did not fill in) is refused here, not panicked on.
+    if let Err(problems) = cfg.compile_rules() {
+        return Err(crate::Error::Config(format!(
+            "invalid configuration: {}",
+            problems.join("; ")
+        )));
+    }
     let cfg = cfg.clone();
     let (plan, pools) =
         tokio::task::spawn_blocking(move || (Plan::build(&cfg), pools::Pools::new(cfg.seed)))

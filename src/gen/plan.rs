@@ -334,6 +334,9 @@ impl Plan {
             message_units.push(begin..n_conv as u64);
         }
 
+        let rules = cfg
+            .compile_rules()
+            .expect("column rules are checked by DatasetConfig::validate");
         Plan {
             cfg: cfg.clone(),
             fit: FitTables::new(cfg),
@@ -356,10 +359,9 @@ impl Plan {
             children: cfg
                 .tables
                 .iter()
-                .map(|(name, t)| super::children::Child::new(cfg.seed, name, t))
+                .map(|(name, t)| super::children::Child::new(cfg.seed, name, t, &rules))
                 .collect(),
-            rules: crate::rules::Rules::compile(cfg.seed, &cfg.columns)
-                .expect("column rules are checked by DatasetConfig::validate"),
+            rules,
         }
     }
 

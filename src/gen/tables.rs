@@ -93,12 +93,13 @@ impl<'s, S: ChunkSink> Out<'s, S> {
         child: &Child,
         p: &ChildParent,
         user_ids: &[[u8; ID_LEN]],
+        user_created_ms: impl Fn(u64) -> i64,
         end_ms: i64,
     ) {
         let Some(Some(rows)) = self.children.get_mut(i) else {
             return;
         };
-        child.parent_rows(p, user_ids, end_ms, rows);
+        child.parent_rows(p, user_ids, user_created_ms, end_ms, rows);
         if rows.len_bytes() >= self.chunk_bytes {
             self.flush_child(i);
         }
@@ -218,6 +219,7 @@ impl<'a> Gen<'a> {
                 &self.plan.children[i],
                 p,
                 &self.plan.user_ids,
+                |u| self.plan.user_created_ms(u),
                 self.end_ms(),
             );
         }
@@ -287,6 +289,7 @@ impl<'a> Gen<'a> {
             let completeness = beta(&mut r, s.profile_beta_a, s.profile_beta_b);
             let active = chance(&mut r, s.active_user_share);
             let b = out.buf(Table::Users);
+            let row_at = b.len() - 2; // the tuple begun: its field count
             id(b, &plan.user_ids[u as usize]);
             copy::text_with(b, |b| {
                 b.put_slice(b"syn_");
@@ -357,7 +360,7 @@ impl<'a> Gen<'a> {
                     created_ms: created,
                     parents: &[],
                 };
-                rules.encode_row(&ctx, b);
+                rules.encode_row(&ctx, row_at, b);
             }
             out.end_row(Table::Users);
             let parent = ChildParent {
@@ -366,6 +369,12 @@ impl<'a> Gen<'a> {
                 created_ms: created,
                 actors: &[],
                 excluded: None,
+                row: ParentRow {
+                    table: "users",
+                    key: u,
+                    created_ms: created,
+                    parents: &[],
+                },
             };
             self.child_rows(Parent::Users, &parent, out);
         }
@@ -465,6 +474,8 @@ impl<'a> Gen<'a> {
             let created = plan.conv_created_ms[ci];
 
             let b = out.buf(Table::Conversations);
+
+            let row_at = b.len() - 2; // the tuple begun: its field count
             id(b, &plan.conv_ids[ci]);
             if class == Class::Direct {
                 copy::null(b);
@@ -511,7 +522,7 @@ impl<'a> Gen<'a> {
             };
             let rules = self.rules[Table::Conversations];
             if !rules.is_empty() {
-                rules.encode_row(&conv_row.ctx(), b);
+                rules.encode_row(&conv_row.ctx(), row_at, b);
             }
             out.end_row(Table::Conversations);
 
@@ -545,6 +556,7 @@ impl<'a> Gen<'a> {
                     }
                 }
                 let b = out.buf(Table::ConversationUsers);
+                let row_at = b.len() - 2; // the tuple begun: its field count
                 id(
                     b,
                     &plan
@@ -592,7 +604,7 @@ impl<'a> Gen<'a> {
                         created_ms: joined,
                         parents: &parents,
                     };
-                    rules.encode_row(&ctx, b);
+                    rules.encode_row(&ctx, row_at, b);
                 }
                 out.end_row(Table::ConversationUsers);
             }
@@ -602,6 +614,7 @@ impl<'a> Gen<'a> {
                 created_ms: created,
                 actors: members,
                 excluded: None,
+                row: conv_row,
             };
             self.child_rows(Parent::Conversations, &parent, out);
             if out.stopped {
@@ -693,6 +706,7 @@ impl<'a> Gen<'a> {
                         created_ms: t,
                         actors: members,
                         excluded: Some(sender_slot),
+                        row: m.row,
                     };
                     self.child_rows(Parent::Messages, &parent, out);
                 }
@@ -807,6 +821,8 @@ impl<'a> Gen<'a> {
         };
 
         let b = out.buf(Table::Messages);
+
+        let row_at = b.len() - 2; // the tuple begun: its field count
         id(b, &m.id);
         if deleted || msg_type == "LOCATION" || (n_att > 0 && !caption) {
             copy::null(b);
@@ -867,7 +883,7 @@ impl<'a> Gen<'a> {
         );
         let rules = self.rules[Table::Messages];
         if !rules.is_empty() {
-            rules.encode_row(&m.row.ctx(), b);
+            rules.encode_row(&m.row.ctx(), row_at, b);
         }
         out.end_row(Table::Messages);
     }
@@ -923,6 +939,7 @@ impl<'a> Gen<'a> {
             if reads_wanted {
                 let read_key = m.g * 32 + slot as u64;
                 let b = out.buf(Table::MessageReads);
+                let row_at = b.len() - 2; // the tuple begun: its field count
                 id(b, &plan.ids.read.id(at, read_key));
                 copy::timestamp_ms(b, at);
                 id(b, user_id);
@@ -931,7 +948,7 @@ impl<'a> Gen<'a> {
                 copy::timestamp_ms(b, at);
                 let rules = self.rules[Table::MessageReads];
                 if !rules.is_empty() {
-                    rules.encode_row(&ctx(read_key, at), b);
+                    rules.encode_row(&ctx(read_key, at), row_at, b);
                 }
                 out.end_row(Table::MessageReads);
             }
@@ -969,6 +986,7 @@ impl<'a> Gen<'a> {
         let number = range(r, 1000, 9999);
         let aid = self.plan.ids.attachment.id(t, key);
         let b = out.buf(Table::Attachments);
+        let row_at = b.len() - 2; // the tuple begun: its field count
         id(b, &aid);
         let filename = |b: &mut BytesMut| {
             b.put_slice(prefix.as_bytes());
@@ -1035,7 +1053,7 @@ impl<'a> Gen<'a> {
                 created_ms: t,
                 parents: &parents,
             };
-            rules.encode_row(&ctx, b);
+            rules.encode_row(&ctx, row_at, b);
         }
         out.end_row(Table::Attachments);
     }
@@ -1257,6 +1275,7 @@ fn receipt<S: ChunkSink>(
     ctx: &RowCtx,
 ) {
     let b = out.buf(Table::MessageReceipts);
+    let row_at = b.len() - 2; // the tuple begun: its field count
     id(b, &rid);
     copy::text(b, state);
     copy::timestamp_ms(b, at);
@@ -1265,7 +1284,7 @@ fn receipt<S: ChunkSink>(
     copy::timestamp_ms(b, at);
     copy::timestamp_ms(b, at);
     if !rules.is_empty() {
-        rules.encode_row(ctx, b);
+        rules.encode_row(ctx, row_at, b);
     }
     out.end_row(Table::MessageReceipts);
 }

@@ -109,6 +109,29 @@ pub async fn run(
     pre_swap: Option<&dyn StagedCheck>,
 ) -> Result<(RunReport, PathBuf)> {
     let started = Instant::now();
+    // Enum choices without values take the target's labels before planning:
+    // the report's dataset and the config digest record them.
+    let filled;
+    let opts = if crate::rules::labels_needed(&opts.dataset.columns).is_empty() {
+        opts
+    } else {
+        let client = opts.target.connect().await?;
+        let types = catalog::schema::enum_types(&client, &opts.target.schema).await?;
+        let mut dataset = opts.dataset.clone();
+        let problems =
+            crate::rules::fill_enum_labels(&mut dataset.columns, |n| types.get(n).cloned());
+        if !problems.is_empty() {
+            return Err(Error::Config(format!(
+                "invalid configuration: {}; nothing was written",
+                problems.join("; ")
+            )));
+        }
+        filled = LoadOptions {
+            dataset,
+            ..opts.clone()
+        };
+        &filled
+    };
     let (plan, pools, plan_ms) = crate::gen::prepare(&opts.dataset).await?;
     let mut report = RunReport::new(
         opts.command,
@@ -184,16 +207,29 @@ async fn run_inner(
     report.size_estimate = Some(size_preflight(opts, &control, &plan).await?);
     let present = catalog::existing_tables(&control, &schema).await?;
     if present.is_empty() {
+        // Created in a transaction that the preflight runs in: committed only
+        // when it passes, so a refused run leaves the schema as it was.
         crate::progress::note(&format!(
             "creating the chat tables in schema {schema:?} from sql/schema.sql"
         ));
-        catalog::schema::create_tables(&mut control, &schema).await?;
+        let tx = catalog::schema::create_tables(&mut control, &schema).await?;
+        catalog::schema::preflight(&tx, &schema, &opts.dataset.columns).await?;
+        catalog::children::preflight(&tx, &schema, &opts.dataset.tables, &opts.dataset.columns)
+            .await?;
+        tx.commit().await.step("committing the new tables")?;
         report
             .choices
             .push("created the tables from sql/schema.sql".into());
+    } else {
+        catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
+        catalog::children::preflight(
+            &control,
+            &schema,
+            &opts.dataset.tables,
+            &opts.dataset.columns,
+        )
+        .await?;
     }
-    catalog::schema::preflight(&control, &schema, &opts.dataset.columns).await?;
-    catalog::children::preflight(&control, &schema, &opts.dataset.tables).await?;
     let tables = catalog::tables_with_children(opts.dataset.tables.keys());
     let (non_empty, foreign) = catalog::occupancy(&control, &schema, &tables).await?;
     if !non_empty.is_empty() && !opts.truncate {
@@ -711,7 +747,8 @@ fn expected_rows(plan: &Plan) -> PerTable<Option<u64>> {
 /// Connections the load needs at once: every COPY stream of a phase holds
 /// one for the whole phase, so the pool must hold the busiest phase's streams,
 /// the declared child tables' (one each) included, or a stream waits for a
-/// connection while the generators wait for it; and the index builds.
+/// connection while the generators wait for it; and the index builds and
+/// foreign-key validations, beside the session that adds the constraints.
 fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
     Pass::ALL
         .iter()
@@ -724,7 +761,7 @@ fn pool_size(plan: &Plan, p: &PipelineConfig, index_workers: usize) -> usize {
         })
         .max()
         .unwrap_or(1)
-        .max(index_workers)
+        .max(index_workers + 1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -980,62 +1017,66 @@ async fn build_deferred(
     build_indexes(st, &deferred, rows_by_table, report).await?;
     deferred.indexes = attach;
     let deferred = &deferred;
-    // Validating a foreign key is an anti join of the child against the
-    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
-    // the hash of 2M message ids splits into batches and every batch rereads
-    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
-    // so this session gives it the index builds' memory.
     client
         .batch_execute(&format!(
-            "SET search_path TO {}, {}; SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
+            "SET search_path TO {}, {}",
             quote_ident(stage),
             quote_ident(&opts.target.schema),
-            mem = crate::db::quote_literal(&opts.maintenance_work_mem)
         ))
         .await
         .step("setting up the constraint session")?;
     attach_constraints(&client, stage, deferred, report).await?;
-    add_foreign_keys(&client, stage, deferred, report).await?;
+    add_foreign_keys(st, &client, deferred, rows_by_table, report).await?;
     analyze(&client, stage, &opts.dataset, report).await
 }
 
-/// One index build job per worker connection at a time, biggest tables first;
-/// `index_workers` at once.
-async fn build_indexes(
+/// One statement (or, for a table's foreign keys, one run of statements) for a
+/// worker connection.
+struct Job {
+    table: String,
+    /// (report label, SQL) run one after the other on one connection.
+    steps: Vec<(String, String)>,
+}
+
+/// Runs `jobs` on `workers` connections at once, biggest tables first, each
+/// connection set up with `setup` first; every statement timed into the
+/// returned steps (longest first). `hold` names the test hook
+/// `CHATSYNTH_TEST_HOLD` value that stops the run after the first job.
+async fn run_jobs(
     st: &Staging<'_>,
-    deferred: &deferred::Deferred,
+    mut jobs: Vec<Job>,
     rows_by_table: &PerTable<u64>,
-    report: &mut RunReport,
-) -> Result<()> {
-    let opts = st.opts;
+    what: &'static str,
+    setup: String,
+    hold: &'static str,
+) -> Result<Vec<StepReport>> {
     let rows_of = |name: &str| {
         Table::ALL
             .iter()
             .find(|t| t.name() == name)
             .map_or(0, |t| rows_by_table[*t])
     };
-    let mut jobs = deferred.indexes.clone();
     jobs.sort_by_key(|j| std::cmp::Reverse(rows_of(&j.table)));
-    let started = Instant::now();
     let progress = Arc::new(crate::progress::Steps::new(
-        "indexes",
-        jobs.len(),
-        opts.fancy_progress,
+        what,
+        jobs.iter().map(|j| j.steps.len()).sum(),
+        st.opts.fancy_progress,
     ));
     let queue = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
     let mut workers = JoinSet::new();
-    for _ in 0..opts.index_workers.max(1) {
-        workers.spawn(index_worker(
+    for _ in 0..st.opts.index_workers.max(1) {
+        workers.spawn(job_worker(
             queue.clone(),
             st.pool.clone(),
             st.target.clone(),
-            opts.maintenance_work_mem.clone(),
+            setup.clone(),
             progress.clone(),
+            hold,
         ));
     }
     let mut steps = Vec::new();
     while let Some(r) = workers.join_next().await {
-        let r = r.map_err(|e| Error::Other(format!("index build task: {e}")))?;
+        let r = r.map_err(|e| Error::Other(format!("{what} task: {e}")))?;
         match r {
             Ok(done) => steps.extend(done),
             Err(e) => {
@@ -1045,6 +1086,70 @@ async fn build_indexes(
         }
     }
     steps.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
+    Ok(steps)
+}
+
+/// One connection running jobs from `queue` until it is empty.
+async fn job_worker(
+    queue: Arc<std::sync::Mutex<std::vec::IntoIter<Job>>>,
+    pool: deadpool_postgres::Pool,
+    target: Target,
+    setup: String,
+    progress: Arc<crate::progress::Steps>,
+    hold: &'static str,
+) -> Result<Vec<StepReport>> {
+    let client = target.pooled(&pool).await?;
+    client
+        .batch_execute(&setup)
+        .await
+        .step("setting up a post-load session")?;
+    let mut done = Vec::new();
+    loop {
+        let job = queue.lock().expect("post-load queue").next();
+        let Some(job) = job else { break };
+        for (label, sql) in job.steps {
+            let t = Instant::now();
+            client
+                .batch_execute(&sql)
+                .await
+                .step(format!("{label} on {}", job.table))?;
+            progress.finished(
+                &format!("{label} on {}", job.table),
+                t.elapsed().as_secs_f64(),
+            );
+            done.push(StepReport::since(label, t, Some(job.table.clone())));
+        }
+        if std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == hold) {
+            // Test hook: stop here after the first job, for a kill -9.
+            crate::progress::note(&format!("test hook: holding the {hold}"));
+            std::future::pending::<()>().await;
+        }
+    }
+    Ok(done)
+}
+
+/// The index builds, `index_workers` at once, biggest tables first.
+async fn build_indexes(
+    st: &Staging<'_>,
+    deferred: &deferred::Deferred,
+    rows_by_table: &PerTable<u64>,
+    report: &mut RunReport,
+) -> Result<()> {
+    let opts = st.opts;
+    let started = Instant::now();
+    let jobs = deferred
+        .indexes
+        .iter()
+        .map(|ix| Job {
+            table: ix.table.clone(),
+            steps: vec![(format!("index {}", ix.name), ix.create.clone())],
+        })
+        .collect();
+    let setup = format!(
+        "SET maintenance_work_mem = {}",
+        crate::db::quote_literal(&opts.maintenance_work_mem)
+    );
+    let steps = run_jobs(st, jobs, rows_by_table, "indexes", setup, "indexes").await?;
     report.post_load.push(StepReport::since(
         "indexes (all)",
         started,
@@ -1056,49 +1161,6 @@ async fn build_indexes(
     ));
     report.builds.extend(steps);
     Ok(())
-}
-
-/// One connection building indexes from `queue` until it is empty.
-async fn index_worker(
-    queue: Arc<std::sync::Mutex<std::vec::IntoIter<deferred::IndexDdl>>>,
-    pool: deadpool_postgres::Pool,
-    target: Target,
-    maintenance_work_mem: String,
-    progress: Arc<crate::progress::Steps>,
-) -> Result<Vec<StepReport>> {
-    let client = target.pooled(&pool).await?;
-    client
-        .batch_execute(&format!(
-            "SET maintenance_work_mem = {}",
-            crate::db::quote_literal(&maintenance_work_mem)
-        ))
-        .await
-        .step("setting maintenance_work_mem")?;
-    let mut done = Vec::new();
-    loop {
-        let job = queue.lock().expect("index queue").next();
-        let Some(job) = job else { break };
-        let t = Instant::now();
-        client
-            .batch_execute(&job.create)
-            .await
-            .step(format!("building index {} on {}", job.name, job.table))?;
-        progress.finished(
-            &format!("index {} on {}", job.name, job.table),
-            t.elapsed().as_secs_f64(),
-        );
-        if std::env::var("CHATSYNTH_TEST_HOLD").is_ok_and(|v| v == "indexes") {
-            // Test hook: stop here after the first index, for a kill -9.
-            crate::progress::note("test hook: holding the index builds");
-            std::future::pending::<()>().await;
-        }
-        done.push(StepReport::since(
-            format!("index {}", job.name),
-            t,
-            Some(job.table.clone()),
-        ));
-    }
-    Ok(done)
 }
 
 /// Turns the built unique indexes that back primary keys and unique
@@ -1124,28 +1186,72 @@ async fn attach_constraints(
     Ok(())
 }
 
+/// Adds the foreign keys `NOT VALID` (catalog only), then validates them on
+/// `index_workers` connections at once, one table's keys per connection.
+///
+/// `ADD FOREIGN KEY` locks the referenced table in SHARE ROW EXCLUSIVE mode,
+/// which conflicts with itself, so keys into `users` or `messages` could only
+/// be added one at a time. `VALIDATE CONSTRAINT` takes SHARE UPDATE EXCLUSIVE
+/// on its own table and ROW SHARE on the referenced one: keys on different
+/// tables validate side by side. The validation is the same anti join either
+/// way. A resumed run validates the keys an earlier attempt added but did not
+/// validate; a key that is `NOT VALID` in the target stays so.
 async fn add_foreign_keys(
+    st: &Staging<'_>,
     client: &deadpool_postgres::Object,
-    stage: &str,
     deferred: &deferred::Deferred,
+    rows_by_table: &PerTable<u64>,
     report: &mut RunReport,
 ) -> Result<()> {
+    let stage = &st.target.schema;
     let t = Instant::now();
     for fk in &deferred.foreign_keys {
-        let t1 = Instant::now();
         client
-            .batch_execute(&deferred::foreign_key_sql(stage, fk))
+            .batch_execute(&deferred::foreign_key_sql(stage, fk, true))
             .await
             .step(format!("adding foreign key {} on {}", fk.name, fk.table))?;
-        report.builds.push(StepReport::since(
-            format!("foreign key {}", fk.name),
-            t1,
-            Some(fk.table.clone()),
-        ));
     }
-    report
-        .post_load
-        .push(StepReport::since("foreign keys (all)", t, None));
+    let mut by_table: std::collections::BTreeMap<String, Vec<(String, String)>> =
+        Default::default();
+    for (table, name) in staging::unvalidated_foreign_keys(client, stage).await? {
+        if deferred.not_valid_in_target(&table, &name) {
+            continue;
+        }
+        let sql = format!(
+            "ALTER TABLE {}.{} VALIDATE CONSTRAINT {}",
+            quote_ident(stage),
+            quote_ident(&table),
+            quote_ident(&name)
+        );
+        by_table
+            .entry(table)
+            .or_default()
+            .push((format!("foreign key {name}"), sql));
+    }
+    let jobs = by_table
+        .into_iter()
+        .map(|(table, steps)| Job { table, steps })
+        .collect();
+    // Validating a foreign key is an anti join of the child against the
+    // parent's keys, hashed within `work_mem`. At the server's default (4 MB)
+    // the hash of 2M message ids splits into batches and every batch rereads
+    // its share of the child from temp files (docs/scale.md, "Foreign keys"),
+    // so these sessions give it the index builds' memory.
+    let setup = format!(
+        "SET maintenance_work_mem = {mem}; SET work_mem = {mem}",
+        mem = crate::db::quote_literal(&st.opts.maintenance_work_mem)
+    );
+    let steps = run_jobs(st, jobs, rows_by_table, "foreign keys", setup, "keys").await?;
+    report.post_load.push(StepReport::since(
+        "foreign keys (all)",
+        t,
+        Some(format!(
+            "{} validated, {} at once",
+            steps.len(),
+            st.opts.index_workers
+        )),
+    ));
+    report.builds.extend(steps);
     Ok(())
 }
 
@@ -1192,6 +1298,6 @@ mod tests {
             );
         }
         assert_eq!(pool_size(&Plan::build(&cfg), &p, 1), base + 2);
-        assert_eq!(pool_size(&plan, &p, 64), 64);
+        assert_eq!(pool_size(&plan, &p, 64), 65);
     }
 }

@@ -215,6 +215,30 @@ fn fit_read_model(types: &[FittedConversationType], t: &ReadTarget) -> (u32, f64
 /// `base` with its counts, window and shape fitted to `p` at `scale` (counts
 /// are production's times `scale`, at least 2 users, 1 conversation and one
 /// message a conversation).
+/// One line per declared table the profile measured: its measured rows per
+/// parent beside the declared `rate` (the fit leaves declarations as written).
+pub fn child_table_echo(
+    p: &Profile,
+    tables: &std::collections::BTreeMap<String, crate::config::ChildTable>,
+) -> Vec<String> {
+    tables
+        .iter()
+        .filter_map(|(name, t)| {
+            let m = p.child_tables.get(name)?;
+            Some(format!(
+                "profile: {name} measured {} rows per {} parent (share with none: {}); the config declares rate = {}",
+                m.mean_per_parent.map_or("-".into(), |x| format!("{x}")),
+                m.parent.trim_end_matches('s'),
+                m.per_parent
+                    .shares
+                    .get("0")
+                    .map_or("-".into(), |x| format!("{x}")),
+                t.rate
+            ))
+        })
+        .collect()
+}
+
 pub fn fit(p: &Profile, scale: f64, base: &DatasetConfig) -> Result<DatasetConfig> {
     if !(scale.is_finite() && scale > 0.0) {
         return Err(Error::Config(format!(

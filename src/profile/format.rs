@@ -33,6 +33,21 @@ pub struct Profile {
     pub attachments: Attachments,
     pub activity: Activity,
     pub delivery: Delivery,
+    /// The child tables declared in the config given to `profile --config`:
+    /// rows per parent, by table. Absent from profiles taken without one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub child_tables: BTreeMap<String, ChildTableShape>,
+}
+
+/// A declared child table's rows per parent (all rows, never sampled).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChildTableShape {
+    /// `messages`, `conversations` or `users`.
+    pub parent: String,
+    /// Parents by number of rows: "0", "1", "2", "3", "4+".
+    pub per_parent: Mix,
+    /// Mean rows per parent: the declaration's `rate` (before its cap).
+    pub mean_per_parent: Option<f64>,
 }
 
 /// The privacy rule applied and everything it removed.

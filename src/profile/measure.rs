@@ -9,9 +9,9 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 use super::format::{
-    levels, round_share, round_sig, Activity, Attachments, Conversations, Counts, Delivery,
-    HourByWeekday, Messages, Mix, Privacy, Profile, Quantiles, RoomMessages, Sample, Window,
-    FORMAT_VERSION,
+    levels, round_share, round_sig, Activity, Attachments, ChildTableShape, Conversations, Counts,
+    Delivery, HourByWeekday, Messages, Mix, Privacy, Profile, Quantiles, RoomMessages, Sample,
+    Window, FORMAT_VERSION,
 };
 use crate::error::{DbContext, Error, Result};
 
@@ -55,6 +55,8 @@ pub struct Options {
     pub statement_timeout: Duration,
     /// k: the fewest rows any kept value may rest on.
     pub min_bucket: u64,
+    /// `--config`: the declared child tables, measured too.
+    pub child_tables: BTreeMap<String, crate::config::tables::ChildTable>,
 }
 
 /// Applies the k rule and records what it removed.
@@ -531,6 +533,43 @@ async fn measure(client: &Client, schema: &str, opts: &Options, quiet: bool) -> 
             "message_receipts".into(),
         ]
     };
+    // Declared child tables: rows per parent, one pass each (a hash
+    // aggregate by the parent column), all rows.
+    let mut child_tables = BTreeMap::new();
+    for (name, decl) in &opts.child_tables {
+        let parents = match decl.parent {
+            crate::config::tables::Parent::Messages => messages,
+            crate::config::tables::Parent::Conversations => conversations,
+            crate::config::tables::Parent::Users => users,
+        };
+        let sql = format!(
+            "WITH per_parent AS (SELECT {col} AS p, count(*) AS k FROM {table} WHERE {col} IS NOT NULL GROUP BY 1) \
+             SELECT count(*) FILTER (WHERE k = 1) AS k1, count(*) FILTER (WHERE k = 2) AS k2, \
+                    count(*) FILTER (WHERE k = 3) AS k3, count(*) FILTER (WHERE k >= 4) AS k4_plus, \
+                    count(*) AS with_any, coalesce(sum(k), 0)::int8 AS rows FROM per_parent",
+            col = crate::db::quote_ident(decl.parent_column()),
+            table = crate::db::quote_ident(name),
+        );
+        let rows = run(client, &format!("child table {name}"), &sql, &[], quiet).await?;
+        let r = one(&rows, name)?;
+        let mut counts: BTreeMap<String, u64> =
+            [("1", "k1"), ("2", "k2"), ("3", "k3"), ("4+", "k4_plus")]
+                .iter()
+                .map(|(label, col)| (label.to_string(), int(r, col) as u64))
+                .collect();
+        counts.insert("0".into(), (parents - int(r, "with_any")).max(0) as u64);
+        let per_parent = g.mix(&format!("child_tables.{name}.per_parent"), &counts);
+        let mean_per_parent =
+            (parents > 0).then(|| round_sig(int(r, "rows") as f64 / parents as f64, 6));
+        child_tables.insert(
+            name.clone(),
+            ChildTableShape {
+                parent: decl.parent.table().to_string(),
+                per_parent,
+                mean_per_parent,
+            },
+        );
+    }
     Ok(Profile {
         format_version: FORMAT_VERSION,
         tool: "chatsynth".into(),
@@ -597,6 +636,7 @@ async fn measure(client: &Client, schema: &str, opts: &Options, quiet: bool) -> 
             top_users_membership_share: top_mem,
         },
         delivery,
+        child_tables,
     })
 }
 

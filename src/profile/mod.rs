@@ -143,6 +143,7 @@ pub async fn validate_against(
         sample_percent: None,
         statement_timeout: std::time::Duration::from_secs(60),
         min_bucket: reference.privacy.min_bucket,
+        child_tables: Default::default(),
     };
     let dataset = measure::profile(&client, &target.schema, &opts, false)
         .await
@@ -332,6 +333,18 @@ fn headline_rows(p: &Profile) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(p.child_tables.iter().map(|(name, c)| {
+        (
+            name.clone(),
+            format!(
+                "{} rows per {} parent; parents by rows: {}",
+                c.mean_per_parent
+                    .map_or("-".to_string(), |x| format!("{x:.4}")),
+                c.parent.trim_end_matches('s'),
+                mix(&c.per_parent)
+            ),
+        )
+    }))
     .collect()
 }
 

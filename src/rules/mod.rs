@@ -23,6 +23,7 @@
 //! tables: users `u`, conversations `c`, conversation_users `member_off[c] +
 //! slot`, messages the global message index `g`, attachments `g*8 + j`,
 //! message_reads `g*32 + slot`, message_receipts `g*64 + 2*slot (+1 for READ)`.
+//! A declared child table's row: `parent index * 64 + rank among the parent's rows`.
 //!
 //! # Types
 //!
@@ -51,7 +52,7 @@ pub struct Rules {
 }
 
 /// One table's rules, in the order their columns follow the built-in ones.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TableRules {
     table: String,
     columns: Vec<String>,
@@ -96,6 +97,19 @@ pub struct TargetColumn {
     pub enum_labels: Vec<String>,
 }
 
+/// A table declared in the config (`[tables.X]`) as the rules see it: the
+/// parents its rows carry in [`RowCtx::parents`], and the columns its
+/// generator fills itself (no rule may name those).
+#[derive(Debug, Clone, Default)]
+pub struct DeclaredTable {
+    pub name: String,
+    /// `None`: any parent name is accepted (ad hoc tables in tests).
+    pub parents: Option<Vec<&'static str>>,
+    /// The columns the generator fills, in the row's field order, with the
+    /// type each is written as.
+    pub filled: Vec<(String, PgType)>,
+}
+
 /// The parents a built-in table's rows carry in [`RowCtx::parents`].
 pub fn builtin_parents(table: &str) -> Option<&'static [&'static str]> {
     Some(match table {
@@ -132,12 +146,29 @@ impl Rules {
         Rules::compile_with_tables(seed, specs, &[])
     }
 
-    /// As [`Rules::compile`], also accepting rules on `declared` tables (the
-    /// config's own tables), whose every column may have a rule.
+    /// As [`Rules::compile`], also accepting rules on any column of the ad hoc
+    /// tables `names` (rows without parents; for tests of the encoders).
     pub fn compile_with_tables(
         seed: u64,
         specs: &BTreeMap<String, RuleSpec>,
-        declared: &[String],
+        names: &[String],
+    ) -> Result<Rules, Vec<String>> {
+        let declared: Vec<DeclaredTable> = names
+            .iter()
+            .map(|n| DeclaredTable {
+                name: n.clone(),
+                ..DeclaredTable::default()
+            })
+            .collect();
+        Rules::compile_declared(seed, specs, &declared)
+    }
+
+    /// As [`Rules::compile`], also accepting rules on the columns of the
+    /// `declared` child tables that their generator does not fill itself.
+    pub fn compile_declared(
+        seed: u64,
+        specs: &BTreeMap<String, RuleSpec>,
+        declared: &[DeclaredTable],
     ) -> Result<Rules, Vec<String>> {
         let mut problems = Vec::new();
         let mut tables: Vec<TableRules> = Vec::new();
@@ -151,21 +182,35 @@ impl Rules {
             let builtin = crate::model::Table::ALL
                 .into_iter()
                 .find(|t| t.name() == table);
-            match builtin {
-                Some(t) if t.columns().iter().any(|c| c.name == column) => {
+            let decl = declared.iter().find(|d| d.name == table);
+            let fills_itself = match (builtin, decl) {
+                (Some(t), _) => t.columns().iter().any(|c| c.name == column),
+                (None, Some(d)) => d.filled.iter().any(|(c, _)| c == column),
+                (None, None) => {
                     problems.push(format!(
-                        "columns.\"{key}\": chatsynth fills {table}.{column} itself; only columns it does not fill can have a rule"
+                        "columns.\"{key}\": unknown table '{table}' (the chat tables are {}{})",
+                        crate::model::Table::ALL.map(|t| t.name()).join(", "),
+                        if declared.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; the declared ones {}",
+                                declared
+                                    .iter()
+                                    .map(|d| d.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
                     ));
                     continue;
                 }
-                None if !declared.iter().any(|d| d == table) => {
-                    problems.push(format!(
-                        "columns.\"{key}\": unknown table '{table}' (the chat tables are {})",
-                        crate::model::Table::ALL.map(|t| t.name()).join(", ")
-                    ));
-                    continue;
-                }
-                _ => {}
+            };
+            if fills_itself {
+                problems.push(format!(
+                    "columns.\"{key}\": chatsynth fills {table}.{column} itself; only columns it does not fill can have a rule"
+                ));
+                continue;
             }
             let ctx = Cx {
                 seed,
@@ -246,12 +291,96 @@ impl TableRules {
         r.emit(ctx, r.base_for(ctx.key), out, Mode::Json);
     }
 
-    /// Appends one field per extra column to the row being written.
+    /// Appends one field per extra column to the row being written, whose
+    /// tuple starts at `out[row_at]` (its field count; a `copy` of a column
+    /// the generator fills reads that column's field there).
     #[inline]
-    pub fn encode_row(&self, ctx: &RowCtx, out: &mut BytesMut) {
+    pub fn encode_row(&self, ctx: &RowCtx, row_at: usize, out: &mut BytesMut) {
         for r in &self.rules {
-            r.emit(ctx, r.base_for(ctx.key), out, Mode::Field);
+            let base = r.base_for(ctx.key);
+            match r.gen {
+                G::Field(j) if !(r.null_share > 0.0 && unit(base, 0) < r.null_share) => {
+                    copy_field(out, row_at, j)
+                }
+                _ => r.emit(ctx, base, out, Mode::Field),
+            }
         }
+    }
+}
+
+// ------------------------------------------------------------ weighted choice
+
+/// A weighted choice among values of one type: a `choice` rule's, and a
+/// declared child table's key column (`[tables.X] key`): one syntax (JSON
+/// values, optional weights), one check and one draw for both.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    cdf: Vec<f64>,
+    /// Each value's PGCOPY field (length included) and its JSON text.
+    fields: Vec<Vec<u8>>,
+    json: Vec<Vec<u8>>,
+}
+
+impl Choice {
+    /// `values` of type `ty` with `weights` (one per value; equal without).
+    pub fn new(
+        ty: &PgType,
+        values: &[serde_json::Value],
+        weights: Option<&[f64]>,
+    ) -> Result<Choice, String> {
+        if values.is_empty() {
+            return Err("a choice needs at least one value".into());
+        }
+        let weights = match weights {
+            Some(w) if w.len() != values.len() => {
+                return Err(format!("{} weights for {} values", w.len(), values.len()))
+            }
+            Some(w)
+                if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 =>
+            {
+                return Err("weights must be finite, non-negative and not all zero".into())
+            }
+            Some(w) => w.to_vec(),
+            None => vec![1.0; values.len()],
+        };
+        let mut cdf = Vec::with_capacity(weights.len());
+        let mut acc = 0.0;
+        for w in weights {
+            acc += w;
+            cdf.push(acc);
+        }
+        let mut fields = Vec::new();
+        let mut json = Vec::new();
+        for v in values {
+            let (f, j) = encode_value(ty, v)?;
+            fields.push(f);
+            json.push(j);
+        }
+        Ok(Choice { cdf, fields, json })
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.cdf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cdf.is_empty()
+    }
+
+    /// The value a uniform `u` in [0, 1) picks (by weight).
+    #[inline]
+    pub fn pick(&self, u: f64) -> usize {
+        let x = u * self.cdf[self.cdf.len() - 1];
+        self.cdf
+            .partition_point(|&c| c <= x)
+            .min(self.cdf.len() - 1)
+    }
+
+    /// Value `i` as a whole PGCOPY field (length, then bytes).
+    #[inline]
+    pub fn field(&self, i: usize) -> &[u8] {
+        &self.fields[i]
     }
 }
 
@@ -313,14 +442,12 @@ enum G {
         field: Vec<u8>,
         json: Vec<u8>,
     },
-    Choice {
-        cdf: Vec<f64>,
-        fields: Vec<Vec<u8>>,
-        json: Vec<Vec<u8>>,
-    },
+    Choice(Choice),
     Number(Dist),
     CreatedPlus(Dist),
     Copy(Box<Compiled>),
+    /// A copy of field `.0` of the row, a column its generator fills.
+    Field(usize),
     Parent {
         table: String,
         rule: Box<Compiled>,
@@ -394,10 +521,10 @@ impl Compiled {
     fn kind(&self) -> &'static str {
         match self.gen {
             G::Fixed { .. } => "constant",
-            G::Choice { .. } => "choice",
+            G::Choice(_) => "choice",
             G::Number(_) => "number",
             G::CreatedPlus(_) => "created_plus",
-            G::Copy(_) => "copy",
+            G::Copy(_) | G::Field(_) => "copy",
             G::Parent { .. } => "parent",
             G::Uuid => "uuid",
             G::Cuid => "cuid",
@@ -419,13 +546,12 @@ impl Compiled {
             G::Fixed { field, json } => {
                 out.put_slice(if mode == Mode::Field { field } else { json })
             }
-            G::Choice { cdf, fields, json } => {
-                let u = unit(base, 1) * cdf[cdf.len() - 1];
-                let i = cdf.partition_point(|&c| c <= u).min(cdf.len() - 1);
+            G::Choice(c) => {
+                let i = c.pick(unit(base, 1));
                 out.put_slice(if mode == Mode::Field {
-                    &fields[i]
+                    &c.fields[i]
                 } else {
-                    &json[i]
+                    &c.json[i]
                 });
             }
             G::Number(d) => self.number(d, base, out, mode),
@@ -447,6 +573,12 @@ impl Compiled {
                 }
             }
             G::Copy(src) => src.emit(ctx, src.base_for(ctx.key), out, mode),
+            // Only a column's own rule (encode_row) reads the row's fields;
+            // a rendering without the row has none.
+            G::Field(_) => match mode {
+                Mode::Field => copy::null(out),
+                Mode::Json => out.put_slice(b"null"),
+            },
             G::Parent { table, rule } => match ctx.parents.iter().find(|p| p.table == table) {
                 Some(p) => rule.emit(&p.ctx(), rule.base_for(p.key), out, mode),
                 None => {
@@ -631,6 +763,29 @@ impl Compiled {
     }
 }
 
+/// Appends a copy of field `j` of the tuple at `out[row_at..]` (length
+/// included; NULL stays NULL).
+#[inline]
+fn copy_field(out: &mut BytesMut, row_at: usize, j: usize) {
+    let len_at = |out: &BytesMut, p: usize| {
+        i32::from_be_bytes(out[p..p + 4].try_into().expect("4 bytes")).max(0) as usize
+    };
+    let mut p = row_at + 2;
+    for _ in 0..j {
+        p += 4 + len_at(out, p);
+    }
+    let end = p + 4 + len_at(out, p);
+    let n = end - p;
+    let mut small = [0u8; 64];
+    if n <= small.len() {
+        small[..n].copy_from_slice(&out[p..end]);
+        out.put_slice(&small[..n]);
+    } else {
+        let field = out[p..end].to_vec();
+        out.put_slice(&field);
+    }
+}
+
 fn put_uuid_text(b: &mut BytesMut, u: &[u8; 16]) {
     for (i, x) in u.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -665,7 +820,7 @@ struct Cx<'a> {
     seed: u64,
     specs: &'a BTreeMap<String, RuleSpec>,
     table: &'a str,
-    declared: &'a [String],
+    declared: &'a [DeclaredTable],
 }
 
 /// Which kinds fill which types.
@@ -687,7 +842,40 @@ fn kind_fits(kind: &str, ty: &PgType) -> bool {
     }
 }
 
+/// Whether a field written as `a` is valid bytes of type `b` (text, varchar
+/// and enums share their encoding; so do the two timestamps).
+fn same_bytes(a: &PgType, b: &PgType) -> bool {
+    use PgType::*;
+    let texty = |t: &PgType| matches!(t, Text | Varchar(_) | Enum(_));
+    let time = |t: &PgType| matches!(t, Timestamp | Timestamptz);
+    a == b || (texty(a) && matches!(b, Text | Varchar(_))) || (time(a) && time(b))
+}
+
 impl Cx<'_> {
+    /// Column `col` of the row when its generator fills it: its field index
+    /// in the row and the type it is written as.
+    fn filled_column(&self, col: &str) -> Option<(usize, PgType)> {
+        if let Some(t) = crate::model::Table::ALL
+            .into_iter()
+            .find(|t| t.name() == self.table)
+        {
+            let (j, c) = t
+                .columns()
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.name == col)?;
+            let sql = c.ty.sql();
+            let is_enum = matches!(c.ty, crate::model::ColType::Enum(..));
+            return PgType::of_catalog(sql, is_enum, sql.trim_matches('"')).map(|t| (j, t));
+        }
+        let d = self.declared.iter().find(|d| d.name == self.table)?;
+        d.filled
+            .iter()
+            .enumerate()
+            .find(|(_, (c, _))| c == col)
+            .map(|(j, (_, t))| (j, t.clone()))
+    }
+
     fn key(&self, column: &str) -> u64 {
         mix64(self.seed ^ mix64(fnv(self.table) ^ fnv(column).rotate_left(17)))
     }
@@ -775,37 +963,17 @@ impl Cx<'_> {
                 G::Fixed { field, json }
             }
             "choice" => {
-                let values = s.values.as_ref().ok_or("a choice needs values")?;
-                if values.is_empty() {
-                    return Err("a choice needs at least one value".into());
-                }
-                let weights = match &s.weights {
-                    Some(w) if w.len() != values.len() => {
-                        return Err(format!("{} weights for {} values", w.len(), values.len()))
+                let values = match (&s.values, &ty) {
+                    (Some(v), _) => v,
+                    (None, PgType::Enum(name)) => {
+                        return Err(format!(
+                            "a choice on enum {name} without values takes the enum's labels from the target's catalog: \
+                             list the values (generate has no database), or load into a database"
+                        ))
                     }
-                    Some(w)
-                        if w.iter().any(|x| x.is_nan() || *x < 0.0)
-                            || w.iter().sum::<f64>() <= 0.0 =>
-                    {
-                        return Err("weights must be non-negative and not all zero".into())
-                    }
-                    Some(w) => w.clone(),
-                    None => vec![1.0; values.len()],
+                    (None, _) => return Err("a choice needs values".into()),
                 };
-                let mut cdf = Vec::with_capacity(weights.len());
-                let mut acc = 0.0;
-                for w in weights {
-                    acc += w;
-                    cdf.push(acc);
-                }
-                let mut fields = Vec::new();
-                let mut json = Vec::new();
-                for v in values {
-                    let (f, j) = encode_value(&ty, v)?;
-                    fields.push(f);
-                    json.push(j);
-                }
-                G::Choice { cdf, fields, json }
+                G::Choice(Choice::new(&ty, values, s.weights.as_deref())?)
             }
             "number" => G::Number(self.dist(s, "a number")?),
             "created_plus" => {
@@ -852,10 +1020,25 @@ impl Cx<'_> {
                         mean: 0.0,
                         sd: 0.0,
                     })
+                } else if let Some((j, filled)) = self.filled_column(col) {
+                    if depth > 0 {
+                        return Err(format!(
+                            "a copy of {col}, a column chatsynth fills, works only as a column's own rule (not through parent, copy, json or array)"
+                        ));
+                    }
+                    if !same_bytes(&filled, &ty) {
+                        return Err(format!(
+                            "copy of {}.{col}: chatsynth writes it as {}, which is not {}",
+                            self.table,
+                            filled.name(),
+                            ty.name()
+                        ));
+                    }
+                    G::Field(j)
                 } else {
                     let name = format!("{}.{col}", self.table);
                     let src = self.specs.get(&name).ok_or_else(|| {
-                        format!("copy of {name}: that column has no rule (a copy reads another rule's column, or createdAt)")
+                        format!("copy of {name}: that column has neither a rule nor is it one chatsynth fills (a copy reads another rule's column, a column chatsynth fills, or createdAt)")
                     })?;
                     let c = self.compile(col, src, None, depth + 1)?;
                     if c.ty != ty {
@@ -873,15 +1056,19 @@ impl Cx<'_> {
                     .parent
                     .as_deref()
                     .ok_or("a parent rule needs parent (a table)")?;
-                let ok = match builtin_parents(self.table) {
-                    Some(ps) => ps.contains(&parent),
-                    None => true,
+                let theirs: Option<Vec<&str>> = match builtin_parents(self.table) {
+                    Some(ps) => Some(ps.to_vec()),
+                    None => self
+                        .declared
+                        .iter()
+                        .find(|d| d.name == self.table)
+                        .and_then(|d| d.parents.clone()),
                 };
-                if !ok {
+                if let Some(ps) = theirs.filter(|ps| !ps.contains(&parent)) {
                     return Err(format!(
                         "{} rows have no {parent} parent (theirs: {})",
                         self.table,
-                        builtin_parents(self.table).unwrap_or(&[]).join(", ")
+                        ps.join(", ")
                     ));
                 }
                 let col = s.column.as_deref().unwrap_or(column);
@@ -1102,6 +1289,41 @@ fn encode_value(ty: &PgType, v: &serde_json::Value) -> Result<(Vec<u8>, Vec<u8>)
         _ => return Err(bad()),
     }
     Ok((b.to_vec(), json))
+}
+
+/// The column rules that take their values from the target's catalog: a
+/// `choice` on an enum without `values` (key, enum type name).
+pub fn labels_needed(specs: &BTreeMap<String, RuleSpec>) -> Vec<(String, String)> {
+    specs
+        .iter()
+        .filter(|(_, s)| s.kind == "choice" && s.values.is_none())
+        .filter_map(|(k, s)| match s.ty.as_deref().and_then(PgType::parse) {
+            Some(PgType::Enum(name)) => Some((k.clone(), name)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Gives each rule of [`labels_needed`] the enum's labels as its values, in
+/// the enum's order (`labels` answers `None` for a type the target lacks);
+/// every problem, one line each.
+pub fn fill_enum_labels(
+    specs: &mut BTreeMap<String, RuleSpec>,
+    labels: impl Fn(&str) -> Option<Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, name) in labels_needed(specs) {
+        match labels(&name).filter(|l| !l.is_empty()) {
+            Some(l) => {
+                specs.get_mut(&key).expect("listed above").values =
+                    Some(l.into_iter().map(serde_json::Value::String).collect());
+            }
+            None => problems.push(format!(
+                "columns.\"{key}\": the target has no enum type {name:?} (with labels) to choose among"
+            )),
+        }
+    }
+    problems
 }
 
 /// Checks the rules against the target's catalog: every problem, one line

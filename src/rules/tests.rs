@@ -8,10 +8,12 @@ fn specs(toml_text: &str) -> BTreeMap<String, RuleSpec> {
     toml::from_str::<F>(toml_text).unwrap().columns
 }
 
+/// The rule fields of a row without built-in fields (a tuple of none).
 fn row(tr: &TableRules, ctx: &RowCtx) -> Vec<u8> {
     let mut b = BytesMut::new();
-    tr.encode_row(ctx, &mut b);
-    b.to_vec()
+    b.put_i16(0);
+    tr.encode_row(ctx, 0, &mut b);
+    b[2..].to_vec()
 }
 
 const PRISMA_LIKE: &str = r#"
@@ -219,4 +221,59 @@ null_share = 0.25
         }
     }
     assert!((800..1200).contains(&nulls), "{nulls}");
+}
+
+#[test]
+fn a_copy_reads_a_column_the_generator_fills_from_the_row() {
+    let s = specs(
+        r#"
+[columns."messages.ref"]
+kind = "copy"
+type = "varchar(40)"
+column = "id"
+"#,
+    );
+    let r = Rules::compile(1, &s).unwrap();
+    let tr = r.for_table("messages");
+    assert_eq!(tr.column_kind(0), "copy");
+    // A tuple of two fields, "abc" then NULL: the copy repeats field 0.
+    let mut b = BytesMut::new();
+    b.put_i16(2);
+    crate::copy::text(&mut b, "abc");
+    crate::copy::null(&mut b);
+    let ctx = RowCtx {
+        key: 0,
+        created_ms: 0,
+        parents: &[],
+    };
+    let row_at = 0;
+    // messages.id is field 0 of the messages tuple.
+    tr.encode_row(&ctx, row_at, &mut b);
+    assert_eq!(&b[b.len() - 7..], &[0, 0, 0, 3, b'a', b'b', b'c']);
+
+    // Refused: through a json field, into a type of other bytes.
+    let bad = specs(
+        r#"
+[columns."messages.doc"]
+kind = "json"
+type = "jsonb"
+template = '{"id": {{id}}}'
+fields.id = { kind = "copy", column = "id" }
+[columns."users.n"]
+kind = "copy"
+type = "integer"
+column = "email"
+"#,
+    );
+    let e = Rules::compile(1, &bad).unwrap_err();
+    assert!(
+        e.iter()
+            .any(|p| p.contains("works only as a column's own rule")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|p| p.contains("writes it as text, which is not integer")),
+        "{e:?}"
+    );
 }

@@ -159,7 +159,8 @@ async fn reference() -> (Vec<String>, Vec<(String, String)>) {
 /// md5 per table and fingerprints of an uninterrupted `cmd` (load or refresh) of ARGS.
 async fn reference_cmd(cmd: &str) -> (Vec<String>, Vec<(String, String)>) {
     let db = TestDb::new(&format!("resume_ref_{cmd}")).await;
-    let report = report_path(&format!("ref-{cmd}"));
+    // Tests run side by side: one report file per reference database.
+    let report = report_path(&db.name);
     let mut args = vec![cmd];
     args.extend(ARGS);
     args.extend([

@@ -199,6 +199,31 @@ fn written_and_skipped(r: &serde_json::Value) -> (u64, u64) {
     (written, skipped)
 }
 
+/// The resumed run wrote some rows and skipped others, and left the same
+/// tables (md5 per table) and fingerprints as the uninterrupted run.
+async fn assert_resumed_part_and_equal(
+    r: &serde_json::Value,
+    c: &tokio_postgres::Client,
+    want: &[String],
+    want_fp: &[(String, String)],
+) {
+    let (written, skipped) = written_and_skipped(r);
+    assert!(
+        skipped > 0 && written > 0,
+        "written {written}, skipped {skipped}"
+    );
+    assert_eq!(checksums(c, "public").await, want);
+    assert_eq!(fingerprints(r), want_fp);
+}
+
+/// The status of the one ledger row.
+async fn ledger_status(c: &tokio_postgres::Client) -> String {
+    c.query_one("SELECT status FROM chatsynth_runs", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn a_load_killed_in_the_children_phase_resumes_to_the_same_data() {
     let (want, want_fp) = reference().await;
@@ -247,11 +272,7 @@ async fn a_load_killed_in_the_children_phase_resumes_to_the_same_data() {
         .await,
         0
     );
-    let status: String = c
-        .query_one("SELECT status FROM chatsynth_runs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let status = ledger_status(&c).await;
     assert_eq!(status, "COMPLETED", "one ledger row: the resumed run");
     let progress: String = c
         .query_one("SELECT progress::text FROM chatsynth_runs", &[])
@@ -297,11 +318,7 @@ async fn assert_stage_kept(c: &tokio_postgres::Client, err: &str, cmd: &str) {
         count(c, "SELECT count(*) FROM cs_stage_public.cs_progress").await > 0,
         "the committed units were dropped"
     );
-    let status: String = c
-        .query_one("SELECT status FROM chatsynth_runs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let status = ledger_status(c).await;
     assert_eq!(status, "FAILED");
 }
 
@@ -316,13 +333,7 @@ async fn a_load_stopped_by_sigterm_keeps_its_stage_and_resumes_to_the_same_data(
     let c = db.client().await;
     assert_stage_kept(&c, &err, "load").await;
     let r = resume(&db.url, "sigterm-resume");
-    let (written, skipped) = written_and_skipped(&r);
-    assert!(
-        skipped > 0 && written > 0,
-        "written {written}, skipped {skipped}"
-    );
-    assert_eq!(checksums(&c, "public").await, want);
-    assert_eq!(fingerprints(&r), want_fp);
+    assert_resumed_part_and_equal(&r, &c, &want, &want_fp).await;
     assert_eq!(
         count(
             &c,
@@ -345,18 +356,8 @@ async fn a_refresh_interrupted_mid_way_resumes_to_the_same_data() {
     let c = db.client().await;
     assert_stage_kept(&c, &err, "refresh").await;
     let r = resume_cmd("refresh", &db.url, "refresh-resume");
-    let (written, skipped) = written_and_skipped(&r);
-    assert!(
-        skipped > 0 && written > 0,
-        "written {written}, skipped {skipped}"
-    );
-    assert_eq!(checksums(&c, "public").await, want);
-    assert_eq!(fingerprints(&r), want_fp);
-    let status: String = c
-        .query_one("SELECT status FROM chatsynth_runs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    assert_resumed_part_and_equal(&r, &c, &want, &want_fp).await;
+    let status = ledger_status(&c).await;
     assert_eq!(status, "COMPLETED");
 }
 
@@ -459,11 +460,7 @@ async fn resume_refuses_another_configuration_and_nothing_to_resume() {
         count(&c, "SELECT count(*) FROM cs_stage_public.message_receipts").await,
         before
     );
-    let status: String = c
-        .query_one("SELECT status FROM chatsynth_runs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let status = ledger_status(&c).await;
     assert_eq!(status, "RUNNING", "the refused resume touched the ledger");
 }
 

@@ -775,14 +775,14 @@ fn copy_field(out: &mut BytesMut, row_at: usize, j: usize) {
         p += 4 + len_at(out, p);
     }
     let end = p + 4 + len_at(out, p);
-    let n = end - p;
-    let mut small = [0u8; 64];
-    if n <= small.len() {
-        small[..n].copy_from_slice(&out[p..end]);
-        out.put_slice(&small[..n]);
-    } else {
-        let field = out[p..end].to_vec();
-        out.put_slice(&field);
+    // Through a stack buffer, 64 bytes at a time: `out` may grow (and move)
+    // while it is appended to, so the field is read by offset, not borrowed.
+    let mut chunk = [0u8; 64];
+    while p < end {
+        let n = (end - p).min(chunk.len());
+        chunk[..n].copy_from_slice(&out[p..p + n]);
+        out.put_slice(&chunk[..n]);
+        p += n;
     }
 }
 

@@ -224,6 +224,23 @@ null_share = 0.25
 }
 
 #[test]
+fn a_copied_field_longer_than_one_chunk_is_copied_whole() {
+    // Field 1 of a tuple (NULL, 200 bytes, "x"), copied after the tuple.
+    let long: String = (0..200).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let mut b = BytesMut::with_capacity(8);
+    b.put_i16(3);
+    crate::copy::null(&mut b);
+    crate::copy::text(&mut b, &long);
+    crate::copy::text(&mut b, "x");
+    let before = b.len();
+    copy_field(&mut b, 0, 1);
+    let copied = &b[before..];
+    assert_eq!(copied.len(), 4 + 200);
+    assert_eq!(&copied[..4], &200i32.to_be_bytes());
+    assert_eq!(&copied[4..], long.as_bytes());
+}
+
+#[test]
 fn a_copy_reads_a_column_the_generator_fills_from_the_row() {
     let s = specs(
         r#"

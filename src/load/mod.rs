@@ -279,7 +279,6 @@ async fn run_inner(
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
     let mut committed = Committed::default();
-    let mut skipped = PerTable::<u64>::default();
     let mut skipped_fp = PerTable::<Fingerprint>::default();
     let stage = if resumed.is_some() {
         let stopped = staging::stop_stage_sessions(&control, &schema).await?;
@@ -294,14 +293,7 @@ async fn run_inner(
             ..Default::default()
         };
         let units = staging::committed_units(&control, &stage).await?;
-        take_committed(
-            &plan,
-            units,
-            &mut committed,
-            &mut skipped,
-            &mut skipped_fp,
-            &mut r,
-        );
+        take_committed(&plan, units, &mut committed, &mut skipped_fp, &mut r);
         crate::progress::note(&format!(
             "resuming run {run_id}: {} rows in {} units already committed are skipped",
             r.skipped_rows.values().sum::<u64>(),
@@ -351,7 +343,7 @@ async fn run_inner(
             report,
             cancel.clone(),
             committed,
-            &skipped,
+            &skipped_rows,
         )
         .await?;
         add_fingerprints(report, &skipped_fp);
@@ -574,7 +566,7 @@ fn config_digest(cfg: &DatasetConfig) -> String {
 fn rows_per_table(report: &RunReport, skipped: &SkippedRows) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        let before = skipped.get(&t.table).copied().unwrap_or(0);
+        let before = skipped_of(skipped, &t.table);
         m.insert(t.table.clone(), (t.rows + before).into());
     }
     serde_json::Value::Object(m)
@@ -583,15 +575,18 @@ fn rows_per_table(report: &RunReport, skipped: &SkippedRows) -> serde_json::Valu
 /// Rows per table (built-in or declared) committed by earlier attempts.
 type SkippedRows = std::collections::BTreeMap<String, u64>;
 
+fn skipped_of(skipped: &SkippedRows, table: &str) -> u64 {
+    skipped.get(table).copied().unwrap_or(0)
+}
+
 /// Adds the stage's committed `units` that `committed` does not hold yet
-/// (another shard's slice is already in it) to it, and counts them: rows
-/// and fingerprints per built-in table, rows and units per table name in the
+/// (another shard's slice is already in it) to it, and counts them:
+/// fingerprints per built-in table, rows and units per table name in the
 /// resume report (declared child tables included).
 fn take_committed(
     plan: &Plan,
     units: Vec<(String, u32, u64, Fingerprint)>,
     committed: &mut Committed,
-    skipped: &mut PerTable<u64>,
     skipped_fp: &mut PerTable<Fingerprint>,
     r: &mut crate::report::ResumeReport,
 ) {
@@ -599,7 +594,6 @@ fn take_committed(
         let new = if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
             let new = committed[*t].insert(unit);
             if new {
-                skipped[*t] += rows;
                 skipped_fp[*t] += fp;
             }
             new
@@ -630,7 +624,7 @@ fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
 fn progress_per_table(report: &RunReport, skipped: &SkippedRows) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        let before = skipped.get(&t.table).copied().unwrap_or(0);
+        let before = skipped_of(skipped, &t.table);
         m.insert(
             t.table.clone(),
             serde_json::json!({
@@ -774,7 +768,7 @@ async fn load_and_build(
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
     committed: Arc<Committed>,
-    skipped: &PerTable<u64>,
+    skipped: &SkippedRows,
 ) -> Result<()> {
     let p = &opts.pipeline;
     let stage_target = opts.target.with_schema(stage);
@@ -797,14 +791,14 @@ async fn load_passes(
     report: &mut RunReport,
     cancel: Arc<AtomicBool>,
     committed: Arc<Committed>,
-    skipped: &PerTable<u64>,
+    skipped: &SkippedRows,
 ) -> Result<PerTable<u64>> {
     let mut rows_by_table = PerTable::default();
     for pass in Pass::ALL {
         let phase = copy_phase(pass, st, plan, pools, cancel.clone(), committed.clone()).await?;
         for t in &phase.tables {
             if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-                rows_by_table[*x] = t.rows + skipped[*x];
+                rows_by_table[*x] = t.rows + skipped_of(skipped, &t.table);
             }
         }
         report.phases.push(phase);
@@ -913,21 +907,13 @@ async fn run_shard(
         "shard {index}/{count}: units u with u % {count} == {index}"
     ));
     let mut committed = crate::gen::pipeline::other_shards(&plan, index, count);
-    let mut skipped = PerTable::<u64>::default();
     let mut r = crate::report::ResumeReport {
         run_id: run.to_string(),
         ..Default::default()
     };
     let mut skipped_fp = PerTable::<Fingerprint>::default();
     let units = staging::committed_units(&control, &stage).await?;
-    take_committed(
-        &plan,
-        units,
-        &mut committed,
-        &mut skipped,
-        &mut skipped_fp,
-        &mut r,
-    );
+    take_committed(&plan, units, &mut committed, &mut skipped_fp, &mut r);
     let skipped_rows = r.skipped_rows.clone();
     if !r.skipped_units.is_empty() {
         report.resumed = Some(r);
@@ -948,7 +934,7 @@ async fn run_shard(
         report,
         cancel.clone(),
         Arc::new(committed),
-        &skipped,
+        &skipped_rows,
     );
     let outcome = tokio::select! {
         r = work => r,
@@ -972,7 +958,7 @@ async fn run_shard(
     let mut rows = 0;
     let mut fps = serde_json::Map::new();
     for t in report.phases.iter().flat_map(|p| &p.tables) {
-        rows += t.rows + skipped_rows.get(&t.table).copied().unwrap_or(0);
+        rows += t.rows + skipped_of(&skipped_rows, &t.table);
         fps.insert(t.table.clone(), t.fingerprint.to_string().into());
     }
     staging::shard_done(&control, &stage, index, rows, &fps.into()).await

@@ -115,14 +115,27 @@ const TOP_USER_FRACTION: f64 = 0.10;
 /// that still spills merges in one pass (docs/scale.md, "validate").
 const VALIDATE_WORK_MEM: &str = "256MB";
 
-/// Queries run with nested loops off. receipts.sql aggregates all of
-/// message_receipts joined to its messages; at 20M messages the planner
-/// joined the 72M receipts by a nested loop of `messages_pkey` probes behind
-/// a Memoize (13.7M misses, 11.2M heap pages read at random once messages
-/// outgrew the page cache): 128 s, against 88 s for the hash join it takes
-/// with nested loops off. The other queries were as fast or faster with them
-/// on, at dev and at 20M (docs/scale.md, "validate at 20M").
-const NO_NESTED_LOOPS: &[&str] = &["receipts"];
+/// A query's own planner settings: its `-- set: name = value` lines. They
+/// are applied before the query and reset after it, and the file says why
+/// (receipts.sql turns nested loops off, reads.sql sorts; docs/scale.md,
+/// "validate at 20M"). A setting name is letters, digits and underscores,
+/// and its value a plain word or number, so nothing from the file needs
+/// quoting.
+fn query_settings(sql: &str) -> Vec<(&str, &str)> {
+    sql.lines()
+        .filter_map(|l| l.trim().strip_prefix("-- set:"))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, v)| {
+            let plain = |s: &str, extra: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
+            };
+            plain(k, "") && plain(v, ".")
+        })
+        .collect()
+}
 
 /// Everything measured: scalar aggregates and histograms, by column name.
 #[derive(Debug, Default)]
@@ -341,23 +354,23 @@ pub(crate) async fn measure(client: &Client, dataset: &DatasetConfig) -> Result<
             Params::TopUsers => vec![&TOP_USER_FRACTION],
             Params::None => vec![],
         };
-        let no_nested_loops = NO_NESTED_LOOPS.contains(name);
-        if no_nested_loops {
+        let settings = query_settings(sql);
+        for (k, v) in &settings {
             client
-                .batch_execute("SET enable_nestloop = off")
+                .batch_execute(&format!("SET {k} = {v}"))
                 .await
-                .step("turning nested loops off")?;
+                .step(format!("setting {k} for sql/validate/{name}.sql"))?;
         }
         let t0 = Instant::now();
         let row = client
             .query_one(*sql, &p)
             .await
             .step(format!("validation query sql/validate/{name}.sql"))?;
-        if no_nested_loops {
+        for (k, _) in &settings {
             client
-                .batch_execute("RESET enable_nestloop")
+                .batch_execute(&format!("RESET {k}"))
                 .await
-                .step("turning nested loops back on")?;
+                .step(format!("resetting {k} after sql/validate/{name}.sql"))?;
         }
         out.query_ms
             .push((name.to_string(), t0.elapsed().as_millis() as u64));
@@ -571,4 +584,37 @@ pub(crate) async fn integrity_failures(
             format!("{} ({m})", c.name)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_settings_come_from_the_files_set_lines() {
+        let of = |q: &str| {
+            let (_, sql, _) = QUERIES.iter().find(|(n, _, _)| *n == q).unwrap();
+            query_settings(sql)
+        };
+        assert_eq!(of("receipts"), vec![("enable_nestloop", "off")]);
+        assert_eq!(of("reads"), vec![("enable_sort", "off")]);
+        for (name, sql, _) in QUERIES {
+            if !["receipts", "reads"].contains(name) {
+                assert!(query_settings(sql).is_empty(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn query_settings_skip_anything_that_would_need_quoting() {
+        let sql = "-- set: work_mem = 64MB\n\
+                   -- set: search_path = x; DROP TABLE users\n\
+                   -- set: enable_hashjoin=off\n\
+                   -- set: no_value =\n\
+                   SELECT 1 -- set: not = at_line_start";
+        assert_eq!(
+            query_settings(sql),
+            vec![("work_mem", "64MB"), ("enable_hashjoin", "off")]
+        );
+    }
 }

@@ -977,19 +977,7 @@ async fn the_changed_schema_loads_with_column_rules() {
     );
     assert_ok(&chatsynth_load(&db.url, "tiny", &["--config", cfg_s]));
     let _ = std::fs::remove_file(&cfg);
-    let preset = chatsynth::config::Band::Tiny.preset();
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM messages").await,
-        preset.counts.messages as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM conversations").await,
-        preset.counts.conversations as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM users").await,
-        preset.counts.users as i64
-    );
+    assert_tiny_counts(&c).await;
     assert_eq!(
         count(
             &c,

@@ -162,6 +162,21 @@ pub async fn checksums(c: &Client, schema: &str) -> Vec<String> {
     out
 }
 
+/// The first two columns of every row `sql` returns, as pairs; the query is
+/// named in the panic.
+pub async fn pairs<A, B>(c: &Client, sql: &str) -> Vec<(A, B)>
+where
+    A: tokio_postgres::types::FromSqlOwned,
+    B: tokio_postgres::types::FromSqlOwned,
+{
+    c.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 /// md5 of every row of `table`, ordered by the row's text (for tables
 /// without an id column, such as declared child tables keyed otherwise).
 pub async fn table_checksum(c: &Client, table: &str) -> String {

@@ -430,7 +430,7 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
     for (key, groups) in seen["enums"].as_object().expect("enums") {
         let (table, column) = key.split_once('.').unwrap();
         let sql: Vec<(String, i64)> = pairs(
-            &c,
+            c,
             &format!("SELECT \"{column}\"::text, count(*) FROM \"{table}\" GROUP BY 1 ORDER BY 1"),
         )
         .await;

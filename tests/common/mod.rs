@@ -94,6 +94,21 @@ impl Drop for TestDb {
     }
 }
 
+/// `chatsynth load --band tiny --database-url url --no-progress` with `extra`
+/// flags (a report path, a schema, a metrics file...).
+pub fn run_tiny_load(url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        url,
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    chatsynth(&args)
+}
+
 /// Runs the built `chatsynth` binary with `args`.
 pub fn chatsynth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chatsynth"))

@@ -148,13 +148,20 @@ pub struct CleanReport {
 
 /// Cleans `target`; the child tables `declared` in the config lose their
 /// synthetic rows too (rows off a synthetic parent or by a synthetic user).
-pub async fn run(target: &Target, declared: &BTreeMap<String, ChildTable>) -> Result<CleanReport> {
+/// The stage of a sharded run in progress (`load --prepare`) is refused,
+/// nothing changed, unless `abandon_run` names that run.
+pub async fn run(
+    target: &Target,
+    declared: &BTreeMap<String, ChildTable>,
+    abandon_run: Option<&str>,
+) -> Result<CleanReport> {
     let tables = catalog::tables_with_children(declared.keys());
     let started = Instant::now();
     let schema = &target.schema;
     let mut client = target.connect().await?;
     crate::db::refuse_read_only(&client).await?;
     catalog::try_lock(&client, schema).await?;
+    catalog::stage::guard_sharded_run(&client, schema, "clean", abandon_run, true).await?;
     catalog::children::require_present(&client, schema, declared).await?;
     let present = catalog::existing_tables(&client, schema).await?;
     if present.len() != Table::ALL.len() {
@@ -167,7 +174,8 @@ pub async fn run(target: &Target, declared: &BTreeMap<String, ChildTable>) -> Re
             }
         )));
     }
-    // A killed load's staging schema is synthetic too.
+    // A killed load's staging schema is synthetic too (a sharded run's only
+    // when abandoned: refused above otherwise).
     catalog::stage::drop_stage(&client, schema).await?;
     let before = counts(&client, schema, &tables).await?;
     let real = catalog::non_synthetic_users(&client, schema).await?;

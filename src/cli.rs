@@ -178,6 +178,7 @@ pub struct LoadArgs {
     pub run: Option<String>,
     /// Drop the stage of the sharded run RUN_ID (its shards' work is lost) and run anyway: a
     /// whole load or a `--prepare` is refused while a prepared run's stage is in the schema.
+    /// Refused when no sharded run RUN_ID is in progress there.
     #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["resume", "shard", "finish"])]
     pub abandon_run: Option<String>,
     #[command(flatten)]
@@ -346,7 +347,8 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub resume: bool,
     /// Drop the stage of the sharded run RUN_ID (its shards' work is lost) and refresh anyway:
-    /// refused while a prepared run's stage is in the schema.
+    /// refused while a prepared run's stage is in the schema. Refused when no sharded run
+    /// RUN_ID is in progress there.
     #[arg(long, value_name = "RUN_ID", conflicts_with = "resume")]
     pub abandon_run: Option<String>,
     #[command(flatten)]
@@ -363,6 +365,11 @@ pub struct CleanArgs {
     /// rows too (rows off a synthetic parent or by a synthetic user).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Drop the stage of the sharded run RUN_ID (its shards' work is lost) and clean anyway:
+    /// refused while a prepared run's stage (`load --prepare`) is in the schema, and when no
+    /// sharded run RUN_ID is in progress there.
+    #[arg(long, value_name = "RUN_ID")]
+    pub abandon_run: Option<String>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }

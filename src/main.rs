@@ -274,7 +274,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let done = async {
                 let declared = settings::declared_tables(args.config.as_deref())?;
                 let target = resolve_target(&args.target).await?;
-                clean::run(&target, &declared).await
+                clean::run(&target, &declared, args.abandon_run.as_deref()).await
             }
             .await;
             m.finish(done, metrics::render_clean)?;

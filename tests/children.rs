@@ -9,13 +9,6 @@ mod common;
 
 use common::*;
 
-fn write_config(tag: &str, text: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("children-{tag}-{}.toml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 fn report_path(url: &str) -> String {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!(
@@ -61,23 +54,13 @@ fn load(url: &str, config: &str, extra: &[&str]) -> std::process::Output {
     chatsynth(&args)
 }
 
-async fn table_checksum(c: &tokio_postgres::Client, table: &str) -> String {
-    c.query_one(
-        &format!("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"),
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
 #[tokio::test]
 async fn declared_child_tables_load_with_their_keys_and_rates() {
     let db = TestDb::new("children").await;
     let c = db.client().await;
     apply_schema(&c, "public").await;
     c.batch_execute(CHILD_TABLES_SQL).await.unwrap();
-    let config = write_config("ok", CHILD_TABLES_CONFIG);
+    let config = write_config("children-ok", CHILD_TABLES_CONFIG);
     let o = load(&db.url, &config, &["--workers", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let one = [
@@ -239,7 +222,11 @@ async fn a_declaration_that_does_not_fit_is_refused_before_anything_is_written()
         ),
     ];
     for (tag, text, expected) in cases {
-        let o = load(&db.url, &write_config(tag, text), &[]);
+        let o = load(
+            &db.url,
+            &write_config(&format!("children-{tag}"), text),
+            &[],
+        );
         assert_eq!(o.status.code(), Some(2), "{tag}: {}", stderr(&o));
         for e in expected {
             assert!(stderr(&o).contains(e), "{tag}: {e:?} in {}", stderr(&o));
@@ -288,7 +275,7 @@ async fn column_rules_fill_a_declared_tables_own_columns() {
     .await
     .unwrap();
     let config = write_config(
-        "rules",
+        "children-rules",
         r#"
 [columns."users.tenantId"]
 kind = "choice"
@@ -434,7 +421,7 @@ type = "text"
 parent = "conversations"
 column = "tenantId"
 "#;
-    let o = load(&db.url, &write_config("rules_bad", &bad), &[]);
+    let o = load(&db.url, &write_config("children-rules_bad", &bad), &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("fills message_reactions.emoji itself"), "{e}");
@@ -444,7 +431,11 @@ column = "tenantId"
     );
     let missing = std::fs::read_to_string(&config).unwrap()
         + "[columns.\"message_reactions.mood\"]\nkind = \"constant\"\ntype = \"text\"\nvalue = \"x\"\n";
-    let o = load(&db.url, &write_config("rules_missing", &missing), &[]);
+    let o = load(
+        &db.url,
+        &write_config("children-rules_missing", &missing),
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no column message_reactions.mood"),
@@ -464,7 +455,7 @@ async fn profile_measures_the_declared_tables_rows_per_parent() {
     let c = db.client().await;
     apply_schema(&c, "public").await;
     c.batch_execute(CHILD_TABLES_SQL).await.unwrap();
-    let config = write_config("profile", CHILD_TABLES_CONFIG);
+    let config = write_config("children-profile", CHILD_TABLES_CONFIG);
     let o = load(&db.url, &config, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let shape = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))

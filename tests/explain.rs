@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{apply_schema, chatsynth, stderr, stdout, TestDb};
+use common::{apply_schema, chatsynth, run_tiny_load, stderr, stdout, TestDb};
 use serde_json::Value;
 
 const CANDIDATES: [&str; 3] = [
@@ -73,18 +73,15 @@ async fn capture_reuse_apply_and_compare_on_a_loaded_tiny_band() {
     let client = db.client().await;
     let schema = "chat";
     let dir = out_dir("flow");
-    let load = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
+    let load = run_tiny_load(
         &db.url,
-        "--schema",
-        schema,
-        "--no-progress",
-        "--report",
-        path_str(&dir.join("load.json")),
-    ]);
+        &[
+            "--schema",
+            schema,
+            "--report",
+            path_str(&dir.join("load.json")),
+        ],
+    );
     assert!(load.status.success(), "load failed: {}", stderr(&load));
     let messages_before: i64 = client
         .query_one(

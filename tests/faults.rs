@@ -910,16 +910,11 @@ async fn clean_removes_exactly_what_cascades_from_synthetic_users() {
         .await
         .unwrap();
     let want = ids(&c, "public").await;
-    let want_replies: Vec<(String, Option<String>)> = c
-        .query(
-            "SELECT id, \"replyToId\" FROM messages WHERE id LIKE 'real%' ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let want_replies: Vec<(String, Option<String>)> = pairs(
+        &c,
+        "SELECT id, \"replyToId\" FROM messages WHERE id LIKE 'real%' ORDER BY id",
+    )
+    .await;
     c.batch_execute("ROLLBACK").await.unwrap();
 
     let t = Instant::now();
@@ -927,16 +922,11 @@ async fn clean_removes_exactly_what_cascades_from_synthetic_users() {
     let took = t.elapsed().as_secs_f64() * 1000.0;
     let got = ids(&c, "public").await;
     assert_eq!(got, want, "clean differs from the foreign keys' cascade");
-    let got_replies: Vec<(String, Option<String>)> = c
-        .query(
-            "SELECT id, \"replyToId\" FROM messages WHERE id LIKE 'real%' ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let got_replies: Vec<(String, Option<String>)> = pairs(
+        &c,
+        "SELECT id, \"replyToId\" FROM messages WHERE id LIKE 'real%' ORDER BY id",
+    )
+    .await;
     assert_eq!(got_replies, want_replies);
 
     // Spelled out: what stays and what goes.

@@ -35,17 +35,12 @@ async fn schema_sql_matches_the_prisma_conventions() {
     let db = TestDb::new("schema").await;
     let c = db.client().await;
     apply_schema(&c, "public").await;
-    let enums: Vec<(String, String)> = c
-        .query(
-            "SELECT t.typname::text, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) \
+    let enums: Vec<(String, String)> = pairs(
+        &c,
+        "SELECT t.typname::text, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) \
              FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY 1 ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    )
+    .await;
     let expected = [
         ("AttachmentType", "IMAGE,VIDEO,AUDIO,DOCUMENT,OTHER"),
         ("ConversationRole", "MEMBER,ADMIN,OWNER"),
@@ -190,16 +185,7 @@ async fn schema_sql_matches_the_prisma_conventions() {
         29 + 7,
         "29 secondary indexes + 7 primary keys"
     );
-    let fks: Vec<(String, String)> = c
-        .query(
-            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let fks: Vec<(String, String)> = pairs(&c, "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' ORDER BY 1").await;
     assert_eq!(fks.len(), 12);
     for (name, def) in &fks {
         assert!(def.contains("ON UPDATE CASCADE"), "{name}: {def}");

@@ -89,17 +89,10 @@ async fn metrics_of_load_validate_refresh_and_clean_pass_promtool() {
     let db = TestDb::new("metrics").await;
     let dir = Dir::new("metrics");
     let (report, load_prom) = (dir.file("load.json"), dir.file("load.prom"));
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
+    let o = run_tiny_load(
         &db.url,
-        "--report",
-        &report,
-        "--metrics-file",
-        &load_prom,
-    ]);
+        &["--report", &report, "--metrics-file", &load_prom],
+    );
     ok(&o);
     promtool_check(&load_prom);
     let text = std::fs::read_to_string(&load_prom).unwrap();

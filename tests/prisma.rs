@@ -429,18 +429,11 @@ async fn check_read_back(c: &tokio_postgres::Client, seen: &Value) -> Vec<(Strin
     // Enum columns as the client decodes them.
     for (key, groups) in seen["enums"].as_object().expect("enums") {
         let (table, column) = key.split_once('.').unwrap();
-        let sql: Vec<(String, i64)> = c
-            .query(
-                &format!(
-                    "SELECT \"{column}\"::text, count(*) FROM \"{table}\" GROUP BY 1 ORDER BY 1"
-                ),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let sql: Vec<(String, i64)> = pairs(
+            c,
+            &format!("SELECT \"{column}\"::text, count(*) FROM \"{table}\" GROUP BY 1 ORDER BY 1"),
+        )
+        .await;
         let mut prisma: Vec<(String, i64)> = groups
             .as_object()
             .unwrap()
@@ -977,19 +970,7 @@ async fn the_changed_schema_loads_with_column_rules() {
     );
     assert_ok(&chatsynth_load(&db.url, "tiny", &["--config", cfg_s]));
     let _ = std::fs::remove_file(&cfg);
-    let preset = chatsynth::config::Band::Tiny.preset();
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM messages").await,
-        preset.counts.messages as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM conversations").await,
-        preset.counts.conversations as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM users").await,
-        preset.counts.users as i64
-    );
+    assert_tiny_counts(&c).await;
     assert_eq!(
         count(
             &c,
@@ -1418,16 +1399,11 @@ async fn a_declared_reactions_table_loads_into_the_prisma_migrated_schema() {
         .unwrap()
         .get(0);
     assert_eq!(seen["priceSum"].as_str(), Some(sum.as_str()));
-    let by_tenant: Vec<(String, i64)> = c
-        .query(
-            "SELECT \"tenantId\", count(*) FROM message_reactions GROUP BY 1 ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let by_tenant: Vec<(String, i64)> = pairs(
+        &c,
+        "SELECT \"tenantId\", count(*) FROM message_reactions GROUP BY 1 ORDER BY 1",
+    )
+    .await;
     let mut prisma: Vec<(String, i64)> = seen["byTenant"]
         .as_object()
         .unwrap()

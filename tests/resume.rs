@@ -716,33 +716,171 @@ async fn a_prepared_run_refuses_a_plain_load_until_abandoned_by_its_id() {
         load(&db.url, &["--abandon-run", "20260101T000000Z-1"]),
         refresh,
     ] {
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(
-            err.lines().filter(|l| l.starts_with("error:")).count(),
-            1,
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!("sharded run {run} is in progress"))
-                && err.contains(&format!("--abandon-run {run}")),
-            "{err}"
+        assert_refused(
+            &o,
+            &[
+                &format!("sharded run {run} is in progress"),
+                &format!("--abandon-run {run}"),
+            ],
         );
         assert_eq!(count(&c, units).await, before);
     }
     // Abandoned by its id: the stage is replaced and the load completes.
     let o = load(&db.url, &["--abandon-run", &run]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("abandoning sharded run {run}")));
-    assert_eq!(
-        count(
-            &c,
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_stage_public'"
+    assert_abandoned(&o, &run, &c).await;
+    assert!(count(&c, "SELECT count(*) FROM public.messages").await > 0);
+}
+
+/// Whether the stage of schema public exists.
+async fn stage_exists(c: &tokio_postgres::Client) -> bool {
+    count(
+        c,
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_stage_public'",
+    )
+    .await
+        > 0
+}
+
+/// `o` abandoned sharded run `run` and succeeded: the stage is gone.
+async fn assert_abandoned(o: &std::process::Output, run: &str, c: &tokio_postgres::Client) {
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+    assert!(stderr(o).contains(&format!("abandoning sharded run {run}")));
+    assert!(!stage_exists(c).await);
+}
+
+/// What a refused command must leave as it was: md5 of the seven target
+/// tables, the stage's committed units and shard rows, and the ledger.
+async fn untouched_state(c: &tokio_postgres::Client) -> (Vec<String>, i64, String) {
+    let units = if stage_exists(c).await {
+        count(c, "SELECT count(*) FROM cs_stage_public.cs_progress").await
+            + 1000 * count(c, "SELECT count(*) FROM cs_stage_public.cs_shards").await
+    } else {
+        -1
+    };
+    let ledger: String = c
+        .query_one(
+            "SELECT coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), 'none') FROM chatsynth_runs r",
+            &[],
         )
-        .await,
-        0
+        .await
+        .unwrap()
+        .get(0);
+    (checksums(c, "public").await, units, ledger)
+}
+
+/// `chatsynth <cmd> <extra> --database-url url` (clean takes no dataset options).
+fn cmd(cmd: &str, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![cmd];
+    args.extend(extra);
+    if cmd != "clean" {
+        args.extend(ARGS);
+        args.push("--no-progress");
+    }
+    args.extend(["--database-url", url]);
+    chatsynth(&args)
+}
+
+/// Exit 2 with exactly one `error:` line that contains every one of `want`.
+fn assert_refused(o: &std::process::Output, want: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    for w in want {
+        assert!(err.contains(w), "{w:?} not in: {err}");
+    }
+}
+
+#[tokio::test]
+async fn clean_refuses_a_sharded_run_in_progress_until_abandoned_by_its_id() {
+    let db = TestDb::new("shards_clean").await;
+    let c = db.client().await;
+    // A loaded target, then a sharded run prepared over it, one shard done.
+    let o = load(&db.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = load(&db.url, &["--prepare", "--truncate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = common::stdout(&o).trim().to_string();
+    let o = load(&db.url, &["--shard", "0/2", "--run", &run]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = untouched_state(&c).await;
+    assert!(
+        before.1 > 1000,
+        "a shard row and committed units: {before:?}"
     );
     assert!(count(&c, "SELECT count(*) FROM public.messages").await > 0);
+    // A plain clean, and one abandoning another run: refused, nothing changed.
+    let in_progress = format!("sharded run {run} is in progress");
+    let how = format!("chatsynth clean --abandon-run {run}");
+    let o = cmd("clean", &db.url, &[]);
+    assert_refused(&o, &[&in_progress, &how, "load --finish --run"]);
+    assert_eq!(untouched_state(&c).await, before);
+    let o = cmd("clean", &db.url, &["--abandon-run", "20260101T000000Z-1"]);
+    assert_refused(
+        &o,
+        &[
+            &in_progress,
+            "--abandon-run 20260101T000000Z-1 names another run",
+        ],
+    );
+    assert_eq!(untouched_state(&c).await, before);
+    // Abandoned by its id: the stage goes and the synthetic rows with it.
+    let o = cmd("clean", &db.url, &["--abandon-run", &run]);
+    assert_abandoned(&o, &run, &c).await;
+    assert_eq!(count(&c, "SELECT count(*) FROM public.messages").await, 0);
+}
+
+#[tokio::test]
+async fn abandon_run_without_that_sharded_run_in_progress_is_refused() {
+    let db = TestDb::new("abandon_none").await;
+    let c = db.client().await;
+    let o = load(&db.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = untouched_state(&c).await;
+    assert_eq!(before.1, -1, "no stage after a completed load");
+    // No stage at all: load, --prepare, refresh and clean refuse.
+    let named = "--abandon-run 20260101T000000Z-1: no sharded run is in progress";
+    for (c_, extra) in [
+        ("load", vec!["--truncate"]),
+        ("load", vec!["--prepare", "--truncate"]),
+        ("refresh", vec![]),
+        ("clean", vec![]),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--abandon-run", "20260101T000000Z-1"]);
+        let o = cmd(c_, &db.url, &args);
+        assert_refused(&o, &[named, "there is no stage"]);
+        assert_eq!(untouched_state(&c).await, before, "{c_} {extra:?}");
+    }
+    // A stage kept by a stopped whole run is not a sharded run: refused, and
+    // the message names the run it holds.
+    let mut args = vec!["load", "--truncate"];
+    args.extend(ARGS);
+    let status = run_to_hook(&args, &db.url, "children", "abandon-none", Signal::SIGTERM);
+    assert_eq!(status.code(), Some(143));
+    let stopped: String = c
+        .query_one("SELECT run_id FROM cs_stage_public.cs_run", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let before = untouched_state(&c).await;
+    for c_ in ["load", "refresh", "clean"] {
+        let extra: &[&str] = if c_ == "load" { &["--truncate"] } else { &[] };
+        let mut args = extra.to_vec();
+        args.extend(["--abandon-run", &stopped]);
+        let o = cmd(c_, &db.url, &args);
+        assert_refused(
+            &o,
+            &[
+                &format!("--abandon-run {stopped}: no sharded run is in progress"),
+                &format!("holds run {stopped}"),
+            ],
+        );
+        assert_eq!(untouched_state(&c).await, before, "{c_}");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -758,15 +896,7 @@ const CHILDREN: [&str; 3] = ["message_reactions", "conversation_pins", "user_bad
 async fn checksums_with_children(c: &tokio_postgres::Client) -> Vec<String> {
     let mut v = checksums(c, "public").await;
     for t in CHILDREN {
-        v.push(
-            c.query_one(
-                &format!("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {t} t"),
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0),
-        );
+        v.push(common::table_checksum(c, t).await);
     }
     v
 }
@@ -781,14 +911,7 @@ async fn children_db(tag: &str) -> TestDb {
 
 #[tokio::test]
 async fn declared_child_tables_resume_and_shard_to_the_same_data() {
-    let config = std::env::temp_dir()
-        .join(format!(
-            "chatsynth-resume-children-{}.toml",
-            std::process::id()
-        ))
-        .to_string_lossy()
-        .into_owned();
-    std::fs::write(&config, common::CHILD_TABLES_CONFIG).unwrap();
+    let config = common::write_config("resume-children", common::CHILD_TABLES_CONFIG);
     let cfg = ["--config", config.as_str()];
 
     let reference = children_db("resume_children_ref").await;
@@ -858,5 +981,121 @@ async fn declared_child_tables_resume_and_shard_to_the_same_data() {
     let o = load(&db.url, &["--finish", "--run", &run, "--config", &config]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(checksums_with_children(&db.client().await).await, want);
+    let _ = std::fs::remove_file(&config);
+}
+
+/// The fingerprint of each declared child table in a report.
+fn child_fingerprints(r: &serde_json::Value) -> Vec<(String, String)> {
+    fingerprints(r)
+        .into_iter()
+        .filter(|(t, _)| CHILDREN.contains(&t.as_str()))
+        .collect()
+}
+
+/// `load <extra> ARGS-with-seed --config config --report ...`: must succeed;
+/// returns its report.
+fn load_report(
+    url: &str,
+    config: &str,
+    seed: &str,
+    extra: &[&str],
+    tag: &str,
+) -> serde_json::Value {
+    let report = report_path(tag);
+    let mut args = vec!["load"];
+    args.extend(extra);
+    args.extend(["--band", "tiny", "--messages", "100000", "--seed", seed]);
+    args.extend(["--config", config, "--report", &report]);
+    args.extend(["--database-url", url, "--no-progress"]);
+    let o = chatsynth(&args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    let r = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&report);
+    r
+}
+
+#[tokio::test]
+async fn declared_child_tables_fingerprints_combine_across_shards_and_follow_the_seed() {
+    let config = common::write_config("resume-childfp", common::CHILD_TABLES_CONFIG);
+    let zero = "0".repeat(32);
+
+    let single = children_db("childfp_single").await;
+    let want = child_fingerprints(&load_report(&single.url, &config, "7", &[], "childfp-1"));
+    assert_eq!(
+        want.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        {
+            let mut v = CHILDREN.to_vec();
+            v.sort();
+            v
+        },
+        "every declared table reported"
+    );
+    for (t, fp) in &want {
+        assert!(
+            fp.len() == 32 && *fp != zero,
+            "{t}: empty fingerprint {fp:?}"
+        );
+    }
+
+    // Three shards and --finish: the finish covers every unit and equals the
+    // single run; the shards' own fingerprints add up to it.
+    let db = children_db("childfp_shards").await;
+    let prep = load_report(&db.url, &config, "7", &["--prepare"], "childfp-prep");
+    let run = prep["run_id"].as_str().unwrap().to_string();
+    let mut sum = std::collections::BTreeMap::<String, u128>::new();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let r = load_report(
+            &db.url,
+            &config,
+            "7",
+            &["--shard", shard, "--run", &run],
+            "childfp-shard",
+        );
+        // A shard may hold no unit of a small pass (its table's
+        // fingerprint is then zero): only the sum is compared.
+        for (t, fp) in child_fingerprints(&r) {
+            let v = u128::from_str_radix(&fp, 16).unwrap();
+            let e = sum.entry(t).or_default();
+            *e = e.wrapping_add(v);
+        }
+    }
+    let fin = load_report(
+        &db.url,
+        &config,
+        "7",
+        &["--finish", "--run", &run],
+        "childfp-fin",
+    );
+    assert_eq!(child_fingerprints(&fin), want, "finish vs single run");
+    let combined: Vec<(String, String)> = sum
+        .into_iter()
+        .map(|(t, v)| (t, format!("{v:032x}")))
+        .collect();
+    assert_eq!(combined, want, "shards combined vs single run");
+    // The shards' rows recorded in cs_shards carry them too (ledger progress).
+    let c = db.client().await;
+    let ledger: String = c
+        .query_one(
+            "SELECT progress::text FROM chatsynth_runs WHERE run_id = $1",
+            &[&run],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    for (t, fp) in &want {
+        assert!(
+            ledger.contains(fp.as_str()),
+            "{t}'s fingerprint not in the ledger: {ledger}"
+        );
+    }
+
+    // Another seed: every declared table's fingerprint differs.
+    let other = children_db("childfp_seed").await;
+    let got = child_fingerprints(&load_report(&other.url, &config, "8", &[], "childfp-8"));
+    assert_eq!(got.len(), want.len());
+    for ((t, a), (_, b)) in want.iter().zip(&got) {
+        assert_ne!(a, b, "{t}: same fingerprint for seeds 7 and 8");
+        assert_ne!(b, &zero, "{t}");
+    }
     let _ = std::fs::remove_file(&config);
 }

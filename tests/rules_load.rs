@@ -34,19 +34,7 @@ async fn a_grown_schema_loads_with_rules_and_children_carry_their_parents_tenant
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let c = db.client().await;
-    let preset = chatsynth::config::Band::Tiny.preset();
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM messages").await,
-        preset.counts.messages as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM users").await,
-        preset.counts.users as i64
-    );
-    assert_eq!(
-        count(&c, "SELECT count(*) FROM conversations").await,
-        preset.counts.conversations as i64
-    );
+    assert_tiny_counts(&c).await;
     // Each conversation's tenant is its creator's; each message's, its conversation's.
     assert_eq!(
         count(

@@ -56,15 +56,7 @@ async fn schema_check_reads_the_named_schema_and_lists_drift_with_fixes() {
         "{out}"
     );
     // load's preflight refuses it too, and points here.
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
-        &db.url,
-        "--schema",
-        "chat_one",
-    ]);
+    let o = run_tiny_load(&db.url, &["--schema", "chat_one"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("Run `chatsynth schema check`"),

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{chatsynth, stderr, stdout, TestDb};
+use common::{chatsynth, run_tiny_load, stderr, stdout, TestDb};
 use serde_json::Value;
 
 struct Loaded {
@@ -28,16 +28,7 @@ async fn tiny_load(tag: &str) -> Loaded {
         .join(format!("chatsynth-validate-{}", db.name));
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("load.json");
-    let o = chatsynth(&[
-        "load",
-        "--band",
-        "tiny",
-        "--database-url",
-        &db.url,
-        "--report",
-        report.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let o = run_tiny_load(&db.url, &["--report", report.to_str().unwrap()]);
     assert!(
         o.status.success(),
         "load failed: {}\n{}",

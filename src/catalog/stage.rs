@@ -124,6 +124,53 @@ pub async fn stage_kind(client: &Client, target_schema: &str) -> Result<Option<(
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
+/// A stage made by `load --prepare` belongs to a sharded run whose shards may
+/// be running on other machines: `cmd` (a whole load, `--prepare`, a
+/// `--resume`, a refresh, a clean) would drop or take over their work. Refused
+/// (nothing written) unless `abandon` names that run and `may_abandon` (not
+/// for a resume); then the caller drops the stage. `abandon` naming a run
+/// that is not in progress in the schema is refused too.
+pub(crate) async fn guard_sharded_run(
+    client: &Client,
+    schema: &str,
+    cmd: &str,
+    abandon: Option<&str>,
+    may_abandon: bool,
+) -> Result<()> {
+    let stage = stage_schema(schema);
+    match stage_kind(client, schema).await? {
+        Some((run, true)) => {
+            if may_abandon && abandon == Some(run.as_str()) {
+                crate::progress::note(&format!(
+                    "abandoning sharded run {run}: its stage is dropped"
+                ));
+                return Ok(());
+            }
+            let named = match abandon {
+                Some(other) if other != run => {
+                    format!(" (--abandon-run {other} names another run)")
+                }
+                _ => String::new(),
+            };
+            Err(Error::Refused(format!(
+                "sharded run {run} is in progress in schema {schema:?}{named} (its shards load into the stage {stage:?}); nothing was written. Finish it with `chatsynth load --finish --run {run}`, or abandon it (its shards' work is lost) with `chatsynth {cmd} --abandon-run {run}`"
+            )))
+        }
+        found => match abandon {
+            None => Ok(()),
+            Some(other) => Err(Error::Refused(format!(
+                "--abandon-run {other}: no sharded run is in progress in schema {schema:?} ({}); nothing was written. Run without --abandon-run",
+                match found {
+                    Some((run, _)) => format!(
+                        "the stage {stage:?} holds run {run}, a failed or killed run that was not prepared with `load --prepare`"
+                    ),
+                    None => "there is no stage".to_string(),
+                }
+            ))),
+        },
+    }
+}
+
 /// Committed units in the stage of `target_schema` (0 when there is none).
 pub async fn committed_unit_count(client: &Client, target_schema: &str) -> Result<i64> {
     if stage_run(client, target_schema).await?.is_none() {

@@ -113,13 +113,15 @@ pub(crate) enum Message {
 }
 
 /// What one generator thread spent its time on, and the fingerprints of the
-/// units it sent.
-#[derive(Debug, Default, Clone, Copy)]
+/// units it sent (per built-in table, and per declared child table of
+/// `plan.children`).
+#[derive(Debug, Default, Clone)]
 struct GenStats {
     busy_ns: u64,
     blocked_ns: u64,
     units: u64,
     fingerprints: PerTable<Fingerprint>,
+    child_fingerprints: Vec<Fingerprint>,
 }
 
 impl std::ops::AddAssign for GenStats {
@@ -129,6 +131,13 @@ impl std::ops::AddAssign for GenStats {
         self.units += o.units;
         for t in Table::ALL {
             self.fingerprints[t] += o.fingerprints[t];
+        }
+        if self.child_fingerprints.len() < o.child_fingerprints.len() {
+            self.child_fingerprints
+                .resize(o.child_fingerprints.len(), Fingerprint::EMPTY);
+        }
+        for (f, o) in self.child_fingerprints.iter_mut().zip(o.child_fingerprints) {
+            *f += o;
         }
     }
 }
@@ -259,11 +268,22 @@ pub(crate) async fn run_phase<C: Consumer>(
     let gen = tokio::task::spawn_blocking(move || join_generators(gens))
         .await
         .map_err(|e| Error::Other(format!("generator threads: {e}")))??;
-    // The consumer reports its tables in the order started: the pass's.
+    // Each table's fingerprint, found by its name: a built-in table's or a
+    // declared child table's.
     let tables = consumed.map(|mut tables| {
-        for (report, &t) in tables.iter_mut().zip(pass.tables()) {
-            debug_assert_eq!(report.table, t.name());
-            report.fingerprint = gen.fingerprints[t];
+        for report in tables.iter_mut() {
+            if let Some(&t) = pass.tables().iter().find(|t| t.name() == report.table) {
+                report.fingerprint = gen.fingerprints[t];
+            } else if let Some(&i) = children
+                .iter()
+                .find(|&&i| plan.children[i].name == report.table)
+            {
+                report.fingerprint = gen
+                    .child_fingerprints
+                    .get(i)
+                    .copied()
+                    .unwrap_or(Fingerprint::EMPTY);
+            }
         }
         tables
     });
@@ -301,6 +321,9 @@ struct ChannelSink {
     blocked_ns: u64,
     hashers: PerTable<UnitHasher>,
     fingerprints: PerTable<Fingerprint>,
+    /// The same per declared child table (`plan.children`).
+    child_hashers: Vec<UnitHasher>,
+    child_fingerprints: Vec<Fingerprint>,
 }
 
 impl ChannelSink {
@@ -325,10 +348,12 @@ impl ChannelSink {
             if self.committed.has_child(i, self.unit) {
                 continue;
             }
+            let fingerprint = self.child_hashers[i].finish_unit();
             let _ = tx.send(Message::EndOfUnit {
                 unit: self.unit,
-                fingerprint: Fingerprint::EMPTY,
+                fingerprint,
             });
+            self.child_fingerprints[i] += fingerprint;
         }
     }
 
@@ -376,6 +401,9 @@ impl ChunkSink for ChannelSink {
             return !self.cancel.load(Ordering::Relaxed);
         }
         let tx = self.child_senders.get(i).cloned().flatten();
+        if tx.is_some() {
+            self.child_hashers[i].update(&chunk);
+        }
         self.send_to(tx, chunk, rows)
     }
 }
@@ -398,6 +426,8 @@ fn spawn_generators(
             let sink = ChannelSink {
                 senders: senders.clone(),
                 committed: committed.clone(),
+                child_hashers: vec![UnitHasher::default(); child_senders.len()],
+                child_fingerprints: vec![Fingerprint::EMPTY; child_senders.len()],
                 child_senders: child_senders.clone(),
                 unit: 0,
                 cancel: cancel.clone(),
@@ -464,6 +494,7 @@ fn generate_units(
     }
     stats.blocked_ns = sink.blocked_ns;
     stats.fingerprints = sink.fingerprints;
+    stats.child_fingerprints = sink.child_fingerprints;
     stats.busy_ns = (started.elapsed().as_nanos() as u64).saturating_sub(sink.blocked_ns);
     stats
 }

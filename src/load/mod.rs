@@ -279,7 +279,7 @@ async fn run_inner(
         .choices
         .push("COPY sessions use synchronous_commit = off".into());
     let mut committed = Committed::default();
-    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    let mut skipped_fp = SkippedFingerprints::default();
     let stage = if resumed.is_some() {
         let stopped = staging::stop_stage_sessions(&control, &schema).await?;
         if stopped > 0 {
@@ -523,10 +523,8 @@ async fn cleanup(
     }
 }
 
-/// A stage made by `load --prepare` belongs to a sharded run whose shards may
-/// be running on other machines: a whole run, a resume or another
-/// `--prepare` would drop or take over their work. Refused (nothing written)
-/// unless `--abandon-run` names that run; then its stage is dropped.
+/// A prepared sharded run's stage is not dropped or taken over without
+/// `--abandon-run` naming it ([`staging::guard_sharded_run`]).
 async fn guard_sharded_run(
     opts: &LoadOptions,
     control: &tokio_postgres::Client,
@@ -535,20 +533,14 @@ async fn guard_sharded_run(
     if !matches!(opts.mode, Mode::Whole | Mode::Prepare | Mode::Resume) {
         return Ok(());
     }
-    let Some((run, true)) = staging::stage_kind(control, schema).await? else {
-        return Ok(());
-    };
-    if opts.mode != Mode::Resume && opts.abandon_run.as_deref() == Some(run.as_str()) {
-        crate::progress::note(&format!(
-            "abandoning sharded run {run}: its stage is dropped"
-        ));
-        return Ok(());
-    }
-    let cmd = opts.command.as_str();
-    Err(Error::Refused(format!(
-        "sharded run {run} is in progress in schema {schema:?} (its shards load into the stage {:?}); nothing was written. Finish it with `chatsynth load --finish --run {run}`, or abandon it (its shards' work is lost) with `chatsynth {cmd} --abandon-run {run}`",
-        staging::stage_schema(schema)
-    )))
+    staging::guard_sharded_run(
+        control,
+        schema,
+        opts.command.as_str(),
+        opts.abandon_run.as_deref(),
+        opts.mode != Mode::Resume,
+    )
+    .await
 }
 
 /// sha256 of the dataset configuration: equal digests, equal data.
@@ -580,42 +572,43 @@ fn skipped_of(skipped: &SkippedRows, table: &str) -> u64 {
 }
 
 /// Adds the stage's committed `units` that `committed` does not hold yet
-/// (another shard's slice is already in it) to it, and counts them:
-/// fingerprints per built-in table, rows and units per table name in the
-/// resume report (declared child tables included).
+/// (another shard's slice is already in it) to it, and counts them per table
+/// name (declared child tables included): their fingerprints, and their rows
+/// and units in the resume report.
 fn take_committed(
     plan: &Plan,
     units: Vec<(String, u32, u64, Fingerprint)>,
     committed: &mut Committed,
-    skipped_fp: &mut PerTable<Fingerprint>,
+    skipped_fp: &mut SkippedFingerprints,
     r: &mut crate::report::ResumeReport,
 ) {
     for (name, unit, rows, fp) in units {
         let new = if let Some(t) = Table::ALL.iter().find(|t| t.name() == name) {
-            let new = committed[*t].insert(unit);
-            if new {
-                skipped_fp[*t] += fp;
-            }
-            new
+            committed[*t].insert(unit)
         } else if let Some(i) = plan.children.iter().position(|c| c.name == name) {
             committed.insert_child(i, unit)
         } else {
             false
         };
         if new {
+            *skipped_fp.entry(name.clone()).or_default() += fp;
             *r.skipped_rows.entry(name.clone()).or_default() += rows;
             *r.skipped_units.entry(name).or_default() += 1;
         }
     }
 }
 
+/// The combined fingerprint per table name (built-in or declared) of the
+/// units committed by earlier attempts or other shards.
+type SkippedFingerprints = std::collections::BTreeMap<String, Fingerprint>;
+
 /// Adds the fingerprints of the units skipped (committed earlier) to the
 /// report's per-table fingerprints, which then cover every unit of the run
 /// (or of the shard).
-fn add_fingerprints(report: &mut RunReport, skipped: &PerTable<Fingerprint>) {
+fn add_fingerprints(report: &mut RunReport, skipped: &SkippedFingerprints) {
     for t in report.phases.iter_mut().flat_map(|p| p.tables.iter_mut()) {
-        if let Some(x) = Table::ALL.iter().find(|x| x.name() == t.table) {
-            t.fingerprint += skipped[*x];
+        if let Some(fp) = skipped.get(&t.table) {
+            t.fingerprint += *fp;
         }
     }
 }
@@ -911,7 +904,7 @@ async fn run_shard(
         run_id: run.to_string(),
         ..Default::default()
     };
-    let mut skipped_fp = PerTable::<Fingerprint>::default();
+    let mut skipped_fp = SkippedFingerprints::default();
     let units = staging::committed_units(&control, &stage).await?;
     take_committed(&plan, units, &mut committed, &mut skipped_fp, &mut r);
     let skipped_rows = r.skipped_rows.clone();

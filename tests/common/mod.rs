@@ -94,6 +94,21 @@ impl Drop for TestDb {
     }
 }
 
+/// `chatsynth load --band tiny --database-url url --no-progress` with `extra`
+/// flags (a report path, a schema, a metrics file...).
+pub fn run_tiny_load(url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "load",
+        "--band",
+        "tiny",
+        "--database-url",
+        url,
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    chatsynth(&args)
+}
+
 /// Runs the built `chatsynth` binary with `args`.
 pub fn chatsynth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chatsynth"))
@@ -160,6 +175,59 @@ pub async fn checksums(c: &Client, schema: &str) -> Vec<String> {
         out.push(row.get::<_, String>(0));
     }
     out
+}
+
+/// The first two columns of every row `sql` returns, as pairs; the query is
+/// named in the panic.
+pub async fn pairs<A, B>(c: &Client, sql: &str) -> Vec<(A, B)>
+where
+    A: tokio_postgres::types::FromSqlOwned,
+    B: tokio_postgres::types::FromSqlOwned,
+{
+    c.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// md5 of every row of `table`, ordered by the row's text (for tables
+/// without an id column, such as declared child tables keyed otherwise).
+pub async fn table_checksum(c: &Client, table: &str) -> String {
+    c.query_one(
+        &format!("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"),
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// The row counts of users, conversations and messages equal the tiny
+/// band's preset (a load of `--band tiny` without count overrides).
+pub async fn assert_tiny_counts(c: &Client) {
+    let preset = chatsynth::config::Band::Tiny.preset();
+    for (table, want) in [
+        ("users", preset.counts.users),
+        ("conversations", preset.counts.conversations),
+        ("messages", preset.counts.messages),
+    ] {
+        assert_eq!(
+            count(c, &format!("SELECT count(*) FROM {table}")).await,
+            want as i64,
+            "{table}"
+        );
+    }
+}
+
+/// Writes `text` into a file of this test binary's temporary folder named
+/// after `tag` and the process; returns its path.
+pub fn write_config(tag: &str, text: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{tag}-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
 }
 
 /// Three declared child tables (off messages, conversations and users) and

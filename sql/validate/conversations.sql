@@ -2,6 +2,11 @@
 -- Class rules (docs/validate.md): DIRECT_MESSAGE has exactly two distinct MEMBERs and no
 -- name; GROUP_CHAT/CHANNEL have a name and exactly one OWNER, the creator.
 -- $1 window start (Unix ms), $2 window end (Unix ms).
+-- Index scans are off: at 20M messages the planner joined memberships to
+-- conversations by a merge join of two whole-index scans, which visit the
+-- heap in index order (about 1M blocks read for 32k blocks of table); seq
+-- scans and hashes read each table once (docs/scale.md, "validate at 20M").
+-- set: enable_indexscan = off
 WITH w AS (
     SELECT to_timestamp(($1::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS start_at,
            to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at

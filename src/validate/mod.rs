@@ -117,10 +117,10 @@ const VALIDATE_WORK_MEM: &str = "256MB";
 
 /// A query's own planner settings: its `-- set: name = value` lines. They
 /// are applied before the query and reset after it, and the file says why
-/// (receipts.sql turns nested loops off, reads.sql sorts; docs/scale.md,
-/// "validate at 20M"). A setting name is letters, digits and underscores,
-/// and its value a plain word or number, so nothing from the file needs
-/// quoting.
+/// (receipts.sql turns nested loops off, reads.sql sorts, conversations.sql
+/// index scans; docs/scale.md, "validate at 20M"). A setting name is
+/// letters, digits and underscores, and its value a plain word or number,
+/// so nothing from the file needs quoting.
 fn query_settings(sql: &str) -> Vec<(&str, &str)> {
     sql.lines()
         .filter_map(|l| l.trim().strip_prefix("-- set:"))
@@ -598,8 +598,9 @@ mod tests {
         };
         assert_eq!(of("receipts"), vec![("enable_nestloop", "off")]);
         assert_eq!(of("reads"), vec![("enable_sort", "off")]);
+        assert_eq!(of("conversations"), vec![("enable_indexscan", "off")]);
         for (name, sql, _) in QUERIES {
-            if !["receipts", "reads"].contains(name) {
+            if !["receipts", "reads", "conversations"].contains(name) {
                 assert!(query_settings(sql).is_empty(), "{name}");
             }
         }

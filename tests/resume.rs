@@ -831,6 +831,17 @@ async fn clean_refuses_a_sharded_run_in_progress_until_abandoned_by_its_id() {
     let o = cmd("clean", &db.url, &["--abandon-run", &run]);
     assert_abandoned(&o, &run, &c).await;
     assert_eq!(count(&c, "SELECT count(*) FROM public.messages").await, 0);
+    // The ledger says so at once (clean writes no run of its own).
+    let (status, error): (String, String) = c
+        .query_one(
+            "SELECT status, error FROM chatsynth_runs WHERE run_id = $1",
+            &[&run],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(status, "FAILED");
+    assert!(error.contains("chatsynth clean --abandon-run"), "{error}");
 }
 
 #[tokio::test]

@@ -340,3 +340,126 @@ async fn inputs_it_cannot_use_exit_2() {
     assert!(!std::path::Path::new(out).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The integrity counts of reads, receipts and attachments are exact: damage
+/// of each kind, done by hand with the foreign keys dropped, shows up as the
+/// number of rows damaged, in the metric that names it. (These queries read
+/// each table once and aggregate in one pass; this pins down that nothing
+/// the per-row lookups used to catch slips through.)
+#[tokio::test]
+async fn damaged_reads_receipts_and_attachments_are_counted_exactly() {
+    let l = tiny_load("v_counts").await;
+    let c = l.db.client().await;
+    c.batch_execute(
+        r#"DO $$ DECLARE r record; BEGIN
+             FOR r IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
+                      WHERE contype = 'f' AND conrelid::regclass::text IN
+                        ('message_reads', 'message_receipts', 'attachments', 'conversation_users')
+             LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname); END LOOP;
+           END $$;"#,
+    )
+    .await
+    .unwrap();
+    let changed = |sql: &'static str| {
+        let c = &c;
+        async move { c.execute(sql, &[]).await.unwrap() }
+    };
+    // Reads: 2 of a missing message, 1 by a missing user (who is thereby
+    // also a reader outside the room's members).
+    let n = changed(
+        r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
+           SELECT 'bad_r' || "id", "userId", 'gone_' || "id", "readAt", "updatedAt"
+           FROM "message_reads" ORDER BY "id" LIMIT 2"#,
+    )
+    .await;
+    assert_eq!(n, 2);
+    let n = changed(
+        r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
+           SELECT 'bad_u' || "id", 'nobody', "messageId", "readAt", "updatedAt"
+           FROM "message_reads" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
+    )
+    .await;
+    assert_eq!(n, 1);
+    // Three members' last-read pointers go wrong, one way each: to a message
+    // of another room, to a missing message, and to a message whose read row
+    // is deleted.
+    let n = changed(
+        r#"UPDATE "conversation_users" cu SET "lastReadMessageId" =
+             (SELECT m."id" FROM "messages" m WHERE m."conversationId" <> cu."conversationId"
+              ORDER BY m."id" LIMIT 1)
+           WHERE cu."id" = (SELECT "id" FROM "conversation_users"
+                            WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" LIMIT 1)"#,
+    )
+    .await;
+    assert_eq!(n, 1);
+    let n = changed(
+        r#"UPDATE "conversation_users" SET "lastReadMessageId" = 'gone_message'
+           WHERE "id" = (SELECT "id" FROM "conversation_users"
+                         WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 1 LIMIT 1)"#,
+    )
+    .await;
+    assert_eq!(n, 1);
+    let n = changed(
+        r#"DELETE FROM "message_reads" r USING (
+             SELECT "userId", "lastReadMessageId" FROM "conversation_users"
+             WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 2 LIMIT 1) cu
+           WHERE r."userId" = cu."userId" AND r."messageId" = cu."lastReadMessageId""#,
+    )
+    .await;
+    assert_eq!(n, 1);
+    // Receipts: 2 of a missing message, 1 by a missing user, 3 stamped
+    // before their message.
+    let n = changed(
+        r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
+           SELECT 'bad_x' || "id", "state", "timestamp", 'gone_' || "id", "userId", "updatedAt"
+           FROM "message_receipts" ORDER BY "id" LIMIT 2"#,
+    )
+    .await;
+    assert_eq!(n, 2);
+    let n = changed(
+        r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
+           SELECT 'bad_y' || "id", "state", "timestamp", "messageId", 'nobody', "updatedAt"
+           FROM "message_receipts" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
+    )
+    .await;
+    assert_eq!(n, 1);
+    let n = changed(
+        r#"UPDATE "message_receipts" SET "timestamp" = "timestamp" - interval '1000 days'
+           WHERE "id" IN (SELECT "id" FROM "message_receipts" WHERE "id" NOT LIKE 'bad%'
+                          ORDER BY "id" OFFSET 10 LIMIT 3)"#,
+    )
+    .await;
+    assert_eq!(n, 3);
+    // Attachments: 3 of a missing message, 2 by a missing uploader.
+    let n = changed(
+        r#"UPDATE "attachments" SET "messageId" = 'gone_' || "id"
+           WHERE "id" IN (SELECT "id" FROM "attachments" WHERE "messageId" IS NOT NULL
+                          ORDER BY "id" LIMIT 3)"#,
+    )
+    .await;
+    assert_eq!(n, 3);
+    let n = changed(
+        r#"UPDATE "attachments" SET "uploaderId" = 'nobody'
+           WHERE "id" IN (SELECT "id" FROM "attachments" ORDER BY "id" DESC LIMIT 2)"#,
+    )
+    .await;
+    assert_eq!(n, 2);
+
+    let (code, v, out) = validate(&l, true);
+    assert_eq!(code, 1, "expected NO-GO:\n{out}");
+    let m = &v["measured"];
+    for (metric, want) in [
+        ("orphan_message_reads_message", 2.0),
+        ("orphan_message_reads_user", 1.0),
+        ("reads_by_non_member", 1.0),
+        ("last_read_message_invalid", 3.0),
+        ("orphan_message_receipts_message", 2.0),
+        ("orphan_message_receipts_user", 1.0),
+        ("receipts_outside_message_and_window", 3.0),
+        ("orphan_attachments_message", 3.0),
+        ("orphan_attachments_uploader", 2.0),
+    ] {
+        assert_eq!(m[metric], want, "{metric}: {}", m[metric]);
+    }
+    assert_eq!(v["decision"]["verdict"], "NO-GO");
+}

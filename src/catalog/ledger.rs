@@ -36,6 +36,34 @@ pub async fn last_run(client: &Client) -> Result<Option<(String, String, String)
     Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
+/// Marks a sharded run abandoned with `cmd --abandon-run` FAILED in the
+/// ledger of `schema`, when the ledger has it RUNNING (a command that does
+/// not write the ledger itself, like `clean`, would otherwise leave it
+/// RUNNING until the next load). Nothing when there is no ledger.
+pub async fn mark_abandoned(client: &Client, schema: &str, run_id: &str, cmd: &str) -> Result<()> {
+    let table = format!("{}.\"chatsynth_runs\"", crate::db::quote_ident(schema));
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .step("looking for the run ledger")?
+        .get(0);
+    if !exists {
+        return Ok(());
+    }
+    let why = format!("abandoned with `chatsynth {cmd} --abandon-run {run_id}`");
+    client
+        .execute(
+            &format!(
+                "UPDATE {table} SET \"status\" = 'FAILED', \"finished_at\" = CURRENT_TIMESTAMP, \"error\" = $2 \
+                 WHERE \"run_id\" = $1 AND \"status\" = 'RUNNING'"
+            ),
+            &[&run_id, &why],
+        )
+        .await
+        .step("marking the abandoned run FAILED in chatsynth_runs")?;
+    Ok(())
+}
+
 /// Marks a failed or killed run RUNNING again (its resume).
 pub async fn resume(client: &Client, run_id: &str) -> Result<()> {
     client

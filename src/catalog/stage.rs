@@ -144,6 +144,7 @@ pub(crate) async fn guard_sharded_run(
                 crate::progress::note(&format!(
                     "abandoning sharded run {run}: its stage is dropped"
                 ));
+                super::ledger::mark_abandoned(client, schema, &run, cmd).await?;
                 return Ok(());
             }
             let named = match abandon {

@@ -4,7 +4,7 @@
 -- $1 window start (Unix ms), $2 window end (Unix ms).
 -- Index scans are off: at 20M messages the planner joined memberships to
 -- conversations by a merge join of two whole-index scans, which visit the
--- heap in index order (about 1M blocks read for 32k blocks of table); seq
+-- heap in index order (about 1M blocks visited for tables of 32k and 7k); seq
 -- scans and hashes read each table once (docs/scale.md, "validate at 20M").
 -- set: enable_indexscan = off
 WITH w AS (

@@ -360,90 +360,86 @@ async fn damaged_reads_receipts_and_attachments_are_counted_exactly() {
     )
     .await
     .unwrap();
-    let changed = |sql: &'static str| {
-        let c = &c;
-        async move { c.execute(sql, &[]).await.unwrap() }
-    };
-    // Reads: 2 of a missing message, 1 by a missing user (who is thereby
-    // also a reader outside the room's members).
-    let n = changed(
-        r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
-           SELECT 'bad_r' || "id", "userId", 'gone_' || "id", "readAt", "updatedAt"
-           FROM "message_reads" ORDER BY "id" LIMIT 2"#,
-    )
-    .await;
-    assert_eq!(n, 2);
-    let n = changed(
-        r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
-           SELECT 'bad_u' || "id", 'nobody', "messageId", "readAt", "updatedAt"
-           FROM "message_reads" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
-    )
-    .await;
-    assert_eq!(n, 1);
-    // Three members' last-read pointers go wrong, one way each: to a message
-    // of another room, to a missing message, and to a message whose read row
-    // is deleted.
-    let n = changed(
-        r#"UPDATE "conversation_users" cu SET "lastReadMessageId" =
-             (SELECT m."id" FROM "messages" m WHERE m."conversationId" <> cu."conversationId"
-              ORDER BY m."id" LIMIT 1)
-           WHERE cu."id" = (SELECT "id" FROM "conversation_users"
-                            WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" LIMIT 1)"#,
-    )
-    .await;
-    assert_eq!(n, 1);
-    let n = changed(
-        r#"UPDATE "conversation_users" SET "lastReadMessageId" = 'gone_message'
-           WHERE "id" = (SELECT "id" FROM "conversation_users"
-                         WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 1 LIMIT 1)"#,
-    )
-    .await;
-    assert_eq!(n, 1);
-    let n = changed(
-        r#"DELETE FROM "message_reads" r USING (
-             SELECT "userId", "lastReadMessageId" FROM "conversation_users"
-             WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 2 LIMIT 1) cu
-           WHERE r."userId" = cu."userId" AND r."messageId" = cu."lastReadMessageId""#,
-    )
-    .await;
-    assert_eq!(n, 1);
-    // Receipts: 2 of a missing message, 1 by a missing user, 3 stamped
-    // before their message.
-    let n = changed(
-        r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
-           SELECT 'bad_x' || "id", "state", "timestamp", 'gone_' || "id", "userId", "updatedAt"
-           FROM "message_receipts" ORDER BY "id" LIMIT 2"#,
-    )
-    .await;
-    assert_eq!(n, 2);
-    let n = changed(
-        r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
-           SELECT 'bad_y' || "id", "state", "timestamp", "messageId", 'nobody', "updatedAt"
-           FROM "message_receipts" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
-    )
-    .await;
-    assert_eq!(n, 1);
-    let n = changed(
-        r#"UPDATE "message_receipts" SET "timestamp" = "timestamp" - interval '1000 days'
-           WHERE "id" IN (SELECT "id" FROM "message_receipts" WHERE "id" NOT LIKE 'bad%'
-                          ORDER BY "id" OFFSET 10 LIMIT 3)"#,
-    )
-    .await;
-    assert_eq!(n, 3);
-    // Attachments: 3 of a missing message, 2 by a missing uploader.
-    let n = changed(
-        r#"UPDATE "attachments" SET "messageId" = 'gone_' || "id"
-           WHERE "id" IN (SELECT "id" FROM "attachments" WHERE "messageId" IS NOT NULL
-                          ORDER BY "id" LIMIT 3)"#,
-    )
-    .await;
-    assert_eq!(n, 3);
-    let n = changed(
-        r#"UPDATE "attachments" SET "uploaderId" = 'nobody'
-           WHERE "id" IN (SELECT "id" FROM "attachments" ORDER BY "id" DESC LIMIT 2)"#,
-    )
-    .await;
-    assert_eq!(n, 2);
+    // Each damage, and the number of rows it must touch.
+    let damage: [(&str, u64); 10] = [
+        // Reads: 2 of a missing message, 1 by a missing user (who is thereby
+        // also a reader outside the room's members).
+        (
+            r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
+               SELECT 'bad_r' || "id", "userId", 'gone_' || "id", "readAt", "updatedAt"
+               FROM "message_reads" ORDER BY "id" LIMIT 2"#,
+            2,
+        ),
+        (
+            r#"INSERT INTO "message_reads" ("id", "userId", "messageId", "readAt", "updatedAt")
+               SELECT 'bad_u' || "id", 'nobody', "messageId", "readAt", "updatedAt"
+               FROM "message_reads" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
+            1,
+        ),
+        // Three members' last-read pointers go wrong, one way each: to a message
+        // of another room, to a missing message, and to a message whose read row
+        // is deleted.
+        (
+            r#"UPDATE "conversation_users" cu SET "lastReadMessageId" =
+                 (SELECT m."id" FROM "messages" m WHERE m."conversationId" <> cu."conversationId"
+                  ORDER BY m."id" LIMIT 1)
+               WHERE cu."id" = (SELECT "id" FROM "conversation_users"
+                                WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" LIMIT 1)"#,
+            1,
+        ),
+        (
+            r#"UPDATE "conversation_users" SET "lastReadMessageId" = 'gone_message'
+               WHERE "id" = (SELECT "id" FROM "conversation_users"
+                             WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 1 LIMIT 1)"#,
+            1,
+        ),
+        (
+            r#"DELETE FROM "message_reads" r USING (
+                 SELECT "userId", "lastReadMessageId" FROM "conversation_users"
+                 WHERE "lastReadMessageId" IS NOT NULL ORDER BY "id" OFFSET 2 LIMIT 1) cu
+               WHERE r."userId" = cu."userId" AND r."messageId" = cu."lastReadMessageId""#,
+            1,
+        ),
+        // Receipts: 2 of a missing message, 1 by a missing user, 3 stamped
+        // before their message.
+        (
+            r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
+               SELECT 'bad_x' || "id", "state", "timestamp", 'gone_' || "id", "userId", "updatedAt"
+               FROM "message_receipts" ORDER BY "id" LIMIT 2"#,
+            2,
+        ),
+        (
+            r#"INSERT INTO "message_receipts" ("id", "state", "timestamp", "messageId", "userId", "updatedAt")
+               SELECT 'bad_y' || "id", "state", "timestamp", "messageId", 'nobody', "updatedAt"
+               FROM "message_receipts" WHERE "id" NOT LIKE 'bad%' ORDER BY "id" LIMIT 1"#,
+            1,
+        ),
+        (
+            r#"UPDATE "message_receipts" SET "timestamp" = "timestamp" - interval '1000 days'
+               WHERE "id" IN (SELECT "id" FROM "message_receipts" WHERE "id" NOT LIKE 'bad%'
+                              ORDER BY "id" OFFSET 10 LIMIT 3)"#,
+            3,
+        ),
+        // Attachments: 3 of a missing message, 2 by a missing uploader.
+        (
+            r#"UPDATE "attachments" SET "messageId" = 'gone_' || "id"
+               WHERE "id" IN (SELECT "id" FROM "attachments" WHERE "messageId" IS NOT NULL
+                              ORDER BY "id" LIMIT 3)"#,
+            3,
+        ),
+        (
+            r#"UPDATE "attachments" SET "uploaderId" = 'nobody'
+               WHERE "id" IN (SELECT "id" FROM "attachments" ORDER BY "id" DESC LIMIT 2)"#,
+            2,
+        ),
+    ];
+    for (sql, rows) in damage {
+        let n = c
+            .execute(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(n, rows, "{sql}");
+    }
 
     let (code, v, out) = validate(&l, true);
     assert_eq!(code, 1, "expected NO-GO:\n{out}");

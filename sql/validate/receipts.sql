@@ -6,28 +6,28 @@
 --
 -- Each message is joined to its room's size before the receipts meet it, so the
 -- receipts, the largest table, go through one hash join (against messages) and
--- not a second one against the room sizes. The sizes are a subquery, not a
--- CTE: the planner then knows the room ids are distinct and hashes the rooms,
--- not the messages. Nested loops are off: with them the planner probes
+-- not a second one against the room sizes. The sizes are NOT MATERIALIZED:
+-- inlined where they are used, the planner knows the room ids are distinct
+-- and hashes the rooms, not the messages. Nested loops are off: with them the planner probes
 -- messages_pkey once per receipt behind a Memoize, which reads messages at
 -- random once they outgrow memory (docs/scale.md, "validate at 20M").
 -- set: enable_nestloop = off
 WITH w AS (
     SELECT to_timestamp(($2::int8)::float8 / 1000) AT TIME ZONE 'UTC' AS end_at
 ),
+sizes AS NOT MATERIALIZED (
+    SELECT "conversationId" AS cid, count(*) AS members FROM "conversation_users" GROUP BY 1
+),
 msg AS (
     -- OFFSET 0 keeps this join apart from the receipts' join below
     SELECT m."id", m."createdAt", m."senderId", coalesce(sz.members <= $1, false) AS small
-    FROM "messages" m
-    LEFT JOIN (SELECT "conversationId" AS cid, count(*) AS members
-               FROM "conversation_users" GROUP BY 1) sz ON sz.cid = m."conversationId"
+    FROM "messages" m LEFT JOIN sizes sz ON sz.cid = m."conversationId"
     OFFSET 0
 ),
 pairs AS (
     SELECT coalesce(sum(p.n * (s.members - 1)), 0)::float8 AS receipt_pairs
     FROM (SELECT "conversationId" AS cid, count(*) AS n FROM "messages" GROUP BY 1) p
-    JOIN (SELECT "conversationId" AS cid, count(*) AS members
-          FROM "conversation_users" GROUP BY 1) s ON s.cid = p.cid
+    JOIN sizes s ON s.cid = p.cid
     WHERE s.members <= $1
 ),
 x AS (
